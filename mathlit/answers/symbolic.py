@@ -1,0 +1,97 @@
+"""Symbolic equivalence under hard limits: a worker process with a time limit per check and a memory cap.
+
+Signal-based timeouts only work on the main thread, and a symbolic blow-up can eat all RAM, so the
+sympy work runs in a child process: a check that outlives `timeout_s` kills it (it is restarted on
+the next check) and counts as not equal; the child's address space is capped at `memory_mb`. The
+child is a plain subprocess, so this works from threads, Lightning callbacks and DataLoader
+workers alike (daemonic processes may not fork multiprocessing children).
+"""
+
+import atexit
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class SymbolicChecker:
+    def __init__(self, timeout_s: float = 2.0, memory_mb: int = 2048, start_timeout_s: float = 60.0):
+        self.timeout_s, self.memory_mb, self.start_timeout_s = timeout_s, memory_mb, start_timeout_s
+        self.stats: Counter = Counter()  # checks, timeouts, crashes
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._owner = os.getpid()
+        atexit.register(self.close)
+
+    def _start(self) -> subprocess.Popen:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mathlit.answers._worker", str(self.memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
+        if self._read(proc, self.start_timeout_s) != "ready":
+            proc.kill()
+            raise RuntimeError("the symbolic answer checker did not start")
+        return proc
+
+    @staticmethod
+    def _read(proc: subprocess.Popen, timeout: float) -> str | None:
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = proc.stdout.readline()
+        return line.strip() if line else None
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def equal(self, pred: str, gold: str) -> bool:
+        with self._lock:
+            if os.getpid() != self._owner:  # inherited through fork: the pipe belongs to the parent
+                self._proc, self._owner = None, os.getpid()
+            if self._proc is None or self._proc.poll() is not None:
+                self._proc = self._start()
+            self.stats["checks"] += 1
+            try:
+                self._proc.stdin.write(json.dumps([pred, gold]) + "\n")
+                self._proc.stdin.flush()
+            except BrokenPipeError:
+                self._kill()
+                self.stats["crashes"] += 1
+                return False
+            answer = self._read(self._proc, self.timeout_s)
+            if answer is None:
+                self.stats["timeouts" if self._proc.poll() is None else "crashes"] += 1
+                self._kill()
+                return False
+            return answer == "1"
+
+    def close(self) -> None:
+        with self._lock:
+            if os.getpid() == self._owner:
+                self._kill()
+
+
+_default: SymbolicChecker | None = None
+
+
+def checker() -> SymbolicChecker:
+    """The process-wide checker, created on first use."""
+    global _default
+    if _default is None:
+        _default = SymbolicChecker()
+    return _default

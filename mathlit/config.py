@@ -1,0 +1,174 @@
+"""The config schema: every key mathlit reads, with its type and default.
+
+Hydra merges the yaml files in conf/ into these dataclasses, so a misspelled key or a wrong type
+fails at start-up naming the key (e.g. `Key 'lrr' not in 'OptimConfig'`), not an hour into a run.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+ASSETS = Path(__file__).parent / "models"
+
+
+@dataclass
+class LlamaArch:
+    """A LLaMA architecture for random initialisation (`model=tiny_llama`)."""
+
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 4
+    max_position_embeddings: int = 512
+    rope_theta: float = 10000.0
+    tie_word_embeddings: bool = True
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    path: str | None = None  # a local HF folder (or a hub id where the network allows) to load weights from
+    tokenizer: str | None = None  # defaults to `path`
+    arch: LlamaArch | None = None  # random init from this architecture when `path` is null
+    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 (falls back to sdpa when flash-attn is absent)
+    dtype: str = "float32"  # dtype the weights are loaded in: float32 | bfloat16 | float16
+    trust_remote_code: bool = False
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class ArithConfig:
+    """Procedural multi-step word problems (`data=arith`)."""
+
+    num_train: int = 3000
+    num_test: int = 500
+    min_steps: int = 2
+    max_steps: int = 3
+    max_value: int = 20  # operands in the question are at most this
+    max_result: int = 100  # no intermediate or final result exceeds this
+    seed: int = 1234
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING  # arith | gsm8k | math
+    path: str | None = None  # training file (jsonl); null for arith
+    test_path: str | None = None  # held-out evaluation file (jsonl)
+    more_paths: list[str] = field(default_factory=list)  # more original training files, treated like `path`
+    exclude_path: str | None = None  # training rows whose question is in this file are removed (PRM800K split)
+    augment_paths: list[str] = field(default_factory=list)  # added in full after subsampling (RFT / synthetic data)
+    prompt_template: str = "{question}"
+    train_fraction: float = 1.0  # deterministic subsample of the train set (data-amount scaling)
+    max_train_examples: int | None = None
+    max_test_examples: int | None = None
+    val_examples: int = 64  # held out of the train set for validation loss
+    max_length: int = 512  # longer examples are dropped and counted, never truncated (which would lose EOS)
+    on_bad_row: str = "error"  # error | skip (skipped rows are counted and reported)
+    arith: ArithConfig = field(default_factory=ArithConfig)
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # auto | ddp | fsdp | fsdp2
+    precision: str = "auto"  # auto = bf16-mixed on GPU, 32-true on CPU; or any Lightning precision string
+    max_steps: int = -1
+    max_epochs: int = 3
+    global_batch_size: int = 128  # examples per optimizer step, across devices and accumulation
+    micro_batch_size: int = 4  # examples per forward pass on one device
+    gradient_clip_val: float = 1.0
+    val_every_n_steps: int | None = None  # null: once per epoch
+    log_every_n_steps: int = 10
+    checkpoint_every_n_steps: int = 200
+    resume: bool = True  # continue from <run_dir>/checkpoints/last.ckpt when it exists
+    deterministic: bool = False
+    progress_bar: bool = True
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # adamw | adamw8bit (bitsandbytes)
+    lr: float = 2e-5
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    warmup_ratio: float = 0.03
+    schedule: str = "cosine"  # cosine | linear | constant (after warm-up)
+    min_lr_ratio: float = 0.0  # final lr as a share of the peak
+
+
+@dataclass
+class SamplerConfig:
+    name: str = "hf"  # hf | vllm
+    batch_size: int = 64  # prompts per generate call (hf)
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: list[str] = field(default_factory=list)
+    seed: int = 0
+    dtype: str = "auto"
+    # vLLM engine settings
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.85
+    max_model_len: int | None = None
+    enforce_eager: bool = False
+    start_timeout_s: float = 600.0
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "csv"  # csv | tensorboard | wandb | mlflow
+    project: str = "mathlit"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING  # sft | eval | rft | verifier | multitask | synth
+
+
+@dataclass
+class EvalConfig:
+    split: str = "test"
+    n: int = 1  # samples per problem (1 with temperature 0 = greedy)
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_examples: int | None = None
+    samples_path: str | None = None  # recompute metrics from existing samples instead of sampling
+
+
+@dataclass
+class PathsConfig:
+    data: str = "../shared/data"  # root of the GSM8K and MATH files
+
+
+@dataclass
+class MathlitConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 42
+    run_dir: str = "${hydra:runtime.output_dir}"
+
+
+def register() -> None:
+    """Make the schema and the `${asset:...}` resolver known to Hydra (idempotent)."""
+    ConfigStore.instance().store(name="mathlit_schema", node=MathlitConfig)
+    if not OmegaConf.has_resolver("asset"):
+        OmegaConf.register_new_resolver("asset", lambda name: str(ASSETS / name))
+
+
+register()

@@ -1,0 +1,120 @@
+"""Micro-batches planned per optimizer step, so the loss is a true mean over a step's tokens.
+
+Per-micro-batch mean losses weight a token in a short micro-batch more than one in a long one. Here
+every optimizer step is planned as a whole: its `global_batch_size` examples (all ranks, all
+accumulation micro-batches) are drawn together, and each micro-batch carries the number of target
+tokens of the whole step, so `loss_sum / step_tokens` summed over the step is the exact token mean.
+
+The order is a pure function of (seed, epoch, position), which is what makes resuming exact: a
+resumed run starts at the position its global step implies and sees the batches an uninterrupted
+run would have seen.
+"""
+
+import random
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from mathlit.data.tokenize import IGNORE
+from mathlit.errors import ConfigError
+
+
+def pad_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad every list field of the examples into tensors (labels with IGNORE) plus attention_mask."""
+    width = max(len(e["input_ids"]) for e in examples)
+    batch: dict[str, torch.Tensor] = {}
+    for key in examples[0]:
+        values = [e[key] for e in examples]
+        if isinstance(values[0], list):
+            fill = IGNORE if key == "labels" else pad_id
+            batch[key] = torch.tensor([v + [fill] * (width - len(v)) for v in values])
+        else:
+            batch[key] = torch.tensor(values)
+    batch["attention_mask"] = torch.tensor(
+        [[1] * len(e["input_ids"]) + [0] * (width - len(e["input_ids"])) for e in examples]
+    )
+    return batch
+
+
+def target_tokens(example: dict) -> int:
+    return sum(1 for t in example["labels"] if t != IGNORE)
+
+
+class StepBatches(Dataset):
+    """Micro-batches of one data-parallel rank; item (epoch, j) is the j-th micro-batch of that epoch."""
+
+    def __init__(
+        self,
+        examples: list[dict],
+        *,
+        global_batch_size: int,
+        micro_batch_size: int,
+        world_size: int,
+        rank: int,
+        seed: int,
+        pad_id: int,
+    ):
+        per_pass = micro_batch_size * world_size
+        if global_batch_size % per_pass:
+            raise ConfigError(
+                f"trainer.global_batch_size={global_batch_size} must be a multiple of "
+                f"trainer.micro_batch_size={micro_batch_size} x {world_size} devices"
+            )
+        if len(examples) < global_batch_size:
+            raise ConfigError(
+                f"trainer.global_batch_size={global_batch_size} exceeds the {len(examples)} training examples"
+            )
+        self.examples, self.seed, self.pad_id = examples, seed, pad_id
+        self.global_batch, self.micro_batch = global_batch_size, micro_batch_size
+        self.world_size, self.rank = world_size, rank
+        self.accumulation = global_batch_size // per_pass
+        self.steps_per_epoch = len(examples) // global_batch_size  # the last partial step is dropped
+        self._tokens = [target_tokens(e) for e in examples]
+        self._plan_epoch: int | None = None
+        self._plan: list[tuple[list[int], int]] = []
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch * self.accumulation
+
+    def _make_plan(self, epoch: int) -> list[tuple[list[int], int]]:
+        order = list(range(len(self.examples)))
+        random.Random(f"{self.seed}/{epoch}").shuffle(order)
+        plan = []
+        for step in range(self.steps_per_epoch):
+            chosen = order[step * self.global_batch : (step + 1) * self.global_batch]
+            # Similar lengths in one micro-batch waste less padding; the step's set is unchanged.
+            chosen.sort(key=lambda i: len(self.examples[i]["input_ids"]))
+            step_tokens = sum(self._tokens[i] for i in chosen)
+            micro = [
+                chosen[m * self.micro_batch : (m + 1) * self.micro_batch]
+                for m in range(self.world_size * self.accumulation)
+            ]
+            plan += [(indices, step_tokens) for indices in micro[self.rank :: self.world_size]]
+        return plan
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, j = key
+        if epoch != self._plan_epoch:
+            self._plan, self._plan_epoch = self._make_plan(epoch), epoch
+        indices, step_tokens = self._plan[j]
+        batch = pad_batch([self.examples[i] for i in indices], self.pad_id)
+        batch["step_tokens"] = torch.tensor(step_tokens)
+        return batch
+
+
+class EpochSampler(Sampler):
+    """Yields (epoch, j) keys; the first epoch after a resume starts at `start`."""
+
+    def __init__(self, length: int, start: int = 0):
+        self.length, self.start, self.epoch = length, start, 0
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this before each epoch
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        start, self.start = self.start, 0
+        return iter([(self.epoch, j) for j in range(start, self.length)])

@@ -1,0 +1,123 @@
+"""The DataModule every training stage shares: splits -> encoded examples -> step-planned batches.
+
+What an example becomes (SFT prompt + target, verifier candidate, preference pair) is the `encode`
+function a stage passes in; loading, splitting, batching and exact resumption live here once.
+"""
+
+import logging
+from collections.abc import Callable
+
+import lightning as L
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase
+
+from mathlit.config import DataConfig
+from mathlit.data.batching import EpochSampler, StepBatches, pad_batch
+from mathlit.data.formats import Example
+from mathlit.data.splits import Splits, load_splits
+from mathlit.data.tokenize import encode_sft, format_prompt
+
+log = logging.getLogger(__name__)
+
+Encoder = Callable[[list[Example]], list[dict]]
+
+
+def sft_encoder(cfg: DataConfig, tokenizer: PreTrainedTokenizerBase) -> Encoder:
+    """Examples -> prompt (masked) + reference solution + EOS."""
+
+    def encode(examples: list[Example]) -> list[dict]:
+        prompts = [format_prompt(cfg.prompt_template, e.question) for e in examples]
+        return encode_sft(tokenizer, prompts, [e.solution for e in examples])
+
+    return encode
+
+
+class ResumableLoader(DataLoader):
+    """A train loader that Lightning saves and restores with the checkpoint.
+
+    Lightning builds the loader before it restores a checkpoint and restores a loader's position only
+    through state_dict/load_state_dict. The position saved is the number of micro-batches the global
+    step implies (not the number iterated, which Lightning's prefetching runs ahead of).
+    """
+
+    def __init__(self, batches: StepBatches, consumed: Callable[[], int]):
+        super().__init__(batches, batch_size=None, sampler=EpochSampler(len(batches)))
+        self._consumed = consumed
+
+    def state_dict(self) -> dict:
+        return {"consumed_micro_batches": self._consumed()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.epoch, self.sampler.start = divmod(state["consumed_micro_batches"], len(self.sampler))
+
+
+class MathDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        cfg: DataConfig,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        global_batch_size: int,
+        micro_batch_size: int,
+        seed: int,
+        encode: Encoder | None = None,
+        splits: Splits | None = None,
+    ):
+        super().__init__()
+        self.cfg, self.tokenizer, self.seed = cfg, tokenizer, seed
+        self.global_batch_size, self.micro_batch_size = global_batch_size, micro_batch_size
+        self.encode = encode or sft_encoder(cfg, tokenizer)
+        self.splits = splits
+        self.train_set: list[dict] | None = None
+        self.val_set: list[dict] = []
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+
+    def _encode(self, examples: list[Example], split: str) -> list[dict]:
+        encoded = self.encode(examples)
+        kept = [e for e in encoded if len(e["input_ids"]) <= self.cfg.max_length]
+        if len(kept) < len(encoded):
+            dropped = len(encoded) - len(kept)
+            log.warning(
+                "dropped %d of %d %s examples longer than data.max_length=%d tokens",
+                dropped,
+                len(encoded),
+                split,
+                self.cfg.max_length,
+            )
+            self.splits.report[f"{split}_too_long"] = dropped
+        return kept
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        if self.splits is None:
+            self.splits = load_splits(self.cfg)
+        self.train_set = self._encode(self.splits.train, "train")
+        self.val_set = self._encode(self.splits.val, "val") if self.splits.val else []
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train_set) // self.global_batch_size
+
+    def step_batches(self) -> StepBatches:
+        return StepBatches(
+            self.train_set,
+            global_batch_size=self.global_batch_size,
+            micro_batch_size=self.micro_batch_size,
+            world_size=self.trainer.world_size,
+            rank=self.trainer.global_rank,
+            seed=self.seed,
+            pad_id=self.pad_id,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        batches = self.step_batches()
+        return ResumableLoader(batches, lambda: self.trainer.global_step * batches.accumulation)
+
+    def val_dataloader(self) -> DataLoader:
+        shard = self.val_set[self.trainer.global_rank :: self.trainer.world_size]
+        chunks = [shard[i : i + self.micro_batch_size] for i in range(0, len(shard), self.micro_batch_size)]
+        return DataLoader(chunks, batch_size=None, collate_fn=lambda chunk: pad_batch(chunk, self.pad_id))

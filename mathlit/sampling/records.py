@@ -1,0 +1,88 @@
+"""Sample, grade and store: the records every metric, filter and verifier reads.
+
+Problems are sampled in shards, each written atomically as its own file, so an interrupted run
+resumes without redoing finished shards and never leaves a half-written line. A manifest pins
+the settings; resuming with other settings is refused instead of mixing two experiments.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from mathlit.answers import extract, is_equiv
+from mathlit.data.formats import Example
+from mathlit.data.tokenize import format_prompt
+from mathlit.errors import ConfigError
+from mathlit.io import parse_jsonl, write_json, write_jsonl
+from mathlit.sampling.base import Sampler, SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+def grade(example: Example, prompt: str, index: int, text: str, num_tokens: int, finish_reason: str) -> dict:
+    answer = extract(text, example.domain)
+    return {
+        "id": example.id,
+        "sample_idx": index,
+        "prompt": prompt,
+        "completion": text,
+        "answer": answer,
+        "gold": example.answer,
+        "correct": is_equiv(answer, example.answer, example.domain),
+        "num_tokens": num_tokens,
+        "finish_reason": finish_reason,
+        "domain": example.domain,
+        "question": example.question,
+        "meta": example.meta,
+    }
+
+
+def _fingerprint(examples: list[Example], template: str, params: SamplingParams, source: str) -> str:
+    ids = hashlib.sha1("\n".join(e.id for e in examples).encode()).hexdigest()
+    return json.dumps({"ids": ids, "template": template, "params": asdict(params), "source": source}, sort_keys=True)
+
+
+def sample_records(
+    sampler: Sampler,
+    examples: list[Example],
+    *,
+    template: str,
+    params: SamplingParams,
+    out_dir: str | Path,
+    source: str = "",
+    shard_size: int = 64,
+) -> list[dict]:
+    """Sample params.n completions per example into out_dir/samples.jsonl; returns all records in order.
+
+    `source` names the weights (a folder and version) so that resumed shards come from the same model.
+    """
+    out_dir = Path(out_dir)
+    shards = out_dir / "shards"
+    manifest = shards / "manifest.json"
+    fingerprint = _fingerprint(examples, template, params, source)
+    if manifest.exists() and json.loads(manifest.read_text())["fingerprint"] != fingerprint:
+        raise ConfigError(
+            f"{shards} holds samples made with other settings or weights; remove it or choose another output folder"
+        )
+    write_json(manifest, {"fingerprint": fingerprint})
+    records: list[dict] = []
+    for index, start in enumerate(range(0, len(examples), shard_size)):
+        path = shards / f"{index:05d}.jsonl"
+        if path.exists():
+            rows, _ = parse_jsonl(path, lambda row, lineno: row)
+        else:
+            chunk = examples[start : start + shard_size]
+            prompts = [format_prompt(template, e.question) for e in chunk]
+            # A seed per shard: a resumed shard draws what it would have drawn in one go.
+            completions = sampler.generate(prompts, replace(params, seed=params.seed * 100_003 + index))
+            rows = [
+                grade(e, p, i, c.text, c.num_tokens, c.finish_reason)
+                for e, p, cs in zip(chunk, prompts, completions, strict=True)
+                for i, c in enumerate(cs)
+            ]
+            write_jsonl(path, rows)
+        records += rows
+    write_jsonl(out_dir / "samples.jsonl", records)
+    return records

@@ -1,0 +1,32 @@
+"""Lightning strategies by name: the only place that knows about DDP and FSDP.
+
+`fsdp` is Lightning's FSDPStrategy (FSDP1, GPUs): each LLaMA decoder layer is a shard unit and the
+full state dict is gathered for export. `fsdp2` is per-layer `fully_shard` applied in the module's
+`configure_model` under Lightning's ModelParallelStrategy; it also runs on CPU processes with gloo,
+which is how the tests exercise sharded training without a GPU.
+"""
+
+import torch
+from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy, ModelParallelStrategy, Strategy
+
+from mathlit.errors import ConfigError
+
+
+def build_strategy(name: str) -> str | Strategy:
+    if name == "auto":
+        return "auto"
+    backend = None if torch.cuda.is_available() else "gloo"
+    if name == "ddp":
+        return DDPStrategy(process_group_backend=backend)
+    if name == "fsdp":
+        from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+        return FSDPStrategy(
+            auto_wrap_policy={LlamaDecoderLayer},
+            sharding_strategy="FULL_SHARD",
+            state_dict_type="full",
+            limit_all_gathers=True,
+        )
+    if name == "fsdp2":
+        return ModelParallelStrategy(data_parallel_size="auto", tensor_parallel_size=1, process_group_backend=backend)
+    raise ConfigError(f"trainer.strategy must be auto, ddp, fsdp or fsdp2, got {name!r}")

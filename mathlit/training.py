@@ -1,0 +1,161 @@
+"""One training stage: (LightningModule, DataModule, Trainer) -> checkpoints and a Hugging Face folder.
+
+Every task runs its stages through `fit_stage`, so trainer settings, logging, resumption and export
+behave the same in SFT, verifier training and each stage of a multi-task run.
+"""
+
+import logging
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from omegaconf import DictConfig
+
+from mathlit.config import LoggerConfig, TrainerConfig
+from mathlit.data.datamodule import MathDataModule
+from mathlit.errors import ConfigError
+from mathlit.models.build import save_hf
+from mathlit.modules.generator import GeneratorSFT
+from mathlit.strategies import build_strategy
+
+log = logging.getLogger(__name__)
+
+
+def resolve_precision(precision: str) -> str:
+    if precision == "auto":
+        return "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    return precision
+
+
+def build_logger(cfg: LoggerConfig, out_dir: Path):
+    from lightning.pytorch import loggers
+
+    kwargs = dict(cfg.kwargs)
+    # A numbered folder per (re)start: logs/version_0, version_1 after a resume. A fixed folder would make
+    # Lightning delete the interrupted run's metrics file.
+    if cfg.name == "csv":
+        return loggers.CSVLogger(out_dir, name="logs", **kwargs)
+    if cfg.name == "tensorboard":
+        return loggers.TensorBoardLogger(out_dir, name="logs", **kwargs)
+    if cfg.name == "wandb":
+        return loggers.WandbLogger(project=cfg.project, save_dir=str(out_dir), **kwargs)
+    if cfg.name == "mlflow":
+        return loggers.MLFlowLogger(experiment_name=cfg.project, **kwargs)
+    raise ConfigError(f"logger.name must be csv, tensorboard, wandb or mlflow, got {cfg.name!r}")
+
+
+def build_trainer(
+    cfg: TrainerConfig,
+    logger_cfg: LoggerConfig,
+    out_dir: Path,
+    *,
+    callbacks: list[Callback] = (),
+    global_batch_size: int,
+    micro_batch_size: int,
+    validate: bool = True,
+) -> L.Trainer:
+    checkpoints = ModelCheckpoint(
+        dirpath=out_dir / "checkpoints",
+        save_last=True,
+        save_top_k=0,
+        every_n_train_steps=cfg.checkpoint_every_n_steps,
+        save_on_train_epoch_end=True,
+    )
+    bar = RichProgressBar() if sys.stdout.isatty() else TQDMProgressBar(refresh_rate=cfg.log_every_n_steps)
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=build_strategy(cfg.strategy),
+        precision=resolve_precision(cfg.precision),
+        max_steps=cfg.max_steps,
+        max_epochs=cfg.max_epochs,
+        gradient_clip_val=cfg.gradient_clip_val,
+        log_every_n_steps=cfg.log_every_n_steps,
+        deterministic=cfg.deterministic,
+        logger=build_logger(logger_cfg, out_dir),
+        callbacks=[checkpoints, *callbacks, *([bar] if cfg.progress_bar else [])],
+        enable_progress_bar=cfg.progress_bar,
+        use_distributed_sampler=False,  # the DataModule shards by rank itself
+        default_root_dir=out_dir,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if validate else 0,
+    )
+    per_pass = micro_batch_size * trainer.world_size
+    if global_batch_size % per_pass:
+        raise ConfigError(
+            f"trainer.global_batch_size={global_batch_size} must be a multiple of "
+            f"trainer.micro_batch_size={micro_batch_size} x {trainer.world_size} devices"
+        )
+    # Known only now that the world size is: accumulation completes the global batch.
+    trainer.accumulate_grad_batches = global_batch_size // per_pass
+    if cfg.val_every_n_steps:
+        trainer.val_check_interval = cfg.val_every_n_steps * trainer.accumulate_grad_batches
+        trainer.check_val_every_n_epoch = None
+    return trainer
+
+
+class StageResult(NamedTuple):
+    hf_dir: Path
+    global_step: int
+
+    @property
+    def source(self) -> str:
+        """Names these weights: what sample files record so they are never reused for other weights."""
+        return f"{self.hf_dir}@step{self.global_step}"
+
+
+def sft_parts(cfg: DictConfig, tokenizer, splits=None, model=None) -> tuple[GeneratorSFT, MathDataModule]:
+    """The module and data of a generator SFT stage (splits and starting weights optional)."""
+    data = MathDataModule(
+        cfg.data,
+        tokenizer,
+        global_batch_size=cfg.trainer.global_batch_size,
+        micro_batch_size=cfg.trainer.micro_batch_size,
+        seed=cfg.seed,
+        splits=splits,
+    )
+    return GeneratorSFT(cfg.model, cfg.optim, tokenizer, model=model), data
+
+
+def fit_stage(
+    cfg: DictConfig,
+    module: L.LightningModule,
+    data: MathDataModule,
+    out_dir: str | Path,
+    *,
+    callbacks: list[Callback] = (),
+) -> StageResult:
+    """Train (resuming from out_dir/checkpoints/last.ckpt when there is one) and export out_dir/hf."""
+    out_dir = Path(out_dir)
+    data.setup("fit")
+    trainer = build_trainer(
+        cfg.trainer,
+        cfg.logger,
+        out_dir,
+        callbacks=list(callbacks),
+        validate=bool(data.val_set),
+        global_batch_size=cfg.trainer.global_batch_size,
+        micro_batch_size=cfg.trainer.micro_batch_size,
+    )
+    last = out_dir / "checkpoints" / "last.ckpt"
+    ckpt_path = str(last) if cfg.trainer.resume and last.exists() else None
+    if ckpt_path:
+        log.info("resuming from %s", ckpt_path)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    trainer.save_checkpoint(last)  # the finished state: a re-run with resume=true stops at once
+    hf_dir = out_dir / "hf"
+    state = trainer.strategy.lightning_module_state_dict()  # gathers sharded weights
+    if trainer.is_global_zero:
+        prefix = "model."
+        save_hf(
+            module.model,
+            module.tokenizer,
+            hf_dir,
+            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)},
+        )
+    trainer.strategy.barrier()
+    return StageResult(hf_dir, trainer.global_step)

@@ -1,0 +1,77 @@
+"""Every shipped config composes against the schema; bad keys fail at start-up naming the key."""
+
+import subprocess
+import sys
+import tomllib
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from mathlit.errors import ConfigError
+from mathlit.models.build import build_model, load_tokenizer
+from tests.conftest import ROOT, make_cfg
+
+CONF = ROOT / "conf"
+GROUPS = sorted(p for p in CONF.rglob("*") if p.is_dir() and p.name != "__pycache__")
+OPTIONS = [(str(p.parent.relative_to(CONF)), p.stem) for p in sorted(CONF.rglob("*.yaml")) if p.parent != CONF]
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_config_composes_and_resolves(group, option):
+    if group.startswith("hydra"):
+        pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = make_cfg(f"{group}={option}")
+    container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    assert container["task"]["name"]
+
+
+def test_the_walk_finds_configs_in_every_group():
+    assert len(OPTIONS) >= 20
+    assert {"model", "data", "trainer", "task", "sampler", "optim", "logger", "debug"} <= {g for g, _ in OPTIONS}
+
+
+def test_default_is_tiny_llama_on_arith_on_one_device():
+    cfg = make_cfg()
+    assert (cfg.task.name, cfg.model.name, cfg.data.name) == ("sft", "tiny_llama", "arith")
+    assert cfg.model.path is None and cfg.model.arch.hidden_size == 128
+
+
+def test_real_model_configs_need_a_path_and_carry_the_paper_recipe():
+    cfg = make_cfg("model=llama2_7b", "data=gsm8k")
+    with pytest.raises(ConfigError, match="model=llama2_7b needs model.path"):
+        build_model(cfg.model, tokenizer=None)
+    with pytest.raises(ConfigError, match="/nowhere: no such model folder \\(set by model.path\\)"):
+        load_tokenizer(make_cfg("model=llama2_7b", "model.path=/nowhere").model)
+    assert cfg.optim.lr == 2e-5 and cfg.trainer.global_batch_size == 128 and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.model.trust_remote_code is False
+
+
+def test_misspelled_key_fails_naming_it():
+    with pytest.raises(ConfigCompositionException, match="lrr"):
+        make_cfg("optim.lrr=0.1")
+
+
+def test_wrong_type_fails_naming_the_key():
+    with pytest.raises(ConfigCompositionException, match="max_steps"):
+        make_cfg("trainer.max_steps=many")
+
+
+def test_command_line_reports_bad_key_in_one_line_at_start_up():
+    result = subprocess.run(
+        [sys.executable, "-m", "mathlit", "trainer.max_stepz=3"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode != 0
+    assert "max_stepz" in result.stderr
+
+
+def test_pyproject_ships_every_package_and_config_group():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    groups = {"mathlit.conf." + str(g.relative_to(CONF)).replace("/", ".") for g in GROUPS}
+    packages = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in ROOT.glob("*/**/__init__.py")
+        if p.parent.parts[len(ROOT.parts)] in ("mathlit", "callbacks", "launchers")
+    }
+    assert groups - listed == set()
+    assert packages - listed == set()
