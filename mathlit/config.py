@@ -32,7 +32,7 @@ class LlamaArch:
 class ModelConfig:
     name: str = MISSING
     path: str | None = None  # a local HF folder (or a hub id where the network allows) to load weights from
-    tokenizer: str | None = None  # defaults to `path`
+    tokenizer: str | None = None  # for random init; a model folder (`path`) brings its own
     arch: LlamaArch | None = None  # random init from this architecture when `path` is null
     attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 (falls back to sdpa when flash-attn is absent)
     dtype: str = "float32"  # dtype the weights are loaded in: float32 | bfloat16 | float16
@@ -136,12 +136,12 @@ class TaskConfig:
 
 @dataclass
 class EvalConfig:
-    split: str = "test"
-    n: int = 1  # samples per problem (1 with temperature 0 = greedy)
-    temperature: float = 0.0
+    greedy: bool = True  # one greedy completion per problem (maj1@1)
+    n: int = 16  # sampled completions per problem for pass@k, maj@k, PassRatio@N; 0 = none
+    temperature: float = 0.7
     top_p: float = 1.0
-    max_examples: int | None = None
-    samples_path: str | None = None  # recompute metrics from existing samples instead of sampling
+    max_examples: int | None = None  # the first N test problems
+    samples_path: str | None = None  # score an existing samples.jsonl instead of sampling
 
 
 @dataclass

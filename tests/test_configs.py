@@ -65,6 +65,10 @@ def test_command_line_reports_bad_key_in_one_line_at_start_up():
     assert "max_stepz" in result.stderr
 
 
+def test_every_config_group_has_a_file_git_can_carry():
+    assert [g for g in GROUPS if not any(g.glob("*.yaml"))] == []
+
+
 def test_pyproject_ships_every_package_and_config_group():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     groups = {"mathlit.conf." + str(g.relative_to(CONF)).replace("/", ".") for g in GROUPS}

@@ -44,10 +44,10 @@ def _check_folder(source: str, key: str) -> None:
 
 
 def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
-    source = cfg.tokenizer or cfg.path
+    source = cfg.path or cfg.tokenizer  # a model folder carries its own tokenizer
     if source is None:
         raise ConfigError(f"model={cfg.name} sets neither model.path nor model.tokenizer")
-    _check_folder(source, "model.tokenizer" if cfg.tokenizer else "model.path")
+    _check_folder(source, "model.path" if cfg.path else "model.tokenizer")
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
     if tokenizer.pad_token_id is None:
         # LLaMA-2 ships no pad token. Padding is masked by length, so reusing EOS here never drops the EOS label.

@@ -38,4 +38,21 @@ def make_sampler(
     raise ConfigError(f"sampler.name must be hf or vllm, got {cfg.name!r}")
 
 
-__all__ = ["Completion", "Sampler", "SamplingParams", "make_sampler"]
+class LazySampler:
+    """Builds its backend on the first `generate`: a run whose samples are all on disk starts no engine."""
+
+    def __init__(self, build):
+        self._build, self._sampler = build, None
+
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        if self._sampler is None:
+            self._sampler = self._build()
+        return self._sampler.generate(prompts, params)
+
+    def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.close()
+            self._sampler = None
+
+
+__all__ = ["Completion", "LazySampler", "Sampler", "SamplingParams", "make_sampler"]

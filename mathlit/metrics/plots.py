@@ -1,0 +1,43 @@
+"""Metric curves against the number of samples k (log scale), as PNG."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def curves_from_summary(summary: dict, names: tuple[str, ...]) -> dict[str, dict[int, float]]:
+    """{'pass': {1: .., 2: ..}, ...} from a summary's 'pass@1', 'pass@2', ... entries."""
+    curves: dict[str, dict[int, float]] = {}
+    for key, value in summary.items():
+        name, _, k = key.partition("@")
+        if name in names and k.isdigit():
+            curves.setdefault(name, {})[int(k)] = value
+    return curves
+
+
+def plot_vs_k(curves: dict[str, dict[int, float]], path: str | Path, title: str,
+              flat: dict[str, float] | None = None) -> Path:
+    """One line per curve; `flat` values (e.g. PassRatio@N, greedy) as dashed horizontal lines."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for name, points in curves.items():
+        ks = sorted(points)
+        ax.plot(ks, [100 * points[k] for k in ks], marker="o", label=f"{name}@k")
+    for name, value in (flat or {}).items():
+        ax.axhline(100 * value, linestyle="--", linewidth=1, color="gray")
+        ax.text(1, 100 * value, f" {name} {100 * value:.1f}", va="bottom", fontsize=8, color="gray")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k (samples per problem)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,116 @@
+"""Metrics over sample records: pure functions, no model, no I/O.
+
+A record is one completion of one problem (see mathlit.sampling.records): it has `id`,
+`sample_idx`, `answer`, `correct`, `domain`, `meta`. With c correct of n samples of a problem:
+- pass@k (unbiased, Chen et al. 2021): 1 - C(n-c, k) / C(n, k); Pass@N is pass@k at k = n.
+- PassRatio@N (Xwin-Math): c / n, averaged over problems (stability; ~pass@1 with less variance).
+- maj@k: the most frequent answer of k samples, answers grouped by equivalence; a tie goes to the
+  answer seen first (as in the RFT paper). Averaged over the n // k disjoint runs of k samples.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from fractions import Fraction
+
+from mathlit.answers import is_equiv
+from mathlit.answers.extract import normalize_number
+from mathlit.answers.normalize import normalize
+from mathlit.answers.numeric import parse_number
+
+
+def by_problem(records: Iterable[dict]) -> dict[str, list[dict]]:
+    """Records grouped per problem id, each group in sample order."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[r["id"]].append(r)
+    return {pid: sorted(rs, key=lambda r: r["sample_idx"]) for pid, rs in groups.items()}
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    p_all_wrong = 1.0
+    for i in range(n - c + 1, n + 1):  # C(n-c, k) / C(n, k) as a product, stable for large n
+        p_all_wrong *= 1.0 - k / i
+    return 1.0 - p_all_wrong
+
+
+def answer_key(answer: str, domain: str) -> str | Fraction:
+    """A cheap canonical key; answers with equal keys are equal (the converse needs is_equiv)."""
+    if domain == "gsm8k":
+        number = parse_number(normalize_number(answer))
+        return number if number is not None else answer.strip()
+    return normalize(answer)
+
+
+def cluster_answers(records: list[dict]) -> list[list[dict]]:
+    """Records with an answer, grouped by equivalent answers, clusters in order of first appearance."""
+    clusters: list[list[dict]] = []
+    by_key: dict = {}
+    for r in records:
+        if r.get("answer") is None:
+            continue
+        key = answer_key(r["answer"], r["domain"])
+        if key not in by_key:
+            by_key[key] = next((c for c in clusters if is_equiv(c[0]["answer"], r["answer"], r["domain"])), None)
+            if by_key[key] is None:
+                by_key[key] = []
+                clusters.append(by_key[key])
+        by_key[key].append(r)
+    return clusters
+
+
+def majority(records: list[dict]) -> list[dict] | None:
+    """The largest cluster; among equals, the one whose answer appeared first."""
+    clusters = cluster_answers(records)
+    return max(clusters, key=len) if clusters else None  # max keeps the first of equal sizes
+
+
+def _chunked_mean(samples: list[dict], k: int, score: Callable[[list[dict]], float]) -> float:
+    runs = [samples[i : i + k] for i in range(0, len(samples) - k + 1, k)]
+    return sum(score(run) for run in runs) / len(runs)
+
+
+def maj_at_k(samples: list[dict], k: int) -> float:
+    def correct(run: list[dict]) -> float:
+        winner = majority(run)
+        return float(winner is not None and winner[0]["correct"])
+
+    return _chunked_mean(samples, k, correct)
+
+
+def powers_of_two(n: int) -> list[int]:
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    return ks if ks[-1] == n else ks + [n]
+
+
+def summarize(records: list[dict]) -> dict:
+    """pass@k, maj@k for k = 1, 2, 4, ..., N and PassRatio@N, averaged over problems."""
+    groups = by_problem(records)
+    if not groups:
+        return {"problems": 0}
+    n = min(len(g) for g in groups.values())
+    ks = powers_of_two(n)
+    totals: dict[str, float] = defaultdict(float)
+    for samples in groups.values():
+        samples = samples[:n]
+        c = sum(bool(r["correct"]) for r in samples)
+        totals["pass_ratio"] += c / n
+        for k in ks:
+            totals[f"pass@{k}"] += pass_at_k(n, c, k)
+            totals[f"maj@{k}"] += maj_at_k(samples, k)
+    result = {name: value / len(groups) for name, value in totals.items()}
+    return {"problems": len(groups), "n": n, **dict(sorted(result.items()))}
+
+
+def summarize_by(records: list[dict], field: str) -> dict[str, dict]:
+    """The same metrics per value of meta[field] (MATH level or subject)."""
+    parts: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        parts[str((r.get("meta") or {}).get(field))].append(r)
+    return {value: summarize(rs) for value, rs in sorted(parts.items())} if len(parts) > 1 else {}

