@@ -9,8 +9,9 @@ from tests.conftest import MICRO_MODEL, make_cfg
 def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     run_task(make_cfg("debug=fast", *MICRO_MODEL, run_dir=tmp_path / "sft"))
     out = tmp_path / "eval"
-    cfg = make_cfg("task=eval", "debug=fast", f"model.path={tmp_path}/sft/hf", "eval.n=4", "eval.max_examples=6",
-                   run_dir=out)
+    cfg = make_cfg(
+        "task=eval", "debug=fast", f"model.path={tmp_path}/sft/hf", "eval.n=4", "eval.max_examples=6", run_dir=out
+    )
     run_task(cfg)
     metrics = json.loads((out / "metrics.json").read_text())
     sampled = metrics["sampled"]
@@ -22,7 +23,8 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     lines = (out / "sampled" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 24
     record = json.loads(lines[0])
-    assert {"id", "sample_idx", "prompt", "completion", "answer", "correct", "num_tokens", "finish_reason"} <= record.keys()
+    fields = {"id", "sample_idx", "prompt", "completion", "answer", "correct", "num_tokens", "finish_reason"}
+    assert fields <= record.keys()
 
     # The same folder again: every shard is on disk, so metrics come back without any sampler being built.
     def no_sampler(*args, **kwargs):

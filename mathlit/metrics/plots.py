@@ -18,8 +18,9 @@ def curves_from_summary(summary: dict, names: tuple[str, ...]) -> dict[str, dict
     return curves
 
 
-def plot_vs_k(curves: dict[str, dict[int, float]], path: str | Path, title: str,
-              flat: dict[str, float] | None = None) -> Path:
+def plot_vs_k(
+    curves: dict[str, dict[int, float]], path: str | Path, title: str, flat: dict[str, float] | None = None
+) -> Path:
     """One line per curve; `flat` values (e.g. PassRatio@N, greedy) as dashed horizontal lines."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for name, points in curves.items():

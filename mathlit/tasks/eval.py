@@ -61,8 +61,9 @@ def run(cfg: DictConfig) -> float | None:
         base = {"max_new_tokens": cfg.sampler.max_new_tokens, "stop": tuple(cfg.sampler.stop), "seed": cfg.seed}
         greedy, records = [], []
         if cfg.eval.greedy:
-            greedy = sample_records(sampler, test, params=SamplingParams(n=1, temperature=0.0, **base),
-                                    out_dir=run_dir / "greedy", **common)
+            greedy = sample_records(
+                sampler, test, params=SamplingParams(n=1, temperature=0.0, **base), out_dir=run_dir / "greedy", **common
+            )
         if cfg.eval.n > 0:
             params = SamplingParams(n=cfg.eval.n, temperature=cfg.eval.temperature, top_p=cfg.eval.top_p, **base)
             records = sample_records(sampler, test, params=params, out_dir=run_dir / "sampled", **common)
@@ -78,4 +79,3 @@ def run(cfg: DictConfig) -> float | None:
     write_json(run_dir / "metrics.json", metrics)
     print(f"mathlit eval ({cfg.data.name}):\n{metrics_table(metrics)}\noutputs in {run_dir}", flush=True)
     return metrics.get("greedy_accuracy", metrics.get("sampled", {}).get("pass_ratio"))
-

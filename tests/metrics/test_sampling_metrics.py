@@ -11,10 +11,18 @@ def rec(pid, i, answer, correct, domain="gsm8k", **meta):
     return {"id": pid, "sample_idx": i, "answer": answer, "correct": correct, "domain": domain, "meta": meta}
 
 
-@pytest.mark.parametrize(("n", "c", "k", "expected"), [
-    (4, 1, 1, 0.25), (4, 1, 2, 1 - 3 / 6), (4, 0, 4, 0.0), (4, 4, 1, 1.0), (10, 3, 5, 1 - math.comb(7, 5) / math.comb(10, 5)),
-    (256, 1, 256, 1.0), (256, 2, 1, 2 / 256),
-])
+@pytest.mark.parametrize(
+    ("n", "c", "k", "expected"),
+    [
+        (4, 1, 1, 0.25),
+        (4, 1, 2, 1 - 3 / 6),
+        (4, 0, 4, 0.0),
+        (4, 4, 1, 1.0),
+        (10, 3, 5, 1 - math.comb(7, 5) / math.comb(10, 5)),
+        (256, 1, 256, 1.0),
+        (256, 2, 1, 2 / 256),
+    ],
+)
 def test_pass_at_k_is_unbiased_estimator(n, c, k, expected):
     assert pass_at_k(n, c, k) == pytest.approx(expected)
 
@@ -33,8 +41,12 @@ def test_majority_groups_equivalent_answers_and_ties_go_to_the_first_seen():
 
 
 def test_math_answers_cluster_by_equivalence():
-    samples = [rec("p", 0, r"\frac{1}{2}", True, "math"), rec("p", 1, r"\dfrac12", True, "math"),
-               rec("p", 2, "0.5", True, "math"), rec("p", 3, r"\sqrt{2}", False, "math")]
+    samples = [
+        rec("p", 0, r"\frac{1}{2}", True, "math"),
+        rec("p", 1, r"\dfrac12", True, "math"),
+        rec("p", 2, "0.5", True, "math"),
+        rec("p", 3, r"\sqrt{2}", False, "math"),
+    ]
     assert [len(c) for c in cluster_answers(samples)] == [3, 1]
 
 
@@ -53,8 +65,9 @@ def test_maj_at_k_averages_disjoint_runs():
 
 
 def test_summary_by_hand():
-    records = [rec("a", i, str(i), i == 0, level=1) for i in range(4)] + \
-              [rec("b", i, "9", True, level=2) for i in range(4)]
+    records = [rec("a", i, str(i), i == 0, level=1) for i in range(4)] + [
+        rec("b", i, "9", True, level=2) for i in range(4)
+    ]
     s = summarize(records)
     assert s["problems"] == 2 and s["n"] == 4
     assert s["pass_ratio"] == pytest.approx((1 / 4 + 1) / 2)

@@ -7,8 +7,10 @@ from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams
 from mathlit.sampling.records import sample_records
 
-EXAMPLES = [Example(f"q{i}", f"What is {i}+{i}?", f"{i}+{i}=<<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}", str(2 * i), "gsm8k")
-            for i in range(10)]
+EXAMPLES = [
+    Example(f"q{i}", f"What is {i}+{i}?", f"{i}+{i}=<<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}", str(2 * i), "gsm8k")
+    for i in range(10)
+]
 
 
 class Arithmetic:

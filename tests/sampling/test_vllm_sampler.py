@@ -14,8 +14,10 @@ from tests.conftest import MICRO_MODEL, make_cfg
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
-PROMPTS = [f"Question: Mia has {n} apples. She buys {n + 3} more apples. How many apples does Mia have now?\nAnswer:\n"
-           for n in range(2, 14)]
+PROMPTS = [
+    f"Question: Mia has {n} apples. She buys {n + 3} more apples. How many apples does Mia have now?\nAnswer:\n"
+    for n in range(2, 14)
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +52,17 @@ def test_n_samples_with_lengths_and_finish_reasons(engine):
 
 
 def test_eval_task_runs_on_vllm(tmp_path, folder):
-    cfg = make_cfg("task=eval", "sampler=vllm", "sampler.gpu_memory_utilization=0.2", "sampler.max_model_len=256",
-                   "sampler.max_new_tokens=16", f"model.path={folder[0]}", "eval.n=2", "eval.max_examples=4",
-                   run_dir=tmp_path)
+    cfg = make_cfg(
+        "task=eval",
+        "sampler=vllm",
+        "sampler.gpu_memory_utilization=0.2",
+        "sampler.max_model_len=256",
+        "sampler.max_new_tokens=16",
+        f"model.path={folder[0]}",
+        "eval.n=2",
+        "eval.max_examples=4",
+        run_dir=tmp_path,
+    )
     run_task(cfg)
     assert json.loads((tmp_path / "metrics.json").read_text())["sampled"]["problems"] == 4
     assert len((tmp_path / "sampled" / "samples.jsonl").read_text().splitlines()) == 8
