@@ -1,0 +1,112 @@
+"""Answer checking, mathlit against math-verify, side by side in one run: agreement and checks/s.
+
+    python bench/answers.py                       # prints a table, writes bench/out/answers.json
+
+Sets (each check = extract the answer from a solution text, then compare it with a gold answer):
+- math500-gold: the 500 MATH500 gold solutions against their gold answers (all must be equal);
+- gsm8k-gold: the 1,319 GSM8K test solutions against the number after ####;
+- math500-rewritten: each MATH500 answer rewritten the way models write it (\\dfrac, spacing, \\left( \\right),
+  decimals, "x =" prefixes, units), boxed in a sentence: all equal by construction;
+- math500-different: each MATH500 solution against the gold answer of the next problem whose answer differs
+  after normalisation: unequal by construction.
+Both checkers run single-process on the same pairs; times include their start-up (mathlit's worker).
+"""
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "bench" / "out"
+
+
+def rows(name: str) -> list[dict]:
+    with open(DATA / name) as f:
+        return [json.loads(line) for line in f]
+
+
+THOUSANDS = re.compile(r"\d,(\\!)?\s?\d{3}")  # 10,\!080: a separator, not a list
+
+
+def rewrite(answer: str, i: int) -> str | None:
+    """An equal answer written differently, or None when no rewrite applies."""
+    m = re.fullmatch(r"\\frac\{(\d+)\}\{(2|4|5|8|10|20|25)\}", answer)
+    options = [
+        answer.replace("\\frac", "\\dfrac") if "\\frac" in answer else None,
+        f"{int(m.group(1)) / int(m.group(2)):g}" if m else None,
+        answer.replace("(", "\\left( ").replace(")", " \\right)") if "(" in answer and "\\left" not in answer else None,
+        answer.replace(",", ", ") if "," in answer and ", " not in answer and not THOUSANDS.search(answer) else None,
+        f"x = {answer}" if re.fullmatch(r"-?\d+", answer) and i % 2 else None,
+        f"{answer}.0" if re.fullmatch(r"-?\d+", answer) else None,
+        f"{answer} \\text{{ cm}}" if re.fullmatch(r"\d+", answer) else None,
+    ]
+    for j in range(len(options)):
+        choice = options[(i + j) % len(options)]
+        if choice is not None:
+            return choice
+    return None
+
+
+def make_sets() -> dict[str, list[tuple[str, str, str, bool]]]:
+    """name -> [(solution text, gold answer, domain, expected)]."""
+    from mathlit.answers.normalize import normalize
+
+    math500, gsm8k = rows("math/test500.jsonl"), rows("gsm8k/test.jsonl")
+    sets = {
+        "math500-gold": [(r["solution"], r["answer"], "math", True) for r in math500],
+        "gsm8k-gold": [(r["answer"], r["answer"].rsplit("####", 1)[1].strip(), "gsm8k", True) for r in gsm8k],
+        "math500-rewritten": [],
+        "math500-different": [],
+    }
+    for i, r in enumerate(math500):
+        new = rewrite(r["answer"], i)
+        if new is not None:
+            sets["math500-rewritten"].append((f"So the answer is $\\boxed{{{new}}}$.", r["answer"], "math", True))
+        other = next(o["answer"] for o in math500[i + 1:] + math500[:i] if normalize(o["answer"]) != normalize(r["answer"]))
+        sets["math500-different"].append((r["solution"], other, "math", False))
+    return sets
+
+
+def mathlit_check(solution: str, gold: str, domain: str) -> bool:
+    from mathlit.answers import extract, is_equiv
+
+    return is_equiv(extract(solution, domain), gold, domain)
+
+
+def math_verify_check(solution: str, gold: str, domain: str) -> bool:
+    from math_verify import parse, verify
+
+    return verify(parse(f"${gold}$"), parse(solution))
+
+
+def measure(check, pairs) -> tuple[list[bool], float]:
+    started = time.perf_counter()
+    results = [check(*pair[:3]) for pair in pairs]
+    return results, time.perf_counter() - started
+
+
+def main() -> None:
+    import math_verify  # noqa: F401  (fail early if the peer is missing: pip install math-verify)
+
+    sets = make_sets()
+    report = {}
+    print(f"{'set':<20}{'pairs':>6}  {'checker':<12}{'agree':>8}{'checks/s':>11}")
+    for name, pairs in sets.items():
+        expected = [p[3] for p in pairs]
+        for checker, fn in (("mathlit", mathlit_check), ("math-verify", math_verify_check)):
+            results, seconds = measure(fn, pairs)
+            agree = sum(r == e for r, e in zip(results, expected, strict=True))
+            misses = [pairs[i][1] for i, (r, e) in enumerate(zip(results, expected, strict=True)) if r != e][:10]
+            report.setdefault(name, {})[checker] = {"pairs": len(pairs), "agree": agree, "seconds": round(seconds, 3),
+                                                   "checks_per_s": round(len(pairs) / seconds, 1), "misses": misses}
+            print(f"{name:<20}{len(pairs):>6}  {checker:<12}{agree:>8}{len(pairs) / seconds:>11.1f}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "answers.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
