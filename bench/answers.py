@@ -66,7 +66,8 @@ def make_sets() -> dict[str, list[tuple[str, str, str, bool]]]:
         new = rewrite(r["answer"], i)
         if new is not None:
             sets["math500-rewritten"].append((f"So the answer is $\\boxed{{{new}}}$.", r["answer"], "math", True))
-        other = next(o["answer"] for o in math500[i + 1:] + math500[:i] if normalize(o["answer"]) != normalize(r["answer"]))
+        others = math500[i + 1 :] + math500[:i]
+        other = next(o["answer"] for o in others if normalize(o["answer"]) != normalize(r["answer"]))
         sets["math500-different"].append((r["solution"], other, "math", False))
     return sets
 
@@ -101,8 +102,13 @@ def main() -> None:
             results, seconds = measure(fn, pairs)
             agree = sum(r == e for r, e in zip(results, expected, strict=True))
             misses = [pairs[i][1] for i, (r, e) in enumerate(zip(results, expected, strict=True)) if r != e][:10]
-            report.setdefault(name, {})[checker] = {"pairs": len(pairs), "agree": agree, "seconds": round(seconds, 3),
-                                                   "checks_per_s": round(len(pairs) / seconds, 1), "misses": misses}
+            report.setdefault(name, {})[checker] = {
+                "pairs": len(pairs),
+                "agree": agree,
+                "seconds": round(seconds, 3),
+                "checks_per_s": round(len(pairs) / seconds, 1),
+                "misses": misses,
+            }
             print(f"{name:<20}{len(pairs):>6}  {checker:<12}{agree:>8}{len(pairs) / seconds:>11.1f}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "answers.json").write_text(json.dumps(report, indent=2))

@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument("--backends", default="hf,vllm", help="comma-separated, run in this order")
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. sampler.dtype=float32")
     args = parser.parse_args()
 
     from omegaconf import OmegaConf
@@ -48,14 +50,15 @@ def main() -> None:
     from tests.conftest import make_cfg
 
     folder = args.model or tiny_folder(ROOT / "bench" / "out" / "tiny_random")
-    cfg = make_cfg(f"model.path={folder}", "sampler.gpu_memory_utilization=0.2", "sampler.max_model_len=512")
+    engine = ["sampler.gpu_memory_utilization=0.2", "sampler.max_model_len=512"]
+    cfg = make_cfg(f"model.path={folder}", *engine, *args.overrides)
     tokenizer = load_tokenizer(cfg.model)
     _, test = generate(ArithConfig(num_train=0, num_test=args.prompts))
     prompts = [format_prompt(cfg.data.prompt_template, e.question) for e in test]
     params = SamplingParams(n=args.n, temperature=0.7, max_new_tokens=args.max_new_tokens, seed=0)
 
     report = {"model": str(folder), "prompts": len(prompts), "n": args.n, "max_new_tokens": args.max_new_tokens}
-    for backend in ("hf", "vllm"):
+    for backend in args.backends.split(","):
         started = time.perf_counter()
         backend_cfg = OmegaConf.merge(cfg.sampler, {"name": backend, "batch_size": 128})
         sampler = make_sampler(backend_cfg, tokenizer, model_dir=folder, seed=0)
@@ -64,10 +67,17 @@ def main() -> None:
         done = time.perf_counter()
         sampler.close()
         tokens = sum(c.num_tokens for cs in completions for c in cs)
-        report[backend] = {"start_s": round(ready - started, 1), "generate_s": round(done - ready, 1),
-                           "tokens": tokens, "tokens_per_s": round(tokens / (done - ready))}
-        print(f"{backend:<5} start {ready - started:5.1f} s  generate {done - ready:6.1f} s  "
-              f"{tokens} tokens  {tokens / (done - ready):8.0f} tokens/s", flush=True)
+        report[backend] = {
+            "start_s": round(ready - started, 1),
+            "generate_s": round(done - ready, 1),
+            "tokens": tokens,
+            "tokens_per_s": round(tokens / (done - ready)),
+        }
+        print(
+            f"{backend:<5} start {ready - started:5.1f} s  generate {done - ready:6.1f} s  "
+            f"{tokens} tokens  {tokens / (done - ready):8.0f} tokens/s",
+            flush=True,
+        )
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "samplers.json").write_text(json.dumps(report, indent=2))

