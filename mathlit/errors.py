@@ -11,3 +11,7 @@ class DataError(MathlitError, ValueError):
 
 class ConfigError(MathlitError, ValueError):
     """A config value that cannot work; the message names the key."""
+
+
+class SamplingError(MathlitError, RuntimeError):
+    """Sampling failed (engine start, out of memory); the message says what was kept."""

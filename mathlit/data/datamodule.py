@@ -90,6 +90,17 @@ class MathDataModule(L.LightningDataModule):
             self.splits.report[f"{split}_too_long"] = dropped
         return kept
 
+    def set_augmented(self, examples: list[Example]) -> None:
+        """Train on the original examples plus these from now on (the next stage, or the next epoch)."""
+        original = self.splits.train[: self.splits.report["train"]] if self.splits else None
+        if original is None:
+            self.splits = load_splits(self.cfg)
+            original = self.splits.train
+        self.splits.train = original + list(examples)
+        self.splits.report["rft_augmented"] = len(examples)
+        self.train_set = None
+        self.setup("fit")
+
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return

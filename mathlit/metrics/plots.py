@@ -42,3 +42,19 @@ def plot_vs_k(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_histogram(counts: dict[int, int], path: str | Path, title: str, xlabel: str, ylabel: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    xs = sorted(counts)
+    ax.bar(xs, [counts[x] for x in xs])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

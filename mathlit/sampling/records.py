@@ -19,6 +19,7 @@ from mathlit.io import parse_jsonl, write_json, write_jsonl
 from mathlit.sampling.base import Sampler, SamplingParams
 
 log = logging.getLogger(__name__)
+SHARD_SIZE = 64  # problems per shard: the unit of resumption
 
 
 def grade(example: Example, prompt: str, index: int, text: str, num_tokens: int, finish_reason: str) -> dict:
@@ -52,13 +53,14 @@ def sample_records(
     params: SamplingParams,
     out_dir: str | Path,
     source: str = "",
-    shard_size: int = 64,
+    shard_size: int | None = None,
 ) -> list[dict]:
     """Sample params.n completions per example into out_dir/samples.jsonl; returns all records in order.
 
     `source` names the weights (a folder and version) so that resumed shards come from the same model.
     """
     out_dir = Path(out_dir)
+    shard_size = shard_size or SHARD_SIZE
     shards = out_dir / "shards"
     manifest = shards / "manifest.json"
     fingerprint = _fingerprint(examples, template, params, source)

@@ -21,11 +21,6 @@ class WeightSyncError(RuntimeError):
     """The engine did not take the trainer's weights (timed out, or its log-probs disagree)."""
 
 
-def _load_into_worker(worker, weights: list[tuple[str, torch.Tensor]]) -> int:
-    """Runs inside each vLLM worker: HF-named tensors into the engine's model (it fuses q/k/v itself)."""
-    return len(worker.get_model().load_weights(weights))
-
-
 class VLLMSampler:
     def __init__(self, model_dir: str, tokenizer: PreTrainedTokenizerBase, cfg: SamplerConfig, seed: int = 0):
         try:
@@ -52,6 +47,7 @@ class VLLMSampler:
             max_model_len=cfg.max_model_len,
             enforce_eager=cfg.enforce_eager or ON_CPU,
             trust_remote_code=False,
+            worker_extension_cls="mathlit.sampling.vllm_worker.TrainerWeights",
             **extra,
         )
 
@@ -82,9 +78,12 @@ class VLLMSampler:
 
     def load_weights(self, state_dict: dict[str, torch.Tensor], version: int, timeout_s: float) -> None:
         """Put trainer weights (HF names) into the running engine, without a round trip through disk."""
-        weights = [(name, tensor.detach().to("cpu")) for name, tensor in state_dict.items()]
+        from safetensors.torch import save
+
+        # Tied weights share storage, which safetensors refuses: each tensor gets its own copy.
+        blob = save({name: t.detach().to("cpu").contiguous().clone() for name, t in state_dict.items()})
         try:
-            self.llm.collective_rpc(_load_into_worker, timeout=timeout_s, args=(weights,))
+            self.llm.collective_rpc("load_trainer_weights", timeout=timeout_s, args=(blob,))
         except TimeoutError as e:
             raise WeightSyncError(f"loading weights version {version} into vLLM took over {timeout_s:.0f} s") from e
         self.llm.reset_prefix_cache()  # cached KV was computed with the old weights

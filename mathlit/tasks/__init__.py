@@ -6,7 +6,7 @@ from omegaconf import DictConfig
 
 from mathlit.errors import ConfigError
 
-TASKS = ("sft", "eval")
+TASKS = ("sft", "eval", "rft")
 
 
 def run_task(cfg: DictConfig) -> float | None:

@@ -66,3 +66,50 @@ def test_eval_task_runs_on_vllm(tmp_path, folder):
     run_task(cfg)
     assert json.loads((tmp_path / "metrics.json").read_text())["sampled"]["problems"] == 4
     assert len((tmp_path / "sampled" / "samples.jsonl").read_text().splitlines()) == 8
+
+
+def test_weight_sync_in_memory_and_the_probe_catches_stale_weights(engine, folder, tokenizer):
+    import copy
+
+    from mathlit.sampling.sync import check_in_sync
+    from mathlit.sampling.vllm import WeightSyncError
+
+    original = folder[1]
+    probes = PROMPTS[:3]
+    assert check_in_sync(engine, original, tokenizer, probes, 1e-3) < 1e-3
+    changed = copy.deepcopy(original)
+    with torch.no_grad():
+        for p in changed.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    with pytest.raises(WeightSyncError, match="differ from the trainer's"):
+        check_in_sync(engine, changed, tokenizer, probes, 1e-3)
+    engine.load_weights(changed.state_dict(), version=7, timeout_s=120)
+    assert engine.version == 7 and check_in_sync(engine, changed, tokenizer, probes, 1e-3) < 1e-3
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=16)  # the prefix cache was reset too
+    assert engine.generate(PROMPTS[:4], greedy) == HFSampler(changed, tokenizer).generate(PROMPTS[:4], greedy)
+    engine.load_weights(original.state_dict(), version=8, timeout_s=120)
+
+
+def test_rft_rounds_on_vllm_sync_weights_into_one_engine(tmp_path):
+    cfg = make_cfg(
+        "task=rft",
+        "debug=fast",
+        *MICRO_MODEL,
+        "model.arch.hidden_size=64",
+        "sampler=vllm",
+        "sampler.gpu_memory_utilization=0.2",
+        "sampler.max_model_len=256",
+        "rft.k=2",
+        "rft.max_new_tokens=24",
+        "rft.max_questions=16",
+        "rft.rounds=2",
+        run_dir=tmp_path,
+    )
+    run_task(cfg)
+    stages = json.loads((tmp_path / "rft_report.json").read_text())["stages"]
+    assert [s["stage"] for s in stages] == ["sft", "rft1", "rft2"]
+    sources = [
+        json.loads((tmp_path / "rft" / r / "samples" / "meta.json").read_text())["source"] for r in ("round1", "round2")
+    ]
+    assert sources == ["round1@4", "round2@4"]
+    assert not (tmp_path / "rft" / "round2" / "engine_init").exists()  # one engine start, weights synced in memory

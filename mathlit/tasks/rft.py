@@ -1,0 +1,94 @@
+"""Rejection-sampling fine-tuning (Yuan et al. 2023, "Scaling Relationship on Learning Mathematical Reasoning").
+
+    python -m mathlit task=rft                                   # tiny LLaMA on arith, CPU
+    python -m mathlit task=rft model=llama2_7b model.path=/models/Llama-2-7b-hf data=gsm8k
+    python -m mathlit task=rft rft.sft_path=OUT/sft/hf rft.sources=[A/samples.jsonl,B/hf]   # union (RFT-U13B)
+
+1. SFT on the original data (or start from rft.sft_path);
+2. sample rft.k paths per training question (sampler=vllm or hf) with the SFT weights;
+3. keep correct paths whose calculations hold, deduplicated to distinct reasoning paths (equation lists),
+   pooled with rft.sources (union across models);
+4. fine-tune from the base model (rft.finetune_from=base, or sft) on original + selected paths;
+5. greedy accuracy of each stage on the test split. rft.rounds=N repeats 2-5 with the newest model.
+Outputs per stage in <run_dir>/<stage>/ (hf/, checkpoints/, eval_greedy/), per round in
+<run_dir>/rft/<round>/ (samples/, augmented.jsonl, report.json, distinct_paths.png), and rft_report.json.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from callbacks.rft_data import RFTDataCallback
+from mathlit.data.splits import load_splits
+from mathlit.errors import ConfigError
+from mathlit.evaluate import greedy_accuracy
+from mathlit.io import write_json
+from mathlit.models.build import build_model, load_tokenizer
+from mathlit.sampling.rft_data import RFTDataGenerator
+from mathlit.training import fit_stage, sft_parts
+
+
+def table(rows: list[dict]) -> str:
+    lines = [f"  {'stage':<8}{'train ex.':>10}{'greedy acc.':>13}{'coverage':>10}{'paths/q':>9}{'accepted':>10}"]
+    for row in rows:
+        data = row.get("rft_data") or {}
+        coverage = f"{100 * data['coverage']:.1f}%" if data else "-"
+        paths = f"{data['distinct_paths_mean']:.2f}" if data else "-"
+        lines.append(
+            f"  {row['stage']:<8}{row['train_examples']:>10}{100 * row['greedy_accuracy']:>12.1f}%"
+            f"{coverage:>10}{paths:>9}{data.get('accepted', '-'):>10}"
+        )
+    return "\n".join(lines)
+
+
+def run(cfg: DictConfig) -> float | None:
+    if cfg.rft.finetune_from not in ("base", "sft"):
+        raise ConfigError(f"rft.finetune_from must be base or sft, got {cfg.rft.finetune_from!r}")
+    run_dir = Path(cfg.run_dir)
+    tokenizer = load_tokenizer(cfg.model)
+    splits = load_splits(cfg.data)
+    generator = RFTDataGenerator(cfg, tokenizer, splits.train[: cfg.rft.max_questions], run_dir / "rft")
+    rows: list[dict] = []
+
+    def weights(folder: Path):
+        return build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
+
+    def stage(name: str, train: list, start_model, next_round: str | None):
+        """Train from `start_model` (None: the base) on `train`; sample the next round at the end."""
+        L.seed_everything(cfg.seed, workers=True)  # "base" = the same initial weights as the SFT stage
+        module, data = sft_parts(cfg, tokenizer, replace(splits, train=train, report=dict(splits.report)), start_model)
+        callback = RFTDataCallback(generator, next_round, cfg.rft.every_n_epochs) if next_round else None
+        result = fit_stage(cfg, module, data, run_dir / name, callbacks=[callback] if callback else [])
+        row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir)}
+        if rank_zero_only.rank == 0:
+            row.update(
+                greedy_accuracy(
+                    module.model, tokenizer, splits.test, cfg, run_dir / name / "eval_greedy", result.source
+                )
+            )
+        return (callback.augmented, callback.report) if callback else None, row
+
+    if cfg.rft.sft_path:  # sample with a given SFT model, no SFT stage
+        sft_folder = Path(cfg.rft.sft_path)
+        _, data = generator.generate(weights(sft_folder), "sft", "round1", folder=sft_folder)
+        round_data = (data.augmented, data.report)
+    else:
+        sft_folder = run_dir / "sft" / "hf"
+        round_data, row = stage("sft", splits.train, None, "round1")
+        rows.append(row)
+
+    for r in range(1, cfg.rft.rounds + 1):
+        start = None if cfg.rft.finetune_from == "base" else weights(sft_folder)
+        augmented, report = round_data
+        next_round = f"round{r + 1}" if r < cfg.rft.rounds else None
+        round_data, row = stage(f"rft{r}", splits.train + augmented, start, next_round)
+        rows.append(row | {"rft_data": report})
+    generator.close()
+    if rank_zero_only.rank != 0:
+        return None
+    write_json(run_dir / "rft_report.json", {"stages": rows})
+    print(f"mathlit rft:\n{table(rows)}\noutputs in {run_dir}", flush=True)
+    return rows[-1]["greedy_accuracy"]
