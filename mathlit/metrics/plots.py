@@ -8,6 +8,15 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def curves_from_summary(summary: dict, names: tuple[str, ...]) -> dict[str, dict[int, float]]:
     """{'pass': {1: .., 2: ..}, ...} from a summary's 'pass@1', 'pass@2', ... entries."""
     curves: dict[str, dict[int, float]] = {}
@@ -36,12 +45,7 @@ def plot_vs_k(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_histogram(counts: dict[int, int], path: str | Path, title: str, xlabel: str, ylabel: str) -> Path:
@@ -52,9 +56,4 @@ def plot_histogram(counts: dict[int, int], path: str | Path, title: str, xlabel:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
