@@ -143,6 +143,9 @@ class EvalConfig:
     top_p: float = 1.0
     max_examples: int | None = None  # the first N test problems
     samples_path: str | None = None  # score an existing samples.jsonl instead of sampling
+    rerank: str | None = None  # a verifier folder: re-rank the N samples with it
+    rerank_top_k: int = 8  # cluster re-ranking keeps the K largest answer clusters
+    rerank_aggregate: str = "mean"  # a cluster's score from its members': mean | max | sum
 
 
 @dataclass
@@ -166,6 +169,47 @@ class RFTConfig:
 
 
 @dataclass
+class VerifierConfig:
+    """Solution evaluators (task=verifier, and the evaluation stage of task=multitask)."""
+
+    name: str = "pointwise"  # pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect)
+    head: str = "token"  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
+    prompt_template: str = (
+        "Here is a math problem: {question}\nHere is a candidate solution: {solution}\nThe above candidate solution is"
+    )
+    yes_word: str = " correct"
+    no_word: str = " incorrect"
+    pair_loss: str = "bradley_terry"  # bradley_terry: -log sigmoid(z+ - z-) | margin: max(0, log S- - log S+ + margin)
+    margin: float = 1.0
+    lm_weight: float = 0.0  # weight of the generation loss on correct solutions, kept as a regulariser
+    generator_path: str | None = None  # the SFT folder that samples candidates (null: an SFT stage first)
+    init: str = "generator"  # the verifier starts from the generator's weights, or from the base model
+    samples_per_question: int = 16
+    temperature: float = 0.7
+    max_new_tokens: int = 256
+    max_questions: int | None = None  # candidates for the first N training questions only
+    balance: bool = True
+    include_reference: bool = True  # reference solutions join as correct candidates
+    max_pairs_per_question: int = 8
+    max_steps: int | None = None  # optimizer steps of the verifier stage (null: trainer.max_steps)
+
+
+@dataclass
+class StageConfig:
+    kind: str = "generate"  # generate (SFT) | evaluate (verifier training, token head)
+    max_steps: int | None = None  # null: trainer.max_steps
+
+
+@dataclass
+class MultitaskConfig:
+    """Multi-task sequential fine-tuning of one backbone (task=multitask)."""
+
+    stages: list[StageConfig] = field(
+        default_factory=lambda: [StageConfig("generate"), StageConfig("evaluate"), StageConfig("generate")]
+    )
+
+
+@dataclass
 class PathsConfig:
     data: str = "../shared/data"  # root of the GSM8K and MATH files
 
@@ -181,6 +225,8 @@ class MathlitConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     rft: RFTConfig = field(default_factory=RFTConfig)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
+    multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 42
     run_dir: str = "${hydra:runtime.output_dir}"

@@ -12,13 +12,16 @@ from typing import NamedTuple
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar, TQDMProgressBar
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
+from mathlit.data.splits import Splits
+from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs
 from mathlit.errors import ConfigError
 from mathlit.models.build import save_hf
 from mathlit.modules.generator import GeneratorSFT
+from mathlit.modules.verifier import VerifierModule
 from mathlit.strategies import build_strategy
 
 log = logging.getLogger(__name__)
@@ -110,15 +113,64 @@ class StageResult(NamedTuple):
 
 def sft_parts(cfg: DictConfig, tokenizer, splits=None, model=None) -> tuple[GeneratorSFT, MathDataModule]:
     """The module and data of a generator SFT stage (splits and starting weights optional)."""
-    data = MathDataModule(
+    return GeneratorSFT(cfg.model, cfg.optim, tokenizer, model=model), datamodule(cfg, tokenizer, splits=splits)
+
+
+def datamodule(cfg: DictConfig, tokenizer, **kwargs) -> MathDataModule:
+    """The shared DataModule with the trainer's batch sizes and the run's seed."""
+    return MathDataModule(
         cfg.data,
         tokenizer,
         global_batch_size=cfg.trainer.global_batch_size,
         micro_batch_size=cfg.trainer.micro_batch_size,
         seed=cfg.seed,
-        splits=splits,
+        **kwargs,
     )
-    return GeneratorSFT(cfg.model, cfg.optim, tokenizer, model=model), data
+
+
+def verifier_parts(
+    cfg: DictConfig, tokenizer, train_records: list[dict], val_records: list[dict], splits, model=None
+) -> tuple[VerifierModule, MathDataModule]:
+    """The module and data of a verifier stage: candidates (or pairs) from graded samples of the training
+    questions, validated on candidates of the held-out validation questions."""
+    v = cfg.verifier
+    encoder = VerifierEncoder(tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0)
+    if v.name == "pairwise":
+        train = make_pairs(
+            train_records,
+            splits.train,
+            max_per_question=v.max_pairs_per_question,
+            include_reference=v.include_reference,
+            seed=cfg.seed,
+        )
+        encode = encoder.pairs
+    else:
+        train = make_candidates(
+            train_records, splits.train, balance=v.balance, include_reference=v.include_reference, seed=cfg.seed
+        )
+        encode = encoder.candidates
+    val = make_candidates(val_records, splits.val, balance=False, include_reference=False, seed=cfg.seed)
+    if len(train) < cfg.trainer.global_batch_size:
+        raise ConfigError(
+            f"only {len(train)} verifier training items (verifier={v.name}); sample more "
+            "(verifier.samples_per_question, verifier.max_questions) or lower trainer.global_batch_size"
+        )
+    data = datamodule(
+        cfg,
+        tokenizer,
+        encode=encode,
+        encode_val=encoder.candidates,
+        splits=Splits(train, val, [], {"train": len(train)}),
+    )
+    module = VerifierModule(
+        cfg.model, cfg.optim, v, tokenizer, global_batch_size=cfg.trainer.global_batch_size, model=model
+    )
+    return module, data
+
+
+def with_steps(cfg: DictConfig, max_steps: int | None) -> DictConfig:
+    """The same config with another trainer.max_steps (a stage's own budget); None keeps it."""
+    return cfg if max_steps is None else OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
 
 
 def fit_stage(

@@ -21,24 +21,34 @@ from mathlit.errors import ConfigError
 
 
 def pad_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad every list field of the examples into tensors (labels with IGNORE) plus attention_mask."""
-    width = max(len(e["input_ids"]) for e in examples)
+    """Right-pad each list field to its own width; `*labels` with IGNORE, others with pad_id.
+
+    Every `<prefix>input_ids` field gets a `<prefix>attention_mask`, so one example can carry several
+    sequences (a verifier's evaluation prompt and the generation sequence of its LM regulariser).
+    """
     batch: dict[str, torch.Tensor] = {}
     for key in examples[0]:
         values = [e[key] for e in examples]
-        if isinstance(values[0], list):
-            fill = IGNORE if key == "labels" else pad_id
-            batch[key] = torch.tensor([v + [fill] * (width - len(v)) for v in values])
-        else:
+        if not isinstance(values[0], list):
             batch[key] = torch.tensor(values)
-    batch["attention_mask"] = torch.tensor(
-        [[1] * len(e["input_ids"]) + [0] * (width - len(e["input_ids"])) for e in examples]
-    )
+            continue
+        width = max(len(v) for v in values)
+        fill = IGNORE if key.endswith("labels") else pad_id
+        batch[key] = torch.tensor([v + [fill] * (width - len(v)) for v in values])
+        if key.endswith("input_ids"):
+            mask = key.removesuffix("input_ids") + "attention_mask"
+            batch[mask] = torch.tensor([[1] * len(v) + [0] * (width - len(v)) for v in values])
     return batch
 
 
 def target_tokens(example: dict) -> int:
-    return sum(1 for t in example["labels"] if t != IGNORE)
+    """Tokens the LM loss is taken on: those of every `*labels` field that are not IGNORE."""
+    return sum(t != IGNORE for key, v in example.items() if key.endswith("labels") for t in v)
+
+
+def length(example: dict) -> int:
+    """The longest sequence an example holds."""
+    return max(len(v) for key, v in example.items() if key.endswith("input_ids"))
 
 
 class StepBatches(Dataset):
@@ -84,7 +94,7 @@ class StepBatches(Dataset):
         for step in range(self.steps_per_epoch):
             chosen = order[step * self.global_batch : (step + 1) * self.global_batch]
             # Similar lengths in one micro-batch waste less padding; the step's set is unchanged.
-            chosen.sort(key=lambda i: len(self.examples[i]["input_ids"]))
+            chosen.sort(key=lambda i: length(self.examples[i]))
             step_tokens = sum(self._tokens[i] for i in chosen)
             micro = [
                 chosen[m * self.micro_batch : (m + 1) * self.micro_batch]

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from mathlit.config import DataConfig
-from mathlit.data.batching import EpochSampler, StepBatches, pad_batch
+from mathlit.data.batching import EpochSampler, StepBatches, length, pad_batch
 from mathlit.data.formats import Example
 from mathlit.data.splits import Splits, load_splits
 from mathlit.data.tokenize import encode_sft, format_prompt
@@ -61,12 +61,14 @@ class MathDataModule(L.LightningDataModule):
         micro_batch_size: int,
         seed: int,
         encode: Encoder | None = None,
+        encode_val: Encoder | None = None,
         splits: Splits | None = None,
     ):
         super().__init__()
         self.cfg, self.tokenizer, self.seed = cfg, tokenizer, seed
         self.global_batch_size, self.micro_batch_size = global_batch_size, micro_batch_size
         self.encode = encode or sft_encoder(cfg, tokenizer)
+        self.encode_val = encode_val or self.encode  # e.g. pairs to train on, single candidates to validate
         self.splits = splits
         self.train_set: list[dict] | None = None
         self.val_set: list[dict] = []
@@ -76,8 +78,8 @@ class MathDataModule(L.LightningDataModule):
         return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
 
     def _encode(self, examples: list[Example], split: str) -> list[dict]:
-        encoded = self.encode(examples)
-        kept = [e for e in encoded if len(e["input_ids"]) <= self.cfg.max_length]
+        encoded = (self.encode if split == "train" else self.encode_val)(examples)
+        kept = [e for e in encoded if length(e) <= self.cfg.max_length]
         if len(kept) < len(encoded):
             dropped = len(encoded) - len(kept)
             log.warning(

@@ -68,7 +68,7 @@ def majority(records: list[dict]) -> list[dict] | None:
     return max(clusters, key=len) if clusters else None  # max keeps the first of equal sizes
 
 
-def _chunked_mean(samples: list[dict], k: int, score: Callable[[list[dict]], float]) -> float:
+def mean_over_runs(samples: list[dict], k: int, score: Callable[[list[dict]], float]) -> float:
     runs = [samples[i : i + k] for i in range(0, len(samples) - k + 1, k)]
     return sum(score(run) for run in runs) / len(runs)
 
@@ -78,7 +78,7 @@ def maj_at_k(samples: list[dict], k: int) -> float:
         winner = majority(run)
         return float(winner is not None and winner[0]["correct"])
 
-    return _chunked_mean(samples, k, correct)
+    return mean_over_runs(samples, k, correct)
 
 
 def powers_of_two(n: int) -> list[int]:

@@ -83,7 +83,7 @@ def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrai
         model.gradient_checkpointing_enable()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-    return model
+    return model.train()  # from_pretrained returns eval mode; these models are built to be trained
 
 
 def save_hf(

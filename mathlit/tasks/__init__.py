@@ -6,7 +6,7 @@ from omegaconf import DictConfig
 
 from mathlit.errors import ConfigError
 
-TASKS = ("sft", "eval", "rft")
+TASKS = ("sft", "eval", "rft", "verifier", "multitask")
 
 
 def run_task(cfg: DictConfig) -> float | None:

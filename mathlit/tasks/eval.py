@@ -2,10 +2,12 @@
 
     python -m mathlit task=eval model.path=OUT/hf data=gsm8k eval.n=256 eval.temperature=0.7
     python -m mathlit task=eval eval.samples_path=OUT/sampled/samples.jsonl   # metrics only, no model
+    python -m mathlit task=eval model.path=OUT/hf eval.n=16 eval.rerank=VERIFIER/hf   # + verifier re-ranking
 
 Writes greedy/samples.jsonl, sampled/samples.jsonl, metrics.json (overall, and per level and subject
-for MATH) and pass_at_k.png. Samples are stored in shards as they are made: a rerun in the same folder
-samples only what is missing, and a rerun with everything on disk recomputes metrics without a model.
+for MATH) and pass_at_k.png; with eval.rerank also scored.jsonl, rerank.json and rerank.png. Samples are
+stored in shards as they are made: a rerun in the same folder samples only what is missing, and a rerun
+with everything on disk recomputes metrics without a model.
 """
 
 from pathlib import Path
@@ -14,6 +16,7 @@ from omegaconf import DictConfig
 
 from mathlit.data.splits import load_splits
 from mathlit.errors import ConfigError
+from mathlit.evaluate import rerank_report, rerank_table
 from mathlit.io import parse_jsonl, write_json
 from mathlit.metrics.plots import curves_from_summary, plot_vs_k
 from mathlit.metrics.sampling import summarize, summarize_by
@@ -44,6 +47,8 @@ def score(records: list[dict], greedy: list[dict] | None) -> dict:
 
 def run(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.run_dir)
+    if cfg.eval.rerank and not (Path(cfg.eval.rerank) / "config.json").exists():
+        raise ConfigError(f"{cfg.eval.rerank}: not a saved model folder (set by eval.rerank)")
     if cfg.eval.samples_path:
         records, _ = parse_jsonl(cfg.eval.samples_path, lambda row, _: row, config_key="eval.samples_path")
         metrics, greedy = score(records, None), None
@@ -76,6 +81,12 @@ def run(cfg: DictConfig) -> float | None:
             flat["greedy"] = metrics["greedy_accuracy"]
         title = f"{cfg.data.name}: {sampled['problems']} problems, N={sampled['n']}"
         plot_vs_k(curves_from_summary(sampled, ("pass", "maj")), run_dir / "pass_at_k.png", title, flat)
+    if cfg.eval.rerank:
+        if not records:
+            raise ConfigError("eval.rerank needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
+        metrics["rerank"] = rerank_report(records, cfg.eval.rerank, cfg, run_dir, metrics.get("greedy_accuracy"))
     write_json(run_dir / "metrics.json", metrics)
     print(f"mathlit eval ({cfg.data.name}):\n{metrics_table(metrics)}\noutputs in {run_dir}", flush=True)
+    if "rerank" in metrics:
+        print(f"re-ranked with {cfg.eval.rerank}:\n{rerank_table(metrics['rerank'])}", flush=True)
     return metrics.get("greedy_accuracy", metrics.get("sampled", {}).get("pass_ratio"))

@@ -1,0 +1,131 @@
+"""Verifier training data: sampled solutions labelled by answer correctness, as candidates or pairs.
+
+Each question's correct and incorrect samples (exact repeats removed) are balanced where the question
+has both; the reference solution can join as a positive. Encoded items carry the evaluation
+sequence ("Here is a math problem ... The above candidate solution is") and, for positives, the
+generation sequence on which an optional LM loss keeps the model a generator (multi-task stage).
+"""
+
+import random
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+from mathlit.data.formats import Example
+from mathlit.data.tokenize import IGNORE, encode_sft, format_prompt
+
+
+@dataclass(frozen=True)
+class Candidate:
+    qid: int  # index of the question, groups candidates for best-of-N
+    question: str
+    solution: str
+    correct: bool
+
+
+@dataclass(frozen=True)
+class Pair:
+    qid: int
+    question: str
+    good: str
+    bad: str
+
+
+def format_eval(template: str, question: str, solution: str) -> str:
+    return template.replace("{question}", question).replace("{solution}", solution.strip())
+
+
+def _by_question(records: list[dict], questions: list[Example]) -> list[tuple[int, Example, list[str], list[str]]]:
+    index = {q.question: i for i, q in enumerate(questions)}
+    good: dict[int, list[str]] = {}
+    bad: dict[int, list[str]] = {}
+    for r in records:
+        i = index.get(r["question"])
+        if i is not None:
+            bucket = (good if r["correct"] else bad).setdefault(i, [])
+            if r["completion"] not in bucket:
+                bucket.append(r["completion"])
+    return [(i, q, good.get(i, []), bad.get(i, [])) for i, q in enumerate(questions)]
+
+
+def make_candidates(
+    records: list[dict],
+    questions: list[Example],
+    *,
+    balance: bool = True,
+    include_reference: bool = True,
+    seed: int = 0,
+) -> list[Candidate]:
+    """Labelled candidates. Balanced: as many correct as incorrect ones for each question that has both;
+    a question with one kind only contributes one of it."""
+    rng = random.Random(seed)
+    out: list[Candidate] = []
+    for i, q, good, bad in _by_question(records, questions):
+        if include_reference and q.solution not in good:
+            good = [q.solution, *good]
+        if balance:
+            n = min(len(good), len(bad)) if good and bad else 1
+            good, bad = rng.sample(good, min(n, len(good))), rng.sample(bad, min(n, len(bad)))
+        out += [Candidate(i, q.question, s, True) for s in good] + [Candidate(i, q.question, s, False) for s in bad]
+    return out
+
+
+def make_pairs(
+    records: list[dict],
+    questions: list[Example],
+    *,
+    max_per_question: int = 8,
+    include_reference: bool = True,
+    seed: int = 0,
+) -> list[Pair]:
+    """(correct, incorrect) solutions of the same question, at most `max_per_question` each."""
+    rng = random.Random(seed)
+    out: list[Pair] = []
+    for i, q, good, bad in _by_question(records, questions):
+        if include_reference and q.solution not in good:
+            good = [q.solution, *good]
+        combos = [(g, b) for g in good for b in bad]
+        out += [Pair(i, q.question, g, b) for g, b in rng.sample(combos, min(max_per_question, len(combos)))]
+    return out
+
+
+class VerifierEncoder:
+    """Candidates or pairs -> token fields for the shared DataModule layer."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, eval_template: str, gen_template: str, with_lm: bool):
+        self.tokenizer, self.with_lm = tokenizer, with_lm
+        self.eval_template, self.gen_template = eval_template, gen_template
+
+    def _eval_ids(self, question: str, solutions: list[str]) -> list[list[int]]:
+        texts = [format_eval(self.eval_template, question, s) for s in solutions]
+        return self.tokenizer(texts)["input_ids"]
+
+    def _lm(self, question: str, solution: str | None) -> dict:
+        """The generation sequence of a correct solution; a one-token placeholder with no target otherwise."""
+        if not self.with_lm:
+            return {}
+        if solution is None:
+            return {"lm_input_ids": [self.tokenizer.eos_token_id], "lm_labels": [IGNORE]}
+        [encoded] = encode_sft(self.tokenizer, [format_prompt(self.gen_template, question)], [solution])
+        return {"lm_input_ids": encoded["input_ids"], "lm_labels": encoded["labels"]}
+
+    def candidates(self, items: list[Candidate]) -> list[dict]:
+        out = []
+        for c in items:
+            [ids] = self._eval_ids(c.question, [c.solution])
+            out.append(
+                {
+                    "input_ids": ids,
+                    "label": float(c.correct),
+                    "qid": c.qid,
+                    **self._lm(c.question, c.solution if c.correct else None),
+                }
+            )
+        return out
+
+    def pairs(self, items: list[Pair]) -> list[dict]:
+        out = []
+        for p in items:
+            good, bad = self._eval_ids(p.question, [p.good, p.bad])
+            out.append({"input_ids": good, "bad_input_ids": bad, "qid": p.qid, **self._lm(p.question, p.good)})
+        return out

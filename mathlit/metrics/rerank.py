@@ -1,0 +1,66 @@
+"""Choosing one answer from N scored samples (Liu et al. 2023). Pure functions over records with a `score`.
+
+- best-of-N: the single highest-scoring solution;
+- weighted vote: answers grouped by equivalence, the group with the largest sum of scores;
+- cluster re-ranking: keep the top-K groups by size, then the group with the best aggregate score
+  (mean, max or sum of its members').
+Ties go to the answer seen first; a sample without an answer never wins; no answer at all is wrong.
+Each method at k is averaged over the N // k disjoint runs of k samples, like maj@k.
+"""
+
+from collections.abc import Callable
+
+from mathlit.metrics.sampling import by_problem, cluster_answers, maj_at_k, mean_over_runs, pass_at_k, powers_of_two
+
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "mean": lambda xs: sum(xs) / len(xs),
+    "max": max,
+    "sum": sum,
+}
+
+
+def best_of(samples: list[dict]) -> dict | None:
+    answered = [r for r in samples if r.get("answer") is not None]
+    return max(answered, key=lambda r: r["score"]) if answered else None  # max keeps the first of equals
+
+
+def weighted_vote(samples: list[dict]) -> list[dict] | None:
+    clusters = cluster_answers(samples)
+    return max(clusters, key=lambda c: sum(r["score"] for r in c)) if clusters else None
+
+
+def cluster_rerank(samples: list[dict], top_k: int = 8, aggregate: str = "mean") -> list[dict] | None:
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {sorted(AGGREGATES)}, got {aggregate!r}")
+    clusters = cluster_answers(samples)
+    kept = sorted(clusters, key=len, reverse=True)[:top_k]  # sorted is stable: equal sizes keep first-seen order
+    return max(kept, key=lambda c: AGGREGATES[aggregate]([r["score"] for r in c])) if kept else None
+
+
+def _correct(choice: dict | list[dict] | None) -> float:
+    if choice is None:
+        return 0.0
+    return float((choice[0] if isinstance(choice, list) else choice)["correct"])
+
+
+def rerank_summary(records: list[dict], top_k: int = 8, aggregate: str = "mean") -> dict:
+    """pass@k, maj@k, best_of@k, weighted@k, cluster@k for k = 1, 2, 4, ..., N, averaged over problems."""
+    groups = by_problem(records)
+    n = min(len(g) for g in groups.values())
+    methods = {
+        "best_of": best_of,
+        "weighted": weighted_vote,
+        "cluster": lambda run: cluster_rerank(run, top_k, aggregate),
+    }
+    totals: dict[str, float] = {}
+    for samples in groups.values():
+        samples = samples[:n]
+        c = sum(bool(r["correct"]) for r in samples)
+        for k in powers_of_two(n):
+            scores = {"pass": pass_at_k(n, c, k), "maj": maj_at_k(samples, k)}
+            scores |= {
+                name: mean_over_runs(samples, k, lambda run, f=f: _correct(f(run))) for name, f in methods.items()
+            }
+            for name, value in scores.items():
+                totals[f"{name}@{k}"] = totals.get(f"{name}@{k}", 0.0) + value
+    return {"problems": len(groups), "n": n, **{key: value / len(groups) for key, value in sorted(totals.items())}}

@@ -1,0 +1,193 @@
+"""Verifier training (Liu et al. 2023): an LM scores how likely a candidate solution is correct.
+
+Score z (a logit): with head=token, the LM's own next-token logits after the evaluation prompt,
+z = logit(yes_word) - logit(no_word), so S = sigmoid(z) = p(correct) / (p(correct) + p(incorrect)) and the
+model stays a plain LM that can also generate; with head=scalar, a linear head on the last hidden state.
+Losses: pointwise binary cross-entropy; pairwise Bradley-Terry -log sigmoid(z+ - z-) or the paper's
+margin max(0, log S(bad) - log S(good) + margin). An optional generation loss on correct solutions
+(verifier.lm_weight) keeps generation alive during a multi-task evaluation stage. Losses are exact means
+over an optimizer step: items over global_batch_size, LM tokens over the step's target tokens.
+"""
+
+import json
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from mathlit.config import ModelConfig, OptimConfig, VerifierConfig
+from mathlit.data.verifier import format_eval
+from mathlit.errors import ConfigError
+from mathlit.io import write_json
+from mathlit.metrics.verifier import accuracy, auroc, best_of_n
+from mathlit.models.build import build_model
+from mathlit.modules.generator import RNGStateMixin, response_loss_sum
+from mathlit.modules.optim import configure_optimizer, total_steps
+
+
+def _gather(values: list) -> list:
+    """Every rank's values (validation shards may differ in length by one)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return values
+    parts: list = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(parts, values)
+    return [v for part in parts for v in part]
+
+
+def word_token(tokenizer: PreTrainedTokenizerBase, word: str) -> int:
+    """The first token of `word` as it follows the evaluation prompt."""
+    ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise ConfigError(f"verifier word {word!r} encodes to no token")
+    return ids[0]
+
+
+class VerifierModule(RNGStateMixin, L.LightningModule):
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        optim_cfg: OptimConfig,
+        cfg: VerifierConfig,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        global_batch_size: int,
+        model: PreTrainedModel | None = None,
+    ):
+        super().__init__()
+        if cfg.name not in ("pointwise", "pairwise") or cfg.head not in ("token", "scalar"):
+            raise ConfigError(
+                f"verifier.name must be pointwise|pairwise and verifier.head token|scalar, "
+                f"got {cfg.name!r}, {cfg.head!r}"
+            )
+        if cfg.pair_loss not in ("bradley_terry", "margin"):
+            raise ConfigError(f"verifier.pair_loss must be bradley_terry or margin, got {cfg.pair_loss!r}")
+        self.model_cfg, self.optim_cfg, self.cfg, self.tokenizer = model_cfg, optim_cfg, cfg, tokenizer
+        self.global_batch_size = global_batch_size
+        self.model = model
+        self.head: nn.Linear | None = None
+        self.yes, self.no = word_token(tokenizer, cfg.yes_word), word_token(tokenizer, cfg.no_word)
+        if self.yes == self.no:
+            raise ConfigError(f"verifier.yes_word and no_word start with the same token ({self.yes})")
+        self._val: dict[str, list] = {"qid": [], "score": [], "label": []}
+
+    def configure_model(self) -> None:
+        if self.model is None:
+            self.model = build_model(self.model_cfg, self.tokenizer)
+        if self.cfg.head == "scalar" and self.head is None:
+            self.head = nn.Linear(self.model.config.hidden_size, 1, dtype=self.model.dtype)
+
+    def score(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """z per sequence, read at its last real token (sequences are right-padded)."""
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=self.head is not None)
+        last = attention_mask.sum(dim=1) - 1
+        rows = torch.arange(input_ids.size(0), device=input_ids.device)
+        if self.head is not None:
+            return self.head(out.hidden_states[-1][rows, last]).squeeze(-1).float()
+        logits = out.logits[rows, last].float()
+        return logits[:, self.yes] - logits[:, self.no]
+
+    def item_losses(self, batch: dict) -> torch.Tensor:
+        z = self.score(batch["input_ids"], batch["attention_mask"])
+        if self.cfg.name == "pointwise":
+            return F.binary_cross_entropy_with_logits(z, batch["label"].float(), reduction="none")
+        z_bad = self.score(batch["bad_input_ids"], batch["bad_attention_mask"])
+        if self.cfg.pair_loss == "bradley_terry":
+            return -F.logsigmoid(z - z_bad)
+        return F.relu(F.logsigmoid(z_bad) - F.logsigmoid(z) + self.cfg.margin)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        scale = self.trainer.accumulate_grad_batches * self.trainer.world_size
+        items = self.item_losses(batch)
+        loss = items.sum() * scale / self.global_batch_size
+        self.log("train/verifier_loss", items.mean(), prog_bar=True)
+        if self.cfg.lm_weight > 0:
+            lm_sum, _ = response_loss_sum(
+                self.model,
+                {
+                    "input_ids": batch["lm_input_ids"],
+                    "attention_mask": batch["lm_attention_mask"],
+                    "labels": batch["lm_labels"],
+                },
+            )
+            loss = loss + self.cfg.lm_weight * lm_sum * scale / batch["step_tokens"].clamp(min=1)
+            self.log("train/lm_loss", lm_sum / batch["step_tokens"].clamp(min=1) * scale)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        z = self.score(batch["input_ids"], batch["attention_mask"])
+        for key, values in (("qid", batch["qid"]), ("score", z), ("label", batch["label"])):
+            self._val[key] += values.tolist()
+
+    def on_validation_epoch_end(self) -> None:
+        gathered = {k: _gather(v) for k, v in self._val.items()}
+        labels = [bool(y) for y in gathered["label"]]
+        metrics = {
+            "val/accuracy": accuracy(gathered["score"], labels),
+            "val/best_of_n": best_of_n(gathered["qid"], gathered["score"], labels),
+        }
+        if (area := auroc(gathered["score"], labels)) is not None:
+            metrics["val/auroc"] = area
+        self.log_dict(metrics, prog_bar=True, rank_zero_only=True)
+        self._val = {k: [] for k in self._val}
+
+    def configure_optimizers(self) -> dict:
+        modules = nn.ModuleList([self.model] + ([self.head] if self.head is not None else []))
+        return configure_optimizer(modules, self.optim_cfg, total_steps(self.trainer))
+
+
+def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
+    """Next to the exported HF folder: verifier.json (how to score) and the scalar head, if any."""
+    write_json(
+        hf_dir / "verifier.json",
+        {
+            "head": module.cfg.head,
+            "prompt_template": module.cfg.prompt_template,
+            "yes_word": module.cfg.yes_word,
+            "no_word": module.cfg.no_word,
+        },
+    )
+    if module.head is not None:
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()},
+            hf_dir / "score_head.safetensors",
+        )
+    return hf_dir
+
+
+class Scorer:
+    """A saved verifier (or any generator, head=token) scoring solutions: S = p(correct) in [0, 1]."""
+
+    def __init__(self, folder: str | Path, batch_size: int = 32, device: str | None = None):
+        folder = Path(folder)
+        spec = json.loads((folder / "verifier.json").read_text()) if (folder / "verifier.json").exists() else {}
+        cfg = VerifierConfig(**{k: v for k, v in spec.items() if k in VerifierConfig.__dataclass_fields__})
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        self.module = VerifierModule(
+            ModelConfig(name="verifier", path=str(folder)),
+            OptimConfig(),
+            cfg,
+            tokenizer,
+            global_batch_size=1,
+            model=model,
+        )
+        self.module.configure_model()
+        if self.module.head is not None:
+            self.module.head.load_state_dict(load_file(folder / "score_head.safetensors"))
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.module.to(self.device).eval()
+        self.template, self.tokenizer, self.batch_size = cfg.prompt_template, tokenizer, batch_size
+
+    @torch.no_grad()
+    def score(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """p(correct) for each (question, solution)."""
+        scores: list[float] = []
+        for start in range(0, len(pairs), self.batch_size):
+            texts = [format_eval(self.template, q, s) for q, s in pairs[start : start + self.batch_size]]
+            enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="right").to(self.device)
+            scores += torch.sigmoid(self.module.score(enc["input_ids"], enc["attention_mask"])).tolist()
+        return scores

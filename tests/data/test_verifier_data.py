@@ -1,0 +1,91 @@
+"""Verifier data: balanced labelled candidates, same-question pairs, and their token fields."""
+
+from mathlit.data.batching import pad_batch, target_tokens
+from mathlit.data.formats import Example
+from mathlit.data.tokenize import IGNORE
+from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs
+
+QUESTIONS = [
+    Example("a", "What is 2+3?", "2+3=5\n#### 5", "5", "gsm8k"),
+    Example("b", "What is 4*2?", "4*2=8\n#### 8", "8", "gsm8k"),
+    Example("c", "What is 9-1?", "9-1=8\n#### 8", "8", "gsm8k"),
+]
+
+
+def rec(question: int, completion: str, correct: bool) -> dict:
+    return {"question": QUESTIONS[question].question, "completion": completion, "correct": correct}
+
+
+RECORDS = [
+    rec(0, "2+3=5 #### 5", True),
+    rec(0, "3+2=5 #### 5", True),
+    rec(0, "2+3=5 #### 5", True),  # an exact repeat: counted once
+    rec(0, "2+3=6 #### 6", False),
+    rec(1, "4*2=8 #### 8", True),
+    rec(1, "4*2=8 #### 8", True),
+    {"question": "a question not in the split", "completion": "x", "correct": True},
+]
+
+
+def test_candidates_balance_each_question_that_has_both_labels():
+    items = make_candidates(RECORDS, QUESTIONS, include_reference=False)
+    by_q = {q: [c for c in items if c.qid == q] for q in range(3)}
+    assert sorted(c.correct for c in by_q[0]) == [False, True]  # 2 distinct correct, 1 wrong -> 1 + 1
+    assert [(c.solution, c.correct) for c in by_q[1]] == [("4*2=8 #### 8", True)]  # one kind only: one of it
+    assert by_q[2] == []  # no samples, no reference
+
+
+def test_unbalanced_candidates_keep_every_distinct_solution_and_the_reference():
+    items = make_candidates(RECORDS, QUESTIONS, balance=False, include_reference=True)
+    q0 = [(c.solution, c.correct) for c in items if c.qid == 0]
+    assert len(q0) == 4 and set(q0) == {
+        ("2+3=5\n#### 5", True),
+        ("2+3=5 #### 5", True),
+        ("3+2=5 #### 5", True),
+        ("2+3=6 #### 6", False),
+    }
+    assert [(c.solution, c.correct) for c in items if c.qid == 2] == [("9-1=8\n#### 8", True)]
+
+
+def test_pairs_join_a_correct_and_an_incorrect_solution_of_the_same_question():
+    pairs = make_pairs(RECORDS, QUESTIONS, max_per_question=8, include_reference=True)
+    assert {(p.qid, p.good, p.bad) for p in pairs} == {
+        (0, "2+3=5\n#### 5", "2+3=6 #### 6"),
+        (0, "2+3=5 #### 5", "2+3=6 #### 6"),
+        (0, "3+2=5 #### 5", "2+3=6 #### 6"),
+    }  # questions 1 and 2 have no incorrect solution
+    assert len(make_pairs(RECORDS, QUESTIONS, max_per_question=2)) == 2
+
+
+def test_selection_is_a_function_of_the_seed():
+    many = [rec(0, f"{i}+0=5 #### 5", True) for i in range(20)] + [rec(0, f"{i} #### 7", False) for i in range(3)]
+    a, b = make_candidates(many, QUESTIONS, seed=1), make_candidates(many, QUESTIONS, seed=1)
+    assert a == b and len(a) == 3 + 3 + 1 + 1  # question 0 balanced; 1 and 2: their reference alone
+    assert a != make_candidates(many, QUESTIONS, seed=2)
+
+
+def test_encoded_candidates_carry_the_eval_prompt_and_the_lm_target_of_correct_ones(tokenizer):
+    template = "Q: {question}\nS: {solution}\nThe above candidate solution is"
+    encoder = VerifierEncoder(tokenizer, template, "Question: {question}\nAnswer:", with_lm=True)
+    items = make_candidates(RECORDS, QUESTIONS, balance=False, include_reference=False)
+    encoded = encoder.candidates(items)
+    for item, row in zip(items, encoded, strict=True):
+        text = tokenizer.decode(row["input_ids"], skip_special_tokens=True)
+        assert text.endswith("The above candidate solution is") and item.solution in text
+        assert row["label"] == float(item.correct)
+        if item.correct:  # the generation target ends with EOS
+            assert row["lm_labels"][-1] == tokenizer.eos_token_id and target_tokens(row) > 1
+        else:
+            assert row["lm_labels"] == [IGNORE] and target_tokens(row) == 0
+
+
+def test_pairs_pad_each_sequence_to_its_own_width_with_its_own_mask(tokenizer):
+    encoder = VerifierEncoder(tokenizer, "{question} {solution} is", "{question}", with_lm=True)
+    rows = encoder.pairs(make_pairs(RECORDS, QUESTIONS, include_reference=True))
+    batch = pad_batch(rows, pad_id=tokenizer.pad_token_id)
+    for field in ("input_ids", "bad_input_ids", "lm_input_ids"):
+        prefix = field.removesuffix("input_ids")
+        lengths = [len(r[field]) for r in rows]
+        assert batch[field].shape == (len(rows), max(lengths))
+        assert batch[prefix + "attention_mask"].sum(dim=1).tolist() == lengths
+    assert (batch["lm_labels"][batch["lm_attention_mask"] == 0] == IGNORE).all()

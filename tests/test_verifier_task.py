@@ -1,0 +1,74 @@
+"""task=verifier, task=multitask and task=eval eval.rerank end to end on a micro model (CPU, seconds)."""
+
+import json
+
+import pytest
+
+from mathlit.errors import ConfigError
+from mathlit.tasks import run_task
+from tests.conftest import MICRO_MODEL, make_cfg
+
+SMALL = [
+    "debug=fast",
+    *MICRO_MODEL,
+    "verifier.samples_per_question=4",
+    "verifier.max_questions=16",
+    "verifier.max_new_tokens=32",
+    "verifier.max_steps=4",
+    "eval.n=4",
+]
+METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
+
+
+def assert_rerank_summary(summary: dict, problems: int, n: int) -> None:
+    assert summary["problems"] == problems and summary["n"] == n
+    for k in (1, 2, 4):
+        assert all(0 <= summary[f"{m}@{k}"] <= summary[f"pass@{k}"] + 1e-9 for m in METHODS)
+    assert summary["best_of@1"] == summary["maj@1"] == summary["cluster@1"] == summary["pass@1"]
+
+
+def test_pairwise_verifier_trains_and_reranks(tmp_path):
+    run_task(make_cfg("task=verifier", "verifier=pairwise", *SMALL, run_dir=tmp_path))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert_rerank_summary(metrics, problems=8, n=4)
+    assert metrics["verifier_training"]["train"] >= 16  # a pair per question at least (the reference is correct)
+    assert 0 <= metrics["greedy"] <= 1
+    spec = json.loads((tmp_path / "verifier" / "hf" / "verifier.json").read_text())
+    assert spec["head"] == "token"
+    scored = (tmp_path / "test" / "scored.jsonl").read_text().splitlines()
+    assert len(scored) == 8 * 4 and all(0 <= json.loads(line)["score"] <= 1 for line in scored)
+    assert (tmp_path / "test" / "rerank.png").stat().st_size > 10_000
+    [logged] = (tmp_path / "verifier" / "logs").rglob("metrics.csv")
+    assert {"val/auroc", "val/accuracy", "val/best_of_n"} <= set(logged.read_text().splitlines()[0].split(","))
+
+    # The trained verifier re-ranks the samples of task=eval.
+    out = tmp_path / "eval"
+    generator = tmp_path / "generator" / "hf"
+    args = ["task=eval", "debug=fast", f"model.path={generator}", "eval.n=4", "eval.max_examples=6"]
+    run_task(make_cfg(*args, f"eval.rerank={tmp_path}/verifier/hf", run_dir=out))
+    assert_rerank_summary(json.loads((out / "metrics.json").read_text())["rerank"], problems=6, n=4)
+    with pytest.raises(ConfigError, match="eval.rerank"):
+        run_task(make_cfg(*args, f"eval.rerank={tmp_path}/nowhere", run_dir=tmp_path / "bad"))
+
+
+def test_multitask_runs_its_stages_and_reports_against_sft(tmp_path):
+    run_task(make_cfg("task=multitask", *SMALL, run_dir=tmp_path))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [s.split("/")[-2] for s in metrics["stages"]] == ["stage1_generate", "stage2_evaluate", "stage3_generate"]
+    for name in ("sft", "multitask"):
+        assert_rerank_summary(metrics[name], problems=8, n=4)
+    final = json.loads((tmp_path / "stage3_generate" / "hf" / "verifier.json").read_text())
+    assert final["head"] == "token"  # the final generator is its own verifier
+
+
+def test_multitask_rejects_stage_lists_it_cannot_run(tmp_path):
+    with pytest.raises(ConfigError, match="multitask.stages"):
+        run_task(make_cfg("task=multitask", *SMALL, "multitask.stages=[{kind: evaluate}]", run_dir=tmp_path))
+    with pytest.raises(ConfigError, match="verifier.head=token"):
+        run_task(make_cfg("task=multitask", *SMALL, "verifier.head=scalar", run_dir=tmp_path))
+
+
+def test_the_users_command_composes_for_a_real_model():
+    cfg = make_cfg("task=multitask", "model=llama2_7b", "model.path=/models/Llama-2-7b-hf")
+    assert [s.kind for s in cfg.multitask.stages] == ["generate", "evaluate", "generate"]
+    assert cfg.verifier.head == "token" and cfg.verifier.lm_weight > 0 and cfg.trainer.precision == "bf16-mixed"
