@@ -66,7 +66,7 @@ def test_command_line_reports_bad_key_in_one_line_at_start_up():
 
 
 def test_every_config_group_has_a_file_git_can_carry():
-    assert [g for g in GROUPS if not any(g.glob("*.yaml"))] == []
+    assert [g for g in GROUPS if not any(g.rglob("*.yaml"))] == []
 
 
 def test_pyproject_ships_every_package_and_config_group():

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mathlit.data.splits import Splits, load_splits
 from mathlit.errors import ConfigError
 from mathlit.evaluate import rerank_report, rerank_table, sample_test
 from mathlit.io import write_json
-from mathlit.models.build import load_tokenizer
+from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier
 from mathlit.tasks.verifier import candidates
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
@@ -73,7 +73,8 @@ def run(cfg: DictConfig) -> float | None:
         folder = fit_stage(stage_cfg, module, data, out).hf_dir
         if stage.kind == "evaluate":
             save_verifier(module, folder)
-        model = module.model
+        # The next stage starts from the saved full weights, not the in-memory (possibly sharded) module.
+        model = build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
         folders.append(folder)
     if rank_zero_only.rank != 0:
         return None
