@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import Callback
 
 from mathlit.data.formats import Example, load_examples
 from mathlit.sampling.rft_data import RFTDataGenerator
+from mathlit.training import gathered_model
 
 
 class RFTDataCallback(Callback):
@@ -33,8 +34,9 @@ class RFTDataCallback(Callback):
 
     def regenerate(self, trainer: L.Trainer, module: L.LightningModule, name: str) -> None:
         path = None
+        model = gathered_model(trainer, module)  # every rank joins the gather of sharded weights
         if trainer.is_global_zero:
-            path, data = self.generator.generate(module.model, trainer.global_step, name)
+            path, data = self.generator.generate(model, trainer.global_step, name)
             self.report = data.report
         path = trainer.strategy.broadcast(str(path) if path else None)  # every rank reads the same file
         self.path = Path(path)

@@ -12,6 +12,17 @@ from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy, ModelParalle
 from mathlit.errors import ConfigError
 
 
+class FSDP2Strategy(ModelParallelStrategy):
+    """ModelParallelStrategy as pure data parallelism: one shard per process on every node.
+
+    Lightning's "auto" sizes give data_parallel = nodes and tensor_parallel = processes per node.
+    """
+
+    def setup_environment(self) -> None:
+        self._data_parallel_size = self.num_nodes * self.num_processes
+        super().setup_environment()
+
+
 def build_strategy(name: str) -> str | Strategy:
     if name == "auto":
         return "auto"
@@ -28,5 +39,6 @@ def build_strategy(name: str) -> str | Strategy:
             limit_all_gathers=True,
         )
     if name == "fsdp2":
-        return ModelParallelStrategy(data_parallel_size="auto", tensor_parallel_size=1, process_group_backend=backend)
+        # One full checkpoint file (resume and export alike), gathered on rank 0.
+        return FSDP2Strategy(tensor_parallel_size=1, save_distributed_checkpoint=False, process_group_backend=backend)
     raise ConfigError(f"trainer.strategy must be auto, ddp, fsdp or fsdp2, got {name!r}")

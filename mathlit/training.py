@@ -12,6 +12,7 @@ from typing import NamedTuple
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.strategies import FSDPStrategy, ModelParallelStrategy
 from omegaconf import DictConfig, OmegaConf
 
 from mathlit.config import LoggerConfig, TrainerConfig
@@ -105,6 +106,15 @@ class StageResult(NamedTuple):
     hf_dir: Path
     global_step: int
 
+    def eval_model(self, cfg: DictConfig, module: L.LightningModule, tokenizer):
+        """The trained model for rank-0 evaluation: the module's own, or under a sharding strategy (whose
+        layers would wait for the other ranks' all-gathers) a full copy loaded from the saved folder."""
+        if cfg.trainer.strategy not in ("fsdp", "fsdp2"):
+            return module.model
+        from mathlit.models.build import build_model
+
+        return build_model(OmegaConf.merge(cfg.model, {"path": str(self.hf_dir)}), tokenizer)
+
     @property
     def source(self) -> str:
         """Names these weights: what sample files record so they are never reused for other weights."""
@@ -134,6 +144,8 @@ def verifier_parts(
     """The module and data of a verifier stage: candidates (or pairs) from graded samples of the training
     questions, validated on candidates of the held-out validation questions."""
     v = cfg.verifier
+    if v.head == "scalar" and cfg.trainer.strategy in ("fsdp", "fsdp2"):
+        raise ConfigError("verifier.head=scalar is not sharded: use verifier.head=token with trainer.strategy=fsdp*")
     encoder = VerifierEncoder(tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0)
     if v.name == "pairwise":
         train = make_pairs(
@@ -173,6 +185,28 @@ def with_steps(cfg: DictConfig, max_steps: int | None) -> DictConfig:
     return cfg if max_steps is None else OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
 
 
+def gathered_model(trainer: L.Trainer, module: L.LightningModule):
+    """On global rank 0, the trained LM as a plain module that runs alone (to save, sample, evaluate);
+    None elsewhere. Under FSDP every rank must call it: the full weights are gathered collectively,
+    and rank 0 gets an unsharded copy, since sharded layers would wait for the other ranks."""
+    if not isinstance(trainer.strategy, (FSDPStrategy, ModelParallelStrategy)):
+        return module.model if trainer.is_global_zero else None
+    state = trainer.strategy.lightning_module_state_dict()
+    if not trainer.is_global_zero:
+        return None
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        copy = AutoModelForCausalLM.from_config(module.model.config)
+    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    copy.load_state_dict(weights, strict=False, assign=True)
+    copy.tie_weights()
+    for name, buffer in module.model.named_buffers():  # e.g. rotary frequencies: not in the state dict
+        owner, _, attr = name.rpartition(".")
+        setattr(copy.get_submodule(owner), attr, buffer.detach().to("cpu", copy=True))
+    return copy
+
+
 def fit_stage(
     cfg: DictConfig,
     module: L.LightningModule,
@@ -200,14 +234,8 @@ def fit_stage(
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     trainer.save_checkpoint(last)  # the finished state: a re-run with resume=true stops at once
     hf_dir = out_dir / "hf"
-    state = trainer.strategy.lightning_module_state_dict()  # gathers sharded weights
+    model = gathered_model(trainer, module)
     if trainer.is_global_zero:
-        prefix = "model."
-        save_hf(
-            module.model,
-            module.tokenizer,
-            hf_dir,
-            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)},
-        )
+        save_hf(model, module.tokenizer, hf_dir)
     trainer.strategy.barrier()
     return StageResult(hf_dir, trainer.global_step)

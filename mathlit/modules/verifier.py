@@ -25,6 +25,7 @@ from mathlit.errors import ConfigError
 from mathlit.io import write_json
 from mathlit.metrics.verifier import accuracy, auroc, best_of_n
 from mathlit.models.build import build_model
+from mathlit.models.shard import fully_shard_decoder
 from mathlit.modules.generator import RNGStateMixin, response_loss_sum
 from mathlit.modules.optim import configure_optimizer, total_steps
 
@@ -77,6 +78,7 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
     def configure_model(self) -> None:
         if self.model is None:
             self.model = build_model(self.model_cfg, self.tokenizer)
+        fully_shard_decoder(self.model, self.device_mesh)
         if self.cfg.head == "scalar" and self.head is None:
             self.head = nn.Linear(self.model.config.hidden_size, 1, dtype=self.model.dtype)
 

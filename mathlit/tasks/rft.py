@@ -66,7 +66,12 @@ def run(cfg: DictConfig) -> float | None:
         if rank_zero_only.rank == 0:
             row.update(
                 greedy_accuracy(
-                    module.model, tokenizer, splits.test, cfg, run_dir / name / "eval_greedy", result.source
+                    result.eval_model(cfg, module, tokenizer),
+                    tokenizer,
+                    splits.test,
+                    cfg,
+                    run_dir / name / "eval_greedy",
+                    result.source,
                 )
             )
         return (callback.augmented, callback.report) if callback else None, row

@@ -36,7 +36,14 @@ def run(cfg: DictConfig) -> float | None:
     metrics = {"data": data.splits.report, "train_seconds": round(time.time() - started, 1)}
     if data.splits.test:
         metrics.update(
-            greedy_accuracy(module.model, tokenizer, data.splits.test, cfg, run_dir / "eval_greedy", stage.source)
+            greedy_accuracy(
+                stage.eval_model(cfg, module, tokenizer),
+                tokenizer,
+                data.splits.test,
+                cfg,
+                run_dir / "eval_greedy",
+                stage.source,
+            )
         )
     metrics["seconds"] = round(time.time() - started, 1)
     write_json(run_dir / "metrics.json", metrics)
