@@ -7,6 +7,7 @@ Each seed runs `python -m mathlit task=rft` (SFT 440 steps -> k paths per traini
 correct, distinct paths -> fine-tune from the base with the same 440 steps on original + augmented data)
 into bench/out/rft_toy/seed<S>/; a finished seed is read back, not re-run. Reports greedy accuracy on the
 500 held-out problems per seed and the mean RFT - SFT gain, in bench/out/rft_toy.json.
+--control-steps 880 adds plain SFT with that many steps per seed (more compute, no new data).
 """
 
 import argparse
@@ -42,14 +43,31 @@ def run_seed(seed: int, k: int, overrides: list[str]) -> dict:
     }
 
 
+def run_control(seed: int, steps: int, overrides: list[str]) -> float:
+    """Greedy accuracy of plain SFT with `steps` optimizer steps."""
+    run_dir = OUT / "rft_toy" / f"seed{seed}" / f"sft_{steps}steps"
+    metrics = run_dir / "metrics.json"
+    if not metrics.exists():
+        command = [sys.executable, "-m", "mathlit", "task=sft", f"seed={seed}", f"trainer.max_steps={steps}"]
+        command += [f"hydra.run.dir={run_dir}", *overrides]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / "bench.log", "a") as log:
+            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+    return json.loads(metrics.read_text())["greedy_accuracy"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--k", type=int, default=8, help="paths sampled per training question")
+    parser.add_argument("--control-steps", type=int, default=None, help="also plain SFT with this many steps")
     parser.add_argument("overrides", nargs="*", help="more config overrides for every run")
     args = parser.parse_args()
 
     rows = [run_seed(seed, args.k, args.overrides) for seed in args.seeds]
+    if args.control_steps:
+        for row in rows:
+            row["sft_control"] = run_control(row["seed"], args.control_steps, args.overrides)
     gains = [row["rft"] - row["sft"] for row in rows]
     summary = {
         "k": args.k,
@@ -60,6 +78,9 @@ def main() -> None:
         "gain_mean": statistics.mean(gains),
         "gain_stdev": statistics.stdev(gains) if len(gains) > 1 else 0.0,
     }
+    if args.control_steps:
+        summary["sft_control_steps"] = args.control_steps
+        summary["sft_control_mean"] = statistics.mean(row["sft_control"] for row in rows)
     (OUT / "rft_toy.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("| seed | SFT greedy | RFT greedy | gain | coverage | distinct paths/q | accepted | train ex. |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -73,6 +94,9 @@ def main() -> None:
         f"| mean | {100 * summary['sft_mean']:.1f}% | {100 * summary['rft_mean']:.1f}% "
         f"| {100 * summary['gain_mean']:+.1f} ± {100 * summary['gain_stdev']:.1f} | | | | |"
     )
+    if args.control_steps:
+        controls = ", ".join(f"seed {row['seed']}: {100 * row['sft_control']:.1f}%" for row in rows)
+        print(f"plain SFT with {args.control_steps} steps: {controls}; mean {100 * summary['sft_control_mean']:.1f}%")
 
 
 if __name__ == "__main__":
