@@ -121,6 +121,7 @@ class SamplerConfig:
     enforce_eager: bool = False
     max_num_seqs: int | None = None  # vLLM's cap on sequences per step (null: vLLM's default)
     start_timeout_s: float = 600.0
+    sleep_mode: bool = True  # GPU: a kept engine sleeps (weights to CPU, KV cache freed) while training runs
 
 
 @dataclass

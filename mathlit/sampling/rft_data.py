@@ -66,7 +66,9 @@ class RFTDataGenerator:
             folder = folder or save_hf(model, self.tokenizer, self.out_dir / "engine_init")
             self.engine = make_sampler(self.cfg.sampler, self.tokenizer, model_dir=folder, seed=self.cfg.seed)
             self.engine.version = version
-        elif self.engine.version != version:
+        else:
+            self.engine.wake_up()
+        if self.engine.version != version:
             state = {name: tensor for name, tensor in model.state_dict().items()}
             self.engine.load_weights(state, version, self.cfg.rft.sync_timeout_s)
         probes = [format_prompt(self.cfg.data.prompt_template, q.question) for q in self.questions[:4]]
@@ -126,6 +128,8 @@ class RFTDataGenerator:
         pools = [self._sample(sampler, out / "samples", f"{name}@{version}")]
         if self.cfg.sampler.name != "vllm":
             sampler.close()
+        elif self.engine is not None:
+            self.engine.sleep()  # on GPU the next training stage needs the memory
         pools += [self._source_records(s) for s in self.cfg.rft.sources]
         data = build_rft_data(pools, self.questions, self.cfg.rft.dedup, self.cfg.rft.dedup_with_reference)
         path = out / "augmented.jsonl"

@@ -37,6 +37,10 @@ class VLLMSampler:
         # On CPU, vLLM's "auto" computes in bf16, which CPUs without native bf16 emulate (3x slower here).
         dtype = "float32" if ON_CPU and cfg.dtype == "auto" else cfg.dtype
         extra = {"max_num_seqs": cfg.max_num_seqs} if cfg.max_num_seqs else {}
+        self.can_sleep = cfg.sleep_mode and not ON_CPU  # vLLM's sleep mode exists on CUDA/ROCm only
+        self.asleep = False
+        if self.can_sleep:
+            extra["enable_sleep_mode"] = True
         self.llm = LLM(
             model=str(model_dir),
             tokenizer=str(model_dir),
@@ -103,6 +107,18 @@ class VLLMSampler:
             [pos[tok].logprob for pos, tok in zip(o.prompt_logprobs[1:], i[1:], strict=True)]
             for o, i in zip(outputs, ids, strict=True)
         ]
+
+    def sleep(self) -> None:
+        """Level 1: weights backed up to CPU RAM, KV cache freed: the GPU is the trainer's until wake_up."""
+        if self.can_sleep and not self.asleep:
+            self.llm.sleep(level=1)
+            self.asleep = True
+
+    def wake_up(self) -> None:
+        if self.asleep:
+            torch.cuda.empty_cache()  # give the trainer's cached blocks back before vLLM reallocates
+            self.llm.wake_up()
+            self.asleep = False
 
     def close(self) -> None:
         engine = getattr(self, "llm", None)
