@@ -23,11 +23,65 @@ OUT = ROOT / "bench" / "out"
 METHODS = ("greedy", "maj", "best_of", "weighted", "cluster", "pass")
 
 
+def SFT(seed: int) -> Path:
+    """The SFT model of bench/rft_toy.py's run of this seed."""
+    return OUT / "rft_toy" / f"seed{seed}" / "sft" / "hf"
+
+
 def last_validation(run_dir: Path) -> dict:
     """The verifier's last logged validation metrics (held-out questions' candidates)."""
     rows = [r for path in (run_dir / "verifier" / "logs").rglob("metrics.csv") for r in csv.DictReader(open(path))]
     logged = [r for r in rows if r.get("val/accuracy")]  # AUROC is absent when one label is missing
     return {k.removeprefix("val/"): float(v) for k, v in logged[-1].items() if k.startswith("val/") and v}
+
+
+def likelihood_scores(records: list[dict], generator: Path, batch_size: int = 64) -> list[float]:
+    """exp(mean token log-prob) of each completion (+ EOS) under the generator: the generator's own
+    confidence, a verifier that needs no training (Liu et al. score solutions by likelihood too)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    sys.path.insert(0, str(ROOT))
+    from mathlit.data.batching import pad_batch
+    from mathlit.data.tokenize import IGNORE, encode_sft
+
+    tokenizer = AutoTokenizer.from_pretrained(generator)
+    model = AutoModelForCausalLM.from_pretrained(generator).eval()
+    scores: list[float] = []
+    for start in range(0, len(records), batch_size):
+        chunk = records[start : start + batch_size]
+        batch = pad_batch(
+            encode_sft(tokenizer, [r["prompt"] for r in chunk], [r["completion"] for r in chunk]),
+            tokenizer.pad_token_id,
+        )
+        with torch.no_grad():
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        labels = batch["labels"][:, 1:]
+        mask = labels != IGNORE
+        logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        scores += torch.exp((logp * mask).sum(1) / mask.sum(1)).tolist()
+    return scores
+
+
+def likelihood_rerank(run_dir: Path, generator: Path, n: int) -> dict:
+    """Re-ranking of the same test samples with likelihood scores; both scores' AUROC on them."""
+    sys.path.insert(0, str(ROOT))
+    from mathlit.metrics.rerank import rerank_summary
+    from mathlit.metrics.verifier import auroc
+
+    cache = run_dir / "likelihood.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    records = [json.loads(line) for line in open(run_dir / "test" / "sampled" / "samples.jsonl")]
+    scores = likelihood_scores(records, generator)
+    trained = {(r["id"], r["sample_idx"]): r["score"] for r in map(json.loads, open(run_dir / "test" / "scored.jsonl"))}
+    labels = [bool(r["correct"]) for r in records]
+    summary = rerank_summary([r | {"score": s} for r, s in zip(records, scores, strict=True)])
+    result = {name: summary[f"{name}@{n}"] for name in ("best_of", "weighted", "cluster")}
+    result["auroc_likelihood"] = auroc(scores, labels)
+    result["auroc_verifier"] = auroc([trained[(r["id"], r["sample_idx"])] for r in records], labels)
+    cache.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def run_seed(seed: int, n: int, overrides: list[str]) -> dict:
@@ -36,16 +90,17 @@ def run_seed(seed: int, n: int, overrides: list[str]) -> dict:
     if not metrics_file.exists():
         command = [sys.executable, "-m", "mathlit", "task=verifier", f"seed={seed}", f"eval.n={n}", "sampler=vllm"]
         command += ["sampler.gpu_memory_utilization=0.2", f"hydra.run.dir={run_dir}", *overrides]
-        sft = OUT / "rft_toy" / f"seed{seed}" / "sft" / "hf"
-        if (sft / "model.safetensors").exists():
-            command.append(f"verifier.generator_path={sft}")
+        if (SFT(seed) / "model.safetensors").exists():
+            command.append(f"verifier.generator_path={SFT(seed)}")
         run_dir.mkdir(parents=True, exist_ok=True)
         with open(run_dir / "bench.log", "a") as log:
             subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
     metrics = json.loads(metrics_file.read_text())
+    generator = Path(metrics["verifier"]).parents[1] / "generator" / "hf"
+    generator = generator if generator.exists() else SFT(seed)
     row = {"seed": seed, "greedy": metrics["greedy"]}
     row |= {name: metrics[f"{name}@{n}"] for name in METHODS[1:]}
-    return row | {"validation": last_validation(run_dir)}
+    return row | {"validation": last_validation(run_dir), "likelihood": likelihood_rerank(run_dir, generator, n)}
 
 
 def main() -> None:
@@ -72,6 +127,23 @@ def main() -> None:
         cells = [f"{100 * row[m]:.1f}%" for m in METHODS] + [f"{row['validation'].get('auroc', float('nan')):.3f}"]
         print(f"| {row['seed']} | " + " | ".join(cells) + " |")
     print("| mean | " + " | ".join(f"{100 * means[m]:.1f}%" for m in METHODS) + " | |")
+    print(f"\nThe same test samples scored by the generator's own likelihood (AUROC on the {n} x test samples):")
+    print(f"| seed | AUROC trained verifier | AUROC likelihood | best-of-{n} | weighted@{n} | cluster@{n} |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        lik = row["likelihood"]
+        print(
+            f"| {row['seed']} | {lik['auroc_verifier']:.3f} | {lik['auroc_likelihood']:.3f} "
+            f"| {100 * lik['best_of']:.1f}% | {100 * lik['weighted']:.1f}% | {100 * lik['cluster']:.1f}% |"
+        )
+    print(
+        "| mean | | | "
+        + " | ".join(
+            f"{100 * statistics.mean(row['likelihood'][m] for row in rows):.1f}%"
+            for m in ("best_of", "weighted", "cluster")
+        )
+        + " |"
+    )
     for name, values in gaps.items():
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         print(

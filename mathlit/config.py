@@ -175,6 +175,7 @@ class VerifierConfig:
 
     name: str = "pointwise"  # pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect)
     head: str = "token"  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
+    # {question} and {solution}; {prompt} stands for the generation prompt (data.prompt_template)
     prompt_template: str = (
         "Here is a math problem: {question}\nHere is a candidate solution: {solution}\nThe above candidate solution is"
     )

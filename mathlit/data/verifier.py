@@ -31,6 +31,12 @@ class Pair:
     bad: str
 
 
+def eval_template(cfg) -> str:
+    """verifier.prompt_template with `{prompt}` standing for the generation prompt (data.prompt_template):
+    the solution then sits in the context the generator wrote it in."""
+    return cfg.verifier.prompt_template.replace("{prompt}", cfg.data.prompt_template)
+
+
 def format_eval(template: str, question: str, solution: str) -> str:
     return template.replace("{question}", question).replace("{solution}", solution.strip())
 

@@ -20,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from mathlit.data.splits import Splits, load_splits
+from mathlit.data.verifier import eval_template
 from mathlit.errors import ConfigError
 from mathlit.evaluate import rerank_report, rerank_table, sample_test
 from mathlit.io import write_json
@@ -43,7 +44,7 @@ def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
         folder / "verifier.json",
         {
             "head": "token",
-            "prompt_template": cfg.verifier.prompt_template,
+            "prompt_template": eval_template(cfg),
             "yes_word": cfg.verifier.yes_word,
             "no_word": cfg.verifier.no_word,
         },
