@@ -72,3 +72,38 @@ def test_the_users_command_composes_for_a_real_model():
     cfg = make_cfg("task=multitask", "model=llama2_7b", "model.path=/models/Llama-2-7b-hf")
     assert [s.kind for s in cfg.multitask.stages] == ["generate", "evaluate", "generate"]
     assert cfg.verifier.head == "token" and cfg.verifier.lm_weight > 0 and cfg.trainer.precision == "bf16-mixed"
+
+
+def test_verifier_stage_learns_a_separable_signal_through_the_whole_pipeline(tmp_path):
+    """Through DataModule, step-planned batches, Lightning and validation: a learnable label is learnt."""
+    import csv
+    import random
+
+    import lightning as L
+
+    from mathlit.data.formats import Example
+    from mathlit.data.splits import Splits
+    from mathlit.models.build import load_tokenizer
+    from mathlit.training import fit_stage, verifier_parts
+
+    steps = ["trainer.max_steps=60", "trainer.val_every_n_steps=30", "trainer.global_batch_size=16"]
+    cfg = make_cfg("debug=fast", *MICRO_MODEL, *steps, "trainer.micro_batch_size=16", run_dir=tmp_path)
+    rng = random.Random(0)
+    pairs = [(rng.randint(1, 9), rng.randint(1, 9)) for _ in range(200)]
+    questions = [
+        Example(str(i), f"What is {a}+{b}?", f"{a}+{b}={a + b}\n#### {a + b}", str(a + b), "gsm8k")
+        for i, (a, b) in enumerate(pairs)
+    ]
+    records = []
+    for q, (a, b) in zip(questions, pairs, strict=True):  # the incorrect ones carry a marker word
+        records.append({"question": q.question, "completion": f"{a}+{b}={a + b} #### {a + b}", "correct": True})
+        records.append({"question": q.question, "completion": f"{a}+{b}={a + b} #### {a + b} wrong", "correct": False})
+    L.seed_everything(0)
+    splits = Splits(questions[:150], questions[150:], [], {})
+    module, data = verifier_parts(cfg, load_tokenizer(cfg.model), records[:300], records[300:], splits)
+    fit_stage(cfg, module, data, tmp_path)
+    [log] = (tmp_path / "logs").rglob("metrics.csv")
+    rows = list(csv.DictReader(open(log)))
+    losses = [float(r["train/verifier_loss"]) for r in rows if r["train/verifier_loss"]]
+    assert losses[0] > 0.6 and max(losses[-5:]) < 0.1
+    assert [float(r["val/auroc"]) for r in rows if r.get("val/auroc")][-1] == 1.0
