@@ -105,15 +105,7 @@ def build_trainer(
 class StageResult(NamedTuple):
     hf_dir: Path
     global_step: int
-
-    def eval_model(self, cfg: DictConfig, module: L.LightningModule, tokenizer):
-        """The trained model for rank-0 evaluation: the module's own, or under a sharding strategy (whose
-        layers would wait for the other ranks' all-gathers) a full copy loaded from the saved folder."""
-        if cfg.trainer.strategy not in ("fsdp", "fsdp2"):
-            return module.model
-        from mathlit.models.build import build_model
-
-        return build_model(OmegaConf.merge(cfg.model, {"path": str(self.hf_dir)}), tokenizer)
+    model: object  # global rank 0: the trained LM as a plain module (see gathered_model); None elsewhere
 
     @property
     def source(self) -> str:
@@ -239,4 +231,4 @@ def fit_stage(
     if trainer.is_global_zero:
         save_hf(model, module.tokenizer, hf_dir)
     trainer.strategy.barrier()
-    return StageResult(hf_dir, trainer.global_step)
+    return StageResult(hf_dir, trainer.global_step, model)

@@ -66,7 +66,7 @@ def run(cfg: DictConfig) -> float | None:
         if rank_zero_only.rank == 0:
             row.update(
                 greedy_accuracy(
-                    result.eval_model(cfg, module, tokenizer),
+                    result.model,
                     tokenizer,
                     splits.test,
                     cfg,

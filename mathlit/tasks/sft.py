@@ -37,7 +37,7 @@ def run(cfg: DictConfig) -> float | None:
     if data.splits.test:
         metrics.update(
             greedy_accuracy(
-                stage.eval_model(cfg, module, tokenizer),
+                stage.model,
                 tokenizer,
                 data.splits.test,
                 cfg,
