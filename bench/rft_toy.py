@@ -13,23 +13,17 @@ into bench/out/rft_toy/seed<S>/; a finished seed is read back, not re-run. Repor
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
+
+from runs import run_once
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 
 
 def run_seed(seed: int, k: int, overrides: list[str]) -> dict:
-    run_dir = OUT / "rft_toy" / f"seed{seed}"
-    report = run_dir / "rft_report.json"
-    if not report.exists():
-        command = [sys.executable, "-m", "mathlit", "task=rft", f"seed={seed}", f"rft.k={k}", "sampler=vllm"]
-        command += ["sampler.gpu_memory_utilization=0.2", f"hydra.run.dir={run_dir}", *overrides]
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "bench.log", "a") as log:
-            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+    settings = ["task=rft", f"seed={seed}", f"rft.k={k}", "sampler=vllm", "sampler.gpu_memory_utilization=0.2"]
+    report = run_once(OUT / "rft_toy" / f"seed{seed}", "rft_report.json", [*settings, *overrides])
     stages = {row["stage"]: row for row in json.loads(report.read_text())["stages"]}
     data = stages["rft1"]["rft_data"]
     return {
@@ -45,14 +39,8 @@ def run_seed(seed: int, k: int, overrides: list[str]) -> dict:
 
 def run_control(seed: int, steps: int, overrides: list[str]) -> float:
     """Greedy accuracy of plain SFT with `steps` optimizer steps."""
-    run_dir = OUT / "rft_toy" / f"seed{seed}" / f"sft_{steps}steps"
-    metrics = run_dir / "metrics.json"
-    if not metrics.exists():
-        command = [sys.executable, "-m", "mathlit", "task=sft", f"seed={seed}", f"trainer.max_steps={steps}"]
-        command += [f"hydra.run.dir={run_dir}", *overrides]
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "bench.log", "a") as log:
-            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+    settings = ["task=sft", f"seed={seed}", f"trainer.max_steps={steps}"]
+    metrics = run_once(OUT / "rft_toy" / f"seed{seed}" / f"sft_{steps}steps", "metrics.json", [*settings, *overrides])
     return json.loads(metrics.read_text())["greedy_accuracy"]
 
 

@@ -14,12 +14,14 @@ import argparse
 import csv
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
+from runs import run_once
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT))  # mathlit, when run as a script
 METHODS = ("greedy", "maj", "best_of", "weighted", "cluster", "pass")
 
 
@@ -41,7 +43,6 @@ def likelihood_scores(records: list[dict], generator: Path, batch_size: int = 64
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    sys.path.insert(0, str(ROOT))
     from mathlit.data.batching import pad_batch
     from mathlit.data.tokenize import IGNORE, encode_sft
 
@@ -65,7 +66,6 @@ def likelihood_scores(records: list[dict], generator: Path, batch_size: int = 64
 
 def likelihood_rerank(run_dir: Path, generator: Path, n: int) -> dict:
     """Re-ranking of the same test samples with likelihood scores; both scores' AUROC on them."""
-    sys.path.insert(0, str(ROOT))
     from mathlit.metrics.rerank import rerank_summary
     from mathlit.metrics.verifier import auroc
 
@@ -86,15 +86,10 @@ def likelihood_rerank(run_dir: Path, generator: Path, n: int) -> dict:
 
 def run_seed(seed: int, n: int, overrides: list[str]) -> dict:
     run_dir = OUT / "verifier_toy" / f"seed{seed}"
-    metrics_file = run_dir / "metrics.json"
-    if not metrics_file.exists():
-        command = [sys.executable, "-m", "mathlit", "task=verifier", f"seed={seed}", f"eval.n={n}", "sampler=vllm"]
-        command += ["sampler.gpu_memory_utilization=0.2", f"hydra.run.dir={run_dir}", *overrides]
-        if (SFT(seed) / "model.safetensors").exists():
-            command.append(f"verifier.generator_path={SFT(seed)}")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "bench.log", "a") as log:
-            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+    settings = ["task=verifier", f"seed={seed}", f"eval.n={n}", "sampler=vllm", "sampler.gpu_memory_utilization=0.2"]
+    if (SFT(seed) / "model.safetensors").exists():
+        settings.append(f"verifier.generator_path={SFT(seed)}")
+    metrics_file = run_once(run_dir, "metrics.json", [*settings, *overrides])
     metrics = json.loads(metrics_file.read_text())
     generator = Path(metrics["verifier"]).parents[1] / "generator" / "hf"
     generator = generator if generator.exists() else SFT(seed)
