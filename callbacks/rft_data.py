@@ -12,8 +12,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 
 from mathlit.data.formats import Example, load_examples
-from mathlit.sampling.rft_data import RFTDataGenerator
-from mathlit.training import gathered_model
+from mathlit.datagen.rft import RFTDataGenerator
+from mathlit.models.gather import gathered_model
 
 
 class RFTDataCallback(Callback):

@@ -12,7 +12,6 @@ from typing import NamedTuple
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar, TQDMProgressBar
-from lightning.pytorch.strategies import FSDPStrategy, ModelParallelStrategy
 from omegaconf import DictConfig, OmegaConf
 
 from mathlit.config import LoggerConfig, TrainerConfig
@@ -21,6 +20,7 @@ from mathlit.data.splits import Splits
 from mathlit.data.verifier import VerifierEncoder, eval_template, make_candidates, make_pairs
 from mathlit.errors import ConfigError
 from mathlit.models.build import save_hf
+from mathlit.models.gather import gathered_model
 from mathlit.modules.generator import GeneratorSFT
 from mathlit.modules.verifier import VerifierModule
 from mathlit.strategies import build_strategy
@@ -176,28 +176,6 @@ def verifier_parts(
 def with_steps(cfg: DictConfig, max_steps: int | None) -> DictConfig:
     """The same config with another trainer.max_steps (a stage's own budget); None keeps it."""
     return cfg if max_steps is None else OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
-
-
-def gathered_model(trainer: L.Trainer, module: L.LightningModule):
-    """On global rank 0, the trained LM as a plain module that runs alone (to save, sample, evaluate);
-    None elsewhere. Under FSDP every rank must call it: the full weights are gathered collectively,
-    and rank 0 gets an unsharded copy, since sharded layers would wait for the other ranks."""
-    if not isinstance(trainer.strategy, (FSDPStrategy, ModelParallelStrategy)):
-        return module.model if trainer.is_global_zero else None
-    state = trainer.strategy.lightning_module_state_dict()
-    if not trainer.is_global_zero:
-        return None
-    from transformers import AutoModelForCausalLM
-
-    with torch.device("meta"):
-        copy = AutoModelForCausalLM.from_config(module.model.config)
-    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
-    copy.load_state_dict(weights, strict=False, assign=True)
-    copy.tie_weights()
-    for name, buffer in module.model.named_buffers():  # e.g. rotary frequencies: not in the state dict
-        owner, _, attr = name.rpartition(".")
-        setattr(copy.get_submodule(owner), attr, buffer.detach().to("cpu", copy=True))
-    return copy
 
 
 def fit_stage(

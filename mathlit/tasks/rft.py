@@ -23,11 +23,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from callbacks.rft_data import RFTDataCallback
 from mathlit.data.splits import load_splits
+from mathlit.datagen.rft import RFTDataGenerator
 from mathlit.errors import ConfigError
 from mathlit.evaluate import greedy_accuracy
 from mathlit.io import write_json
 from mathlit.models.build import build_model, load_tokenizer
-from mathlit.sampling.rft_data import RFTDataGenerator
 from mathlit.training import fit_stage, sft_parts
 
 

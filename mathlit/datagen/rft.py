@@ -17,13 +17,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.data.formats import Example, example_to_row
 from mathlit.data.tokenize import format_prompt
+from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import parse_jsonl, write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
 from mathlit.models.build import save_hf
 from mathlit.sampling import LazySampler, SamplingParams, make_sampler
 from mathlit.sampling.records import sample_records
-from mathlit.sampling.rft_filter import RFTData, build_rft_data
 
 log = logging.getLogger(__name__)
 
