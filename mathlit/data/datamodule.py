@@ -6,6 +6,8 @@ function a stage passes in; loading, splitting, batching and exact resumption li
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
 from torch.utils.data import DataLoader
@@ -13,7 +15,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mathlit.config import DataConfig
 from mathlit.data.batching import EpochSampler, StepBatches, length, pad_batch
-from mathlit.data.formats import Example
+from mathlit.data.formats import Example, load_examples
 from mathlit.data.splits import Splits, load_splits
 from mathlit.data.tokenize import encode_sft, format_prompt
 
@@ -32,23 +34,33 @@ def sft_encoder(cfg: DataConfig, tokenizer: PreTrainedTokenizerBase) -> Encoder:
     return encode
 
 
+class Augmented(NamedTuple):
+    """Examples added to a stage's own from an optimizer step (the first of an epoch) on."""
+
+    path: str
+    since_step: int
+    since_epoch: int
+
+
 class ResumableLoader(DataLoader):
     """A train loader that Lightning saves and restores with the checkpoint.
 
     Lightning builds the loader before it restores a checkpoint and restores a loader's position only
     through state_dict/load_state_dict. The position saved is the number of micro-batches the global
-    step implies (not the number iterated, which Lightning's prefetching runs ahead of).
+    step implies since the current training data began (not the number iterated, which Lightning's
+    prefetching runs ahead of); that data's first epoch is `first_epoch`.
     """
 
-    def __init__(self, batches: StepBatches, consumed: Callable[[], int]):
+    def __init__(self, batches: StepBatches, consumed: Callable[[], int], first_epoch: int = 0):
         super().__init__(batches, batch_size=None, sampler=EpochSampler(len(batches)))
-        self._consumed = consumed
+        self._consumed, self.first_epoch = consumed, first_epoch
 
     def state_dict(self) -> dict:
         return {"consumed_micro_batches": self._consumed()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.sampler.epoch, self.sampler.start = divmod(state["consumed_micro_batches"], len(self.sampler))
+        epochs, self.sampler.start = divmod(state["consumed_micro_batches"], len(self.sampler))
+        self.sampler.epoch = self.first_epoch + epochs
 
 
 class MathDataModule(L.LightningDataModule):
@@ -72,6 +84,11 @@ class MathDataModule(L.LightningDataModule):
         self.splits = splits
         self.train_set: list[dict] | None = None
         self.val_set: list[dict] = []
+        self.own_examples: list[Example] | None = None  # the stage's training examples, before any augmentation
+        self.augmented: Augmented | None = None
+        # An epoch of the stage's own data: what the lr schedule plans with, the same in a resumed run
+        # (epochs with augmented data are longer).
+        self.planned_steps_per_epoch: int | None = None
 
     @property
     def pad_id(self) -> int:
@@ -92,24 +109,36 @@ class MathDataModule(L.LightningDataModule):
             self.splits.report[f"{split}_too_long"] = dropped
         return kept
 
-    def set_augmented(self, examples: list[Example]) -> None:
-        """Train on the original examples plus these from now on (the next stage, or the next epoch)."""
-        original = self.splits.train[: self.splits.report["train"]] if self.splits else None
-        if original is None:
-            self.splits = load_splits(self.cfg)
-            original = self.splits.train
-        self.splits.train = original + list(examples)
-        self.splits.report["rft_augmented"] = len(examples)
+    def set_augmented(self, path: str | Path, since_step: int, since_epoch: int) -> None:
+        """Train on the stage's own examples plus those in `path` (a data round's augmented.jsonl) from
+        optimizer step `since_step`, the start of epoch `since_epoch`, on; the trainer must rebuild its train
+        loader then to see them. Saved with the checkpoint: a resumed run trains on the same data, in place."""
+        self.setup("fit")
+        extra, _ = load_examples(path, "rft augmented data")
+        self.augmented = Augmented(str(path), since_step, since_epoch)
+        self.splits.train = self.own_examples + extra
+        self.splits.report["rft_augmented"] = len(extra)
         self.train_set = None
         self.setup("fit")
+
+    def state_dict(self) -> dict:
+        return {"augmented": self.augmented._asdict()} if self.augmented else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("augmented"):
+            self.set_augmented(**state["augmented"])
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
         if self.splits is None:
             self.splits = load_splits(self.cfg)
+        if self.own_examples is None:
+            self.own_examples = list(self.splits.train)
         self.train_set = self._encode(self.splits.train, "train")
         self.val_set = self._encode(self.splits.val, "val") if self.splits.val else []
+        if self.planned_steps_per_epoch is None:
+            self.planned_steps_per_epoch = self.steps_per_epoch
 
     @property
     def steps_per_epoch(self) -> int:
@@ -128,7 +157,12 @@ class MathDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         batches = self.step_batches()
-        return ResumableLoader(batches, lambda: self.trainer.global_step * batches.accumulation)
+
+        def consumed() -> int:  # micro-batches of the current data when a checkpoint is saved, maybe after a change
+            since = self.augmented.since_step if self.augmented else 0
+            return (self.trainer.global_step - since) * batches.accumulation
+
+        return ResumableLoader(batches, consumed, self.augmented.since_epoch if self.augmented else 0)
 
     def val_dataloader(self) -> DataLoader:
         shard = self.val_set[self.trainer.global_rank :: self.trainer.world_size]

@@ -25,11 +25,13 @@ def total_steps(trainer) -> int:
     """Optimizer steps of the whole run, for the lr schedule.
 
     Not `trainer.estimated_stepping_batches`: that builds the train loader before Lightning restores
-    a checkpoint, and the restored loader position would then never be applied.
+    a checkpoint, and the restored loader position would then never be applied. Without max_steps, epochs
+    of the stage's own data: data added mid-stage (rft.every_n_epochs) makes later epochs longer, and
+    their extra steps run at the schedule's final lr.
     """
     if trainer.max_steps > 0:
         return trainer.max_steps
-    return trainer.max_epochs * trainer.datamodule.steps_per_epoch
+    return trainer.max_epochs * trainer.datamodule.planned_steps_per_epoch
 
 
 def configure_optimizer(model: nn.Module, cfg: OptimConfig, total_steps: int) -> dict:
