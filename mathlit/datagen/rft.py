@@ -2,16 +2,15 @@
 sources, filter, and write <out>/<name>/augmented.jsonl with its report.
 
 Samples land in shards (resumable, atomic) beside a meta.json recording the weights (folder and
-version), the sampling settings, the seed and the library versions. With vLLM the engine starts
-once, from a folder, and later rounds load new weights into it in memory; every load is followed
-by a log-prob probe that raises when the engine does not hold the trainer's weights.
+version), the sampling settings, the seed and the library versions. The sampler follows the
+weights round after round (mathlit.sampling.engine: one vLLM engine, new weights loaded in memory
+and probed).
 """
 
 import importlib.metadata
 import logging
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -21,8 +20,8 @@ from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import parse_jsonl, write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
-from mathlit.models.build import save_hf
 from mathlit.sampling import LazySampler, SamplingParams, make_sampler
+from mathlit.sampling.engine import PolicySampler
 from mathlit.sampling.records import sample_records
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,15 @@ class RFTDataGenerator:
         self, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, questions: list[Example], out_dir: str | Path
     ):
         self.cfg, self.tokenizer, self.questions, self.out_dir = cfg, tokenizer, questions, Path(out_dir)
-        self.engine = None  # a vLLM engine kept across rounds
+        self.policy = PolicySampler(
+            cfg.sampler,
+            tokenizer,
+            seed=cfg.seed,
+            init_dir=self.out_dir / "engine_init",
+            probes=[format_prompt(cfg.data.prompt_template, q.question) for q in questions[:4]],
+            sync_timeout_s=cfg.rft.sync_timeout_s,
+            probe_tolerance=cfg.rft.probe_tolerance,
+        )
 
     @property
     def params(self) -> SamplingParams:
@@ -56,25 +63,6 @@ class RFTDataGenerator:
             stop=tuple(self.cfg.sampler.stop),
             seed=self.cfg.seed,
         )
-
-    def _sampler(self, model: PreTrainedModel, version: int | str, folder: Path | None):
-        if self.cfg.sampler.name != "vllm":
-            return make_sampler(self.cfg.sampler, self.tokenizer, model=model)
-        from mathlit.sampling.sync import check_in_sync
-
-        if self.engine is None:  # an engine starts from a folder: the one trip through disk, if any
-            folder = folder or save_hf(model, self.tokenizer, self.out_dir / "engine_init")
-            self.engine = make_sampler(self.cfg.sampler, self.tokenizer, model_dir=folder, seed=self.cfg.seed)
-            self.engine.version = version
-        else:
-            self.engine.wake_up()
-        if self.engine.version != version:
-            state = {name: tensor for name, tensor in model.state_dict().items()}
-            self.engine.load_weights(state, version, self.cfg.rft.sync_timeout_s)
-        probes = [format_prompt(self.cfg.data.prompt_template, q.question) for q in self.questions[:4]]
-        gap = check_in_sync(self.engine, model, self.tokenizer, probes, self.cfg.rft.probe_tolerance)
-        log.info("vLLM engine holds weights version %s (probe log-prob gap %.2e)", version, gap)
-        return self.engine
 
     def _sample(self, sampler, out: Path, source: str) -> list[dict]:
         params = self.params
@@ -124,12 +112,9 @@ class RFTDataGenerator:
     ) -> tuple[Path, RFTData]:
         """Sample with `model` (weights `version`, saved in `folder` if it is), filter, write <out>/<name>/."""
         out = self.out_dir / name
-        sampler = LazySampler(lambda: self._sampler(model, version, folder))
+        sampler = LazySampler(lambda: self.policy.holding(model, version, folder))
         pools = [self._sample(sampler, out / "samples", f"{name}@{version}")]
-        if self.cfg.sampler.name != "vllm":
-            sampler.close()
-        elif self.engine is not None:
-            self.engine.sleep()  # on GPU the next training stage needs the memory
+        self.policy.pause()
         pools += [self._source_records(s) for s in self.cfg.rft.sources]
         data = build_rft_data(pools, self.questions, self.cfg.rft.dedup, self.cfg.rft.dedup_with_reference)
         path = out / "augmented.jsonl"
@@ -142,8 +127,4 @@ class RFTDataGenerator:
         return path, data
 
     def close(self) -> None:
-        if self.engine is not None:
-            self.engine.close()
-            self.engine = None
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        self.policy.close()
