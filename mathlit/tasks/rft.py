@@ -10,6 +10,9 @@
    pooled with rft.sources (union across models);
 4. fine-tune from the base model (rft.finetune_from=base, or sft) on original + selected paths;
 5. greedy accuracy of each stage on the test split. rft.rounds=N repeats 2-5 with the newest model.
+rft.every_n_epochs=E samples inside the stages that sample (SFT and every round but the last) at the end of
+every E-th epoch instead: their next epochs train on their own data plus the newest paths (iterative RFT),
+and the next stage gets the last of them.
 Outputs per stage in <run_dir>/<stage>/ (hf/, checkpoints/, eval_greedy/), per round in
 <run_dir>/rft/<round>/ (samples/, augmented.jsonl, report.json, distinct_paths.png), and rft_report.json.
 """
