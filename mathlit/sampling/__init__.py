@@ -1,4 +1,5 @@
-"""Sampler backends behind one interface (base.Sampler), chosen by `sampler.name`."""
+"""Sampler backends behind one interface (base.Sampler), chosen by `sampler.name`; engine.PolicySampler keeps
+one following the weights being trained."""
 
 from pathlib import Path
 
