@@ -1,4 +1,6 @@
-"""Sharded training on CPU processes (gloo): FSDP2 over 2 ranks ends where one process does."""
+"""Sharded training on CPU processes (gloo): FSDP2 and DDP over 2 ranks end where one process does.
+
+Five training subprocesses: one process (trained and untrained) once, each strategy, and RFT under FSDP2."""
 
 import subprocess
 import sys
@@ -18,16 +20,26 @@ def train(run_dir, *overrides):
     return load_file(weights) if weights.exists() else None
 
 
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """The weights one process trains, and the initial ones: the reference for every strategy."""
+    out = tmp_path_factory.mktemp("one_process")
+    initial = train(out / "initial", "trainer.devices=1", "trainer.max_steps=0")
+    return train(out / "single", "trainer.devices=1"), initial
+
+
+def test_one_process_training_moves_the_weights(one_process):
+    single, initial = one_process  # the comparisons below are not vacuous
+    assert max((single[n] - initial[n]).abs().max() for n in single) > 1e-3
+
+
 @pytest.mark.parametrize("strategy", ["fsdp2", "ddp"])
-def test_two_ranks_train_the_same_weights_as_one_process(tmp_path, strategy):
-    single = train(tmp_path / "single", "trainer.devices=1")
+def test_two_ranks_train_the_same_weights_as_one_process(tmp_path, strategy, one_process):
+    single, _ = one_process
     sharded = train(tmp_path / strategy, f"trainer={strategy}", "trainer.devices=2")
     assert single.keys() == sharded.keys()
     for name, weight in single.items():
         assert (weight - sharded[name]).abs().max() < 1e-4, name
-    # and training moved them: the check is not vacuous
-    initial = train(tmp_path / "initial", "trainer.devices=1", "trainer.max_steps=0")
-    assert max((single[n] - initial[n]).abs().max() for n in single) > 1e-3
 
 
 def test_rft_sampling_callback_gathers_sharded_weights_on_rank_zero(tmp_path):

@@ -3,7 +3,7 @@
 import torch
 
 from mathlit.models.build import build_model
-from mathlit.sampling.base import SamplingParams, cut_at_stop
+from mathlit.sampling.base import Completion, SamplingParams, cut_at_stop
 from mathlit.sampling.hf import HFSampler
 from tests.conftest import MICRO_MODEL, make_cfg
 
@@ -32,7 +32,16 @@ def test_length_limit_and_training_rng_untouched(tokenizer):
     state = torch.get_rng_state()
     [[c]] = s.generate(PROMPTS[:1], SamplingParams(n=1, temperature=1.0, max_new_tokens=5))
     assert torch.equal(state, torch.get_rng_state())
-    assert c.num_tokens == 5 and c.finish_reason == "length" or c.finish_reason == "stop"
+    assert (c.num_tokens, c.finish_reason) == (5, "length")  # the untrained model does not say EOS in 5 tokens
+
+
+def test_finish_reasons_and_token_counts(tokenizer):
+    s, eos = sampler(tokenizer), tokenizer.eos_token_id
+    digits = tokenizer.convert_tokens_to_ids(["1", "2", "3", "4"])
+    params = SamplingParams(max_new_tokens=4, stop=("23",))
+    assert s._completion(digits, SamplingParams(max_new_tokens=4)) == Completion("1234", 4, "length")
+    assert s._completion([*digits[:2], eos, digits[3]], SamplingParams()) == Completion("12", 3, "stop")  # EOS counts
+    assert s._completion(digits, params) == Completion("1", 4, "stop")  # cut at the stop string
 
 
 def test_stop_strings_cut_text():
