@@ -23,7 +23,7 @@ OUT = ROOT / "bench" / "out"
 
 def run_seed(seed: int, k: int, overrides: list[str]) -> dict:
     settings = ["task=rft", f"seed={seed}", f"rft.k={k}", "sampler=vllm", "sampler.gpu_memory_utilization=0.2"]
-    report = run_once(OUT / "rft_toy" / f"seed{seed}", "rft_report.json", [*settings, *overrides])
+    report = run_once(OUT / "rft_toy" / f"seed{seed}", "metrics.json", [*settings, *overrides])
     stages = {row["stage"]: row for row in json.loads(report.read_text())["stages"]}
     data = stages["rft1"]["rft_data"]
     return {

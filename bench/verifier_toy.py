@@ -90,7 +90,7 @@ def run_seed(seed: int, n: int, overrides: list[str]) -> dict:
     if (SFT(seed) / "model.safetensors").exists():
         settings.append(f"verifier.generator_path={SFT(seed)}")
     metrics_file = run_once(run_dir, "metrics.json", [*settings, *overrides])
-    metrics = json.loads(metrics_file.read_text())
+    metrics = json.loads(metrics_file.read_text())["rerank"]
     generator = Path(metrics["verifier"]).parents[1] / "generator" / "hf"
     generator = generator if generator.exists() else SFT(seed)
     row = {"seed": seed, "greedy": metrics["greedy"]}

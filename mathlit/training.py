@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
-from mathlit.data.verifier import VerifierEncoder, eval_template, make_candidates, make_pairs
+from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
 from mathlit.errors import ConfigError
 from mathlit.models.build import save_hf
 from mathlit.models.gather import gathered_model
@@ -138,7 +138,7 @@ def verifier_parts(
     v = cfg.verifier
     if v.head == "scalar" and cfg.trainer.strategy in ("fsdp", "fsdp2"):
         raise ConfigError("verifier.head=scalar is not sharded: use verifier.head=token with trainer.strategy=fsdp*")
-    v = OmegaConf.merge(v, {"prompt_template": eval_template(cfg)})
+    v = OmegaConf.merge(v, {"prompt_template": verifier_prompt_template(cfg)})
     encoder = VerifierEncoder(tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0)
     if v.name == "pairwise":
         train = make_pairs(

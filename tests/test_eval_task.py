@@ -2,6 +2,7 @@
 
 import json
 
+import mathlit.evaluation
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, make_cfg
 
@@ -12,7 +13,10 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     cfg = make_cfg(
         "task=eval", "debug=fast", f"model.path={tmp_path}/sft/hf", "eval.n=4", "eval.max_examples=6", run_dir=out
     )
-    run_task(cfg)
+    built, make = [], mathlit.evaluation.make_sampler
+    monkeypatch.setattr("mathlit.evaluation.make_sampler", lambda *a, **kw: built.append(kw) or make(*a, **kw))
+    assert run_task(cfg) == json.loads((out / "metrics.json").read_text())["greedy_accuracy"]
+    assert len(built) == 1  # one sampler (one vLLM engine) for the greedy and the sampled completions
     metrics = json.loads((out / "metrics.json").read_text())
     sampled = metrics["sampled"]
     assert sampled["problems"] == 6 and sampled["n"] == 4
@@ -30,7 +34,7 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     def no_sampler(*args, **kwargs):
         raise AssertionError("a sampler was built although every sample was on disk")
 
-    monkeypatch.setattr("mathlit.tasks.eval.make_sampler", no_sampler)
+    monkeypatch.setattr("mathlit.evaluation.make_sampler", no_sampler)
     (out / "metrics.json").unlink()
     run_task(cfg)
     assert json.loads((out / "metrics.json").read_text()) == metrics

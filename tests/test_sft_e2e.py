@@ -22,7 +22,7 @@ def test_sft_task_writes_a_folder_that_reloads_with_the_trained_logits(tmp_path)
     accuracy = run_task(cfg)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["greedy_accuracy"] == accuracy and metrics["problems"] == 8
-    assert len((tmp_path / "eval_greedy" / "samples.jsonl").read_text().splitlines()) == 8
+    assert len((tmp_path / "test" / "greedy" / "samples.jsonl").read_text().splitlines()) == 8
     assert "train/loss" in (tmp_path / "logs" / "version_0" / "metrics.csv").read_text()
 
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "hf")

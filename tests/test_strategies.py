@@ -46,6 +46,6 @@ def test_rft_sampling_callback_gathers_sharded_weights_on_rank_zero(tmp_path):
     # Sampling between stages runs on rank 0 with a full copy; the other rank must join the gather.
     args = ["task=rft", "trainer=fsdp2", "trainer.devices=2", "rft.k=2", "rft.max_questions=8"]
     train(tmp_path, *args, "rft.max_new_tokens=32")
-    report = (tmp_path / "rft_report.json").read_text()
+    report = (tmp_path / "metrics.json").read_text()
     assert '"stage": "rft1"' in report
     assert (tmp_path / "rft" / "round1" / "samples" / "samples.jsonl").read_text().count("\n") == 16

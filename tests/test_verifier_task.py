@@ -27,12 +27,27 @@ def assert_rerank_summary(summary: dict, problems: int, n: int) -> None:
     assert summary["best_of@1"] == summary["maj@1"] == summary["cluster@1"] == summary["pass@1"]
 
 
-def test_pairwise_verifier_trains_and_reranks(tmp_path):
+def counting_samplers(monkeypatch) -> list:
+    """Every sampler backend built from here on (a vLLM engine start each, with sampler=vllm)."""
+    import mathlit.evaluation
+
+    built, make = [], mathlit.evaluation.make_sampler
+    monkeypatch.setattr("mathlit.evaluation.make_sampler", lambda *a, **kw: built.append(kw) or make(*a, **kw))
+    return built
+
+
+def test_pairwise_verifier_trains_and_reranks(tmp_path, monkeypatch):
+    built = counting_samplers(monkeypatch)
     run_task(make_cfg("task=verifier", "verifier=pairwise", *SMALL, run_dir=tmp_path))
+    # One sampler on the generator's weights: training and validation candidates, greedy and sampled test solutions.
+    assert [kw["model_dir"] for kw in built] == [tmp_path / "generator" / "hf"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert_rerank_summary(metrics, problems=8, n=4)
+    assert_rerank_summary(metrics["rerank"], problems=8, n=4)
     assert metrics["verifier_training"]["train"] >= 16  # a pair per question at least (the reference is correct)
-    assert 0 <= metrics["greedy"] <= 1
+    assert 0 <= metrics["greedy_accuracy"] == metrics["rerank"]["greedy"] <= 1 and metrics["problems"] == 8
+    assert metrics["sampled"]["n"] == 4
+    for part in ("candidates/train", "candidates/val", "test/greedy", "test/sampled"):
+        assert (tmp_path / part / "samples.jsonl").exists(), part
     spec = json.loads((tmp_path / "verifier" / "hf" / "verifier.json").read_text())
     assert spec["head"] == "token"
     scored = (tmp_path / "test" / "scored.jsonl").read_text().splitlines()
@@ -51,12 +66,16 @@ def test_pairwise_verifier_trains_and_reranks(tmp_path):
         run_task(make_cfg(*args, f"eval.rerank={tmp_path}/nowhere", run_dir=tmp_path / "bad"))
 
 
-def test_multitask_runs_its_stages_and_reports_against_sft(tmp_path):
-    run_task(make_cfg("task=multitask", *SMALL, run_dir=tmp_path))
+def test_multitask_runs_its_stages_and_reports_against_sft(tmp_path, monkeypatch):
+    built = counting_samplers(monkeypatch)
+    objective = run_task(make_cfg("task=multitask", *SMALL, run_dir=tmp_path))
+    # The SFT model's sampler serves its candidates and its test solutions; the final model gets its own.
+    assert [kw["model_dir"].parent.name for kw in built] == ["stage1_generate", "stage3_generate"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [s.split("/")[-2] for s in metrics["stages"]] == ["stage1_generate", "stage2_evaluate", "stage3_generate"]
     for name in ("sft", "multitask"):
-        assert_rerank_summary(metrics[name], problems=8, n=4)
+        assert_rerank_summary(metrics[name]["rerank"], problems=8, n=4)
+    assert objective == metrics["multitask"]["rerank"]["cluster@4"]
     final = json.loads((tmp_path / "stage3_generate" / "hf" / "verifier.json").read_text())
     assert final["head"] == "token"  # the final generator is its own verifier
 

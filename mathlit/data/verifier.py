@@ -31,13 +31,13 @@ class Pair:
     bad: str
 
 
-def eval_template(cfg) -> str:
+def verifier_prompt_template(cfg) -> str:
     """verifier.prompt_template with `{prompt}` standing for the generation prompt (data.prompt_template):
     the solution then sits in the context the generator wrote it in."""
     return cfg.verifier.prompt_template.replace("{prompt}", cfg.data.prompt_template)
 
 
-def format_eval(template: str, question: str, solution: str) -> str:
+def format_verifier_prompt(template: str, question: str, solution: str) -> str:
     return template.replace("{question}", question).replace("{solution}", solution.strip())
 
 
@@ -98,12 +98,14 @@ def make_pairs(
 class VerifierEncoder:
     """Candidates or pairs -> token fields for the shared DataModule layer."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, eval_template: str, gen_template: str, with_lm: bool):
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, verifier_template: str, generation_template: str, with_lm: bool
+    ):
         self.tokenizer, self.with_lm = tokenizer, with_lm
-        self.eval_template, self.gen_template = eval_template, gen_template
+        self.verifier_template, self.generation_template = verifier_template, generation_template
 
     def _eval_ids(self, question: str, solutions: list[str]) -> list[list[int]]:
-        texts = [format_eval(self.eval_template, question, s) for s in solutions]
+        texts = [format_verifier_prompt(self.verifier_template, question, s) for s in solutions]
         return self.tokenizer(texts)["input_ids"]
 
     def _lm(self, question: str, solution: str | None) -> dict:
@@ -112,7 +114,7 @@ class VerifierEncoder:
             return {}
         if solution is None:
             return {"lm_input_ids": [self.tokenizer.eos_token_id], "lm_labels": [IGNORE]}
-        [encoded] = encode_sft(self.tokenizer, [format_prompt(self.gen_template, question)], [solution])
+        [encoded] = encode_sft(self.tokenizer, [format_prompt(self.generation_template, question)], [solution])
         return {"lm_input_ids": encoded["input_ids"], "lm_labels": encoded["labels"]}
 
     def candidates(self, items: list[Candidate]) -> list[dict]:

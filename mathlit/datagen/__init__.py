@@ -1,4 +1,5 @@
-"""Training data made by sampling: RFT rounds (sample, grade, filter, dedup, union across models).
+"""Training data made by sampling: RFT rounds (rft.py, filters.py: sample, grade, filter, dedup, union across
+models) and a verifier's labelled candidates (verifier.py).
 
 Shared by the tasks and the sampling callback; the samplers themselves live in mathlit.sampling.
 """

@@ -10,7 +10,7 @@ Each method at k is averaged over the N // k disjoint runs of k samples, like ma
 
 from collections.abc import Callable
 
-from mathlit.metrics.sampling import by_problem, cluster_answers, maj_at_k, mean_over_runs, pass_at_k, powers_of_two
+from mathlit.metrics.pass_at_k import by_problem, cluster_answers, maj_at_k, mean_over_runs, pass_at_k, powers_of_two
 
 AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "mean": lambda xs: sum(xs) / len(xs),

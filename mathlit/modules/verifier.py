@@ -20,7 +20,7 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.config import ModelConfig, OptimConfig, VerifierConfig
-from mathlit.data.verifier import format_eval
+from mathlit.data.verifier import format_verifier_prompt
 from mathlit.errors import ConfigError
 from mathlit.io import write_json
 from mathlit.metrics.verifier import accuracy, auroc, best_of_n
@@ -189,7 +189,7 @@ class Scorer:
         """p(correct) for each (question, solution)."""
         scores: list[float] = []
         for start in range(0, len(pairs), self.batch_size):
-            texts = [format_eval(self.template, q, s) for q, s in pairs[start : start + self.batch_size]]
+            texts = [format_verifier_prompt(self.template, q, s) for q, s in pairs[start : start + self.batch_size]]
             enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="right").to(self.device)
             scores += torch.sigmoid(self.module.score(enc["input_ids"], enc["attention_mask"])).tolist()
         return scores

@@ -48,7 +48,19 @@ class LazySampler:
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         if self._sampler is None:
             self._sampler = self._build()
+        elif hasattr(self._sampler, "wake_up"):
+            self._sampler.wake_up()  # a no-op unless paused asleep
         return self._sampler.generate(prompts, params)
+
+    def pause(self) -> None:
+        """Between two uses with training in between: a vLLM engine that can sleep sleeps (GPU); one holding
+        GPU memory otherwise is closed and rebuilt on the next generate; on CPU the backend stays as it is."""
+        if self._sampler is None:
+            return
+        if getattr(self._sampler, "can_sleep", False):
+            self._sampler.sleep()
+        elif torch.cuda.is_available():
+            self.close()
 
     def close(self) -> None:
         if self._sampler is not None:

@@ -1,15 +1,41 @@
-"""Tasks by name: each module's `run(cfg)` is one paper recipe, read top to bottom."""
+"""Tasks by name: each module is one paper recipe, read top to bottom, in two parts.
+
+`train(cfg)` runs on every rank (Lightning stages, data generation) and returns what the report needs;
+`report(cfg, trained)` runs on global rank 0 only (evaluation) and returns a `Report`. The runner writes
+its metrics to <run_dir>/metrics.json, prints its summary, and returns its objective (Hydra sweeps).
+No task imports another: shared steps live in mathlit.training, mathlit.evaluation and mathlit.datagen.
+"""
 
 import importlib
+from dataclasses import dataclass
+from pathlib import Path
 
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from mathlit.errors import ConfigError
+from mathlit.io import write_json
 
 TASKS = ("sft", "eval", "rft", "verifier", "multitask")
 
 
+@dataclass(frozen=True)
+class Report:
+    metrics: dict  # written to <run_dir>/metrics.json
+    summary: str  # printed after "mathlit <task>: "
+    objective: float | None  # the number a sweep optimises: what run_task returns
+
+
 def run_task(cfg: DictConfig) -> float | None:
+    """Run the task cfg.task.name; on global rank 0 its objective, None elsewhere."""
     if cfg.task.name not in TASKS:
         raise ConfigError(f"task={cfg.task.name} is not one of {', '.join(TASKS)}")
-    return importlib.import_module(f"mathlit.tasks.{cfg.task.name}").run(cfg)
+    task = importlib.import_module(f"mathlit.tasks.{cfg.task.name}")
+    trained = task.train(cfg)
+    if rank_zero_only.rank != 0:
+        return None
+    report = task.report(cfg, trained)
+    run_dir = Path(cfg.run_dir)
+    write_json(run_dir / "metrics.json", report.metrics)
+    print(f"mathlit {cfg.task.name}: {report.summary}\noutputs in {run_dir}", flush=True)
+    return report.objective

@@ -10,32 +10,30 @@ the previous stage's weights:
   candidates the current model samples for the training questions; verifier.lm_weight keeps the
   generation loss on correct solutions as a regulariser.
 Then, on the test split, the plain SFT model (the first generate stage) and the final model: greedy,
-maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted vote, cluster re-ranking).
+maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted vote, cluster re-ranking),
+in metrics.json under "sft" and "multitask". The first stage's sampler (one vLLM engine) samples both the
+first evaluate stage's candidates and its test solutions.
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from transformers import PreTrainedTokenizerBase
 
+from mathlit.data.formats import Example
 from mathlit.data.splits import Splits, load_splits
-from mathlit.data.verifier import eval_template
+from mathlit.data.verifier import verifier_prompt_template
+from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
-from mathlit.evaluate import rerank_report, rerank_table, sample_test
+from mathlit.evaluation import evaluate, sampler_for, table
 from mathlit.io import write_json
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier
-from mathlit.tasks.verifier import candidates
+from mathlit.sampling import LazySampler
+from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
-
-
-def evaluate_model(cfg: DictConfig, tokenizer, folder: Path, test: list, out_dir: Path) -> dict:
-    """Greedy, then eval.n samples re-ranked with the model as its own verifier (token head)."""
-    greedy = sample_test(cfg, tokenizer, folder, test, out_dir / "greedy", 1, 0.0)
-    accuracy = sum(r["correct"] for r in greedy) / len(greedy)
-    sampled = sample_test(cfg, tokenizer, folder, test, out_dir / "sampled", cfg.eval.n, cfg.eval.temperature)
-    return rerank_report(sampled, folder, cfg, out_dir, accuracy)
 
 
 def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
@@ -44,14 +42,21 @@ def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
         folder / "verifier.json",
         {
             "head": "token",
-            "prompt_template": eval_template(cfg),
+            "prompt_template": verifier_prompt_template(cfg),
             "yes_word": cfg.verifier.yes_word,
             "no_word": cfg.verifier.no_word,
         },
     )
 
 
-def run(cfg: DictConfig) -> float | None:
+class Trained(NamedTuple):
+    tokenizer: PreTrainedTokenizerBase
+    folders: list[Path]  # each stage's saved weights
+    test: list[Example]
+    sft_sampler: LazySampler | None  # the first stage's, paused after sampling candidates: it samples the test too
+
+
+def train(cfg: DictConfig) -> Trained:
     kinds = [s.kind for s in cfg.multitask.stages]
     if not kinds or kinds[0] != "generate" or set(kinds) - {"generate", "evaluate"}:
         raise ConfigError(f"multitask.stages must start with generate and hold only generate/evaluate, got {kinds}")
@@ -61,7 +66,7 @@ def run(cfg: DictConfig) -> float | None:
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)
     verifier_splits = Splits(splits.train[: cfg.verifier.max_questions], splits.val, [], {})
-    model, folders = None, []
+    model, folders, sft_sampler = None, [], None
     for i, stage in enumerate(cfg.multitask.stages, start=1):
         steps = stage.max_steps if stage.max_steps or stage.kind == "generate" else cfg.verifier.max_steps
         stage_cfg, out = with_steps(cfg, steps), run_dir / f"stage{i}_{stage.kind}"
@@ -69,29 +74,34 @@ def run(cfg: DictConfig) -> float | None:
         if stage.kind == "generate":
             module, data = sft_parts(stage_cfg, tokenizer, splits, model)
         else:
-            train, val = candidates(cfg, tokenizer, folders[-1], verifier_splits, out / "candidates")
-            module, data = verifier_parts(stage_cfg, tokenizer, train, val, verifier_splits, model)
+            sampler = sampler_for(cfg, tokenizer, folder=folders[-1])
+            train_records, val_records = candidates(cfg, sampler, folders[-1], verifier_splits, out / "candidates")
+            if len(folders) == 1:  # the SFT model's: kept for its test evaluation
+                sft_sampler = sampler
+                sampler.pause()
+            else:
+                sampler.close()
+            module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, verifier_splits, model)
         folder = fit_stage(stage_cfg, module, data, out).hf_dir
         if stage.kind == "evaluate":
             save_verifier(module, folder)
         # The next stage starts from the saved full weights, not the in-memory (possibly sharded) module.
         model = build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
         folders.append(folder)
-    if rank_zero_only.rank != 0:
-        return None
+    return Trained(tokenizer, folders, splits.test, sft_sampler)
 
-    results = {}
-    for name, folder in (("sft", folders[0]), ("multitask", folders[-1])):
+
+def report(cfg: DictConfig, trained: Trained) -> Report:
+    """Greedy, then eval.n samples re-ranked with each model as its own verifier (token head)."""
+    metrics: dict = {"stages": [str(f) for f in trained.folders]}
+    for name, folder in (("sft", trained.folders[0]), ("multitask", trained.folders[-1])):
         save_verifier_spec(cfg, folder)
-        results[name] = evaluate_model(cfg, tokenizer, folder, splits.test, run_dir / "test" / name)
-    write_json(run_dir / "metrics.json", {"stages": [str(f) for f in folders], **results})
-    print(
-        "\n".join(
-            f"mathlit multitask, {name} model as its own verifier:\n{rerank_table(summary)}"
-            for name, summary in results.items()
-        )
-        + f"\noutputs in {run_dir}",
-        flush=True,
-    )
-    n = results["multitask"]["n"]
-    return results["multitask"][f"cluster@{n}"]
+        kept = trained.sft_sampler if name == "sft" else None
+        sampler = kept or sampler_for(cfg, trained.tokenizer, folder=folder)
+        out_dir = Path(cfg.run_dir) / "test" / name
+        source = str(folder.resolve())
+        metrics[name] = evaluate(cfg, sampler, trained.test, out_dir, source=source, n=cfg.eval.n, verifier=folder)
+        sampler.close()
+    summary = "\n".join(f"{name} model as its own verifier:\n{table(metrics[name])}" for name in ("sft", "multitask"))
+    rerank = metrics["multitask"]["rerank"]
+    return Report(metrics, summary, rerank[f"cluster@{rerank['n']}"])

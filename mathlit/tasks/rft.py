@@ -13,24 +13,24 @@
 rft.every_n_epochs=E samples inside the stages that sample (SFT and every round but the last) at the end of
 every E-th epoch instead: their next epochs train on their own data plus the newest paths (iterative RFT),
 and the next stage gets the last of them.
-Outputs per stage in <run_dir>/<stage>/ (hf/, checkpoints/, eval_greedy/), per round in
-<run_dir>/rft/<round>/ (samples/, augmented.jsonl, report.json, distinct_paths.png), and rft_report.json.
+Outputs per stage in <run_dir>/<stage>/ (hf/, checkpoints/, test/greedy/), per round in
+<run_dir>/rft/<round>/ (samples/, augmented.jsonl, report.json, distinct_paths.png), and metrics.json
+("stages": one row per stage).
 """
 
 from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from callbacks.rft_data import RFTDataCallback
 from mathlit.data.splits import load_splits
 from mathlit.datagen.rft import RFTDataGenerator
 from mathlit.errors import ConfigError
-from mathlit.evaluate import greedy_accuracy
-from mathlit.io import write_json
+from mathlit.evaluation import evaluate, sampler_for
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts
 
 
@@ -47,7 +47,8 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(cfg: DictConfig) -> float | None:
+def train(cfg: DictConfig) -> list[dict]:
+    """The stages, each row with its test accuracy (measured where the trained weights are gathered)."""
     if cfg.rft.finetune_from not in ("base", "sft"):
         raise ConfigError(f"rft.finetune_from must be base or sft, got {cfg.rft.finetune_from!r}")
     run_dir = Path(cfg.run_dir)
@@ -66,17 +67,9 @@ def run(cfg: DictConfig) -> float | None:
         callback = RFTDataCallback(generator, next_round, cfg.rft.every_n_epochs) if next_round else None
         result = fit_stage(cfg, module, data, run_dir / name, callbacks=[callback] if callback else [])
         row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir)}
-        if rank_zero_only.rank == 0:
-            row.update(
-                greedy_accuracy(
-                    result.model,
-                    tokenizer,
-                    splits.test,
-                    cfg,
-                    run_dir / name / "eval_greedy",
-                    result.source,
-                )
-            )
+        if result.model is not None:  # global rank 0: greedy accuracy of the weights in memory
+            sampler = sampler_for(cfg, tokenizer, model=result.model)
+            row.update(evaluate(cfg, sampler, splits.test, run_dir / name / "test", source=result.source))
         return (callback.augmented, callback.report) if callback else None, row
 
     if cfg.rft.sft_path:  # sample with a given SFT model, no SFT stage
@@ -95,8 +88,8 @@ def run(cfg: DictConfig) -> float | None:
         round_data, row = stage(f"rft{r}", splits.train + augmented, start, next_round)
         rows.append(row | {"rft_data": report})
     generator.close()
-    if rank_zero_only.rank != 0:
-        return None
-    write_json(run_dir / "rft_report.json", {"stages": rows})
-    print(f"mathlit rft:\n{table(rows)}\noutputs in {run_dir}", flush=True)
-    return rows[-1]["greedy_accuracy"]
+    return rows
+
+
+def report(cfg: DictConfig, rows: list[dict]) -> Report:
+    return Report({"stages": rows}, f"{len(rows)} stages\n{table(rows)}", rows[-1]["greedy_accuracy"])

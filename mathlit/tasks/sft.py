@@ -5,51 +5,47 @@
 
 Features: loss on response tokens only, averaged over each optimizer step's tokens (across
 gradient accumulation and data-parallel ranks); AdamW with warm-up and cosine decay; exact resume
-from <run_dir>/checkpoints/last.ckpt; a Hugging Face folder in <run_dir>/hf; metrics.json.
+from <run_dir>/checkpoints/last.ckpt; a Hugging Face folder in <run_dir>/hf;
+greedy completions of the test problems in <run_dir>/test/greedy/; metrics.json.
 """
 
-import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
+from transformers import PreTrainedTokenizerBase
 
-from mathlit.evaluate import greedy_accuracy
-from mathlit.io import write_json
+from mathlit.data.splits import Splits
+from mathlit.evaluation import evaluate, sampler_for
 from mathlit.models.build import load_tokenizer
-from mathlit.training import fit_stage, sft_parts
+from mathlit.tasks import Report
+from mathlit.training import StageResult, fit_stage, sft_parts
 
-log = logging.getLogger(__name__)
+
+class Trained(NamedTuple):
+    stage: StageResult
+    tokenizer: PreTrainedTokenizerBase
+    splits: Splits
+    started: float
 
 
-def run(cfg: DictConfig) -> float | None:
+def train(cfg: DictConfig) -> Trained:
     started = time.time()
-    run_dir = Path(cfg.run_dir)
     L.seed_everything(cfg.seed, workers=True)
     tokenizer = load_tokenizer(cfg.model)
     module, data = sft_parts(cfg, tokenizer)
-    stage = fit_stage(cfg, module, data, run_dir)
-    if rank_zero_only.rank != 0:
-        return None
-    metrics = {"data": data.splits.report, "train_seconds": round(time.time() - started, 1)}
-    if data.splits.test:
-        metrics.update(
-            greedy_accuracy(
-                stage.model,
-                tokenizer,
-                data.splits.test,
-                cfg,
-                run_dir / "eval_greedy",
-                stage.source,
-            )
-        )
-    metrics["seconds"] = round(time.time() - started, 1)
-    write_json(run_dir / "metrics.json", metrics)
+    return Trained(fit_stage(cfg, module, data, Path(cfg.run_dir)), tokenizer, data.splits, started)
+
+
+def report(cfg: DictConfig, trained: Trained) -> Report:
+    stage, test = trained.stage, trained.splits.test
+    metrics = {"data": trained.splits.report, "train_seconds": round(time.time() - trained.started, 1)}
+    if test:
+        sampler = sampler_for(cfg, trained.tokenizer, model=stage.model)
+        metrics |= evaluate(cfg, sampler, test, Path(cfg.run_dir) / "test", source=stage.source)
+    metrics["seconds"] = round(time.time() - trained.started, 1)
     accuracy = metrics.get("greedy_accuracy")
-    summary = f"greedy accuracy {accuracy:.1%} on {metrics['problems']} test problems; " if accuracy is not None else ""
-    print(
-        f"mathlit sft: {summary}{metrics['seconds']:.0f} s; model in {stage.hf_dir}; outputs in {run_dir}", flush=True
-    )
-    return accuracy
+    summary = f"greedy accuracy {accuracy:.1%} on {metrics['problems']} test problems; " if test else ""
+    return Report(metrics, f"{summary}{metrics['seconds']:.0f} s; model in {stage.hf_dir}", accuracy)

@@ -8,43 +8,38 @@
    labelled correct/incorrect by answer checking;
 3. the verifier: pointwise (cross-entropy) or pairwise (Bradley-Terry or margin) from the generator's weights,
    head=token (the LM's "correct"/"incorrect" logits) or scalar; validated by AUROC, accuracy, best-of-N;
-4. on the test split: eval.n samples per problem from the generator, re-ranked by the verifier: maj@k,
-   best-of-k, verifier-weighted vote, solution-cluster re-ranking and pass@k side by side, against greedy.
+4. on the test split: greedy, and eval.n samples per problem from the generator (the sampler of step 2,
+   paused while the verifier trains), re-ranked by the verifier: maj@k, best-of-k, verifier-weighted vote,
+   solution-cluster re-ranking and pass@k side by side, against greedy. metrics.json: `evaluation.evaluate`'s
+   metrics ("rerank" holds the re-ranking) and the verifier's training data counts.
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from mathlit.data.splits import load_splits
+from mathlit.data.splits import Splits, load_splits
+from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
-from mathlit.evaluate import rerank_report, rerank_table, sample_test
-from mathlit.io import write_json
+from mathlit.evaluation import evaluate, sampler_for, table
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier
+from mathlit.sampling import LazySampler
+from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
 
 
-def candidates(cfg: DictConfig, tokenizer, generator_dir: Path, splits, out_dir: Path) -> tuple[list, list]:
-    """Graded samples of the training questions (first verifier.max_questions) and of the validation questions."""
-    v = cfg.verifier
-    sample_cfg = OmegaConf.merge(cfg, {"eval": {"top_p": 1.0}, "sampler": {"max_new_tokens": v.max_new_tokens}})
-    train = sample_test(
-        sample_cfg, tokenizer, generator_dir, splits.train, out_dir / "train", v.samples_per_question, v.temperature
-    )
-    val = (
-        sample_test(
-            sample_cfg, tokenizer, generator_dir, splits.val, out_dir / "val", v.samples_per_question, v.temperature
-        )
-        if splits.val
-        else []
-    )
-    return train, val
+class Trained(NamedTuple):
+    generator_dir: Path
+    generator: LazySampler  # paused after the candidates: the same sampler samples the test split
+    verifier_dir: Path
+    splits: Splits
+    training_data: dict
 
 
-def run(cfg: DictConfig) -> float | None:
+def train(cfg: DictConfig) -> Trained:
     if cfg.verifier.init not in ("generator", "base"):
         raise ConfigError(f"verifier.init must be generator or base, got {cfg.verifier.init!r}")
     run_dir = Path(cfg.run_dir)
@@ -57,7 +52,9 @@ def run(cfg: DictConfig) -> float | None:
     else:
         generator_dir = fit_stage(cfg, *sft_parts(cfg, tokenizer), run_dir / "generator").hf_dir
 
-    train_records, val_records = candidates(cfg, tokenizer, generator_dir, splits, run_dir / "candidates")
+    generator = sampler_for(cfg, tokenizer, folder=generator_dir)
+    train_records, val_records = candidates(cfg, generator, generator_dir, splits, run_dir / "candidates")
+    generator.pause()
     L.seed_everything(cfg.seed, workers=True)
     start = (
         build_model(OmegaConf.merge(cfg.model, {"path": str(generator_dir)}), tokenizer)
@@ -67,21 +64,23 @@ def run(cfg: DictConfig) -> float | None:
     stage_cfg = with_steps(cfg, cfg.verifier.max_steps)
     module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, splits, start)
     verifier_dir = save_verifier(module, fit_stage(stage_cfg, module, data, run_dir / "verifier").hf_dir)
-    if rank_zero_only.rank != 0:
-        return None
+    return Trained(generator_dir, generator, verifier_dir, splits, data.splits.report)
 
-    greedy = sample_test(cfg, tokenizer, generator_dir, splits.test, run_dir / "test" / "greedy", 1, 0.0)
-    greedy_accuracy = sum(r["correct"] for r in greedy) / len(greedy)
-    sampled = sample_test(
-        cfg, tokenizer, generator_dir, splits.test, run_dir / "test" / "sampled", cfg.eval.n, cfg.eval.temperature
+
+def report(cfg: DictConfig, trained: Trained) -> Report:
+    source = str(trained.generator_dir.resolve())
+    test_dir = Path(cfg.run_dir) / "test"
+    metrics = evaluate(
+        cfg,
+        trained.generator,
+        trained.splits.test,
+        test_dir,
+        source=source,
+        n=cfg.eval.n,
+        verifier=trained.verifier_dir,
     )
-    summary = rerank_report(sampled, verifier_dir, cfg, run_dir / "test", greedy_accuracy)
-    summary["verifier_training"] = data.splits.report
-    write_json(run_dir / "metrics.json", summary)
-    print(
-        f"mathlit verifier ({cfg.verifier.name}, head={cfg.verifier.head}):\n{rerank_table(summary)}\n"
-        f"outputs in {run_dir}",
-        flush=True,
-    )
-    n = summary["n"]
-    return max(summary[f"best_of@{n}"], summary[f"cluster@{n}"])
+    trained.generator.close()
+    metrics["verifier_training"] = trained.training_data
+    rerank, n = metrics["rerank"], metrics["rerank"]["n"]
+    summary = f"{cfg.verifier.name} verifier, head={cfg.verifier.head}\n{table(metrics)}"
+    return Report(metrics, summary, max(rerank[f"best_of@{n}"], rerank[f"cluster@{n}"]))

@@ -91,10 +91,10 @@ def test_pairs_pad_each_sequence_to_its_own_width_with_its_own_mask(tokenizer):
     assert (batch["lm_labels"][batch["lm_attention_mask"] == 0] == IGNORE).all()
 
 
-def test_eval_template_can_embed_the_generation_prompt():
-    from mathlit.data.verifier import eval_template, format_eval
+def test_verifier_prompt_template_can_embed_the_generation_prompt():
+    from mathlit.data.verifier import format_verifier_prompt, verifier_prompt_template
     from tests.conftest import make_cfg
 
     cfg = make_cfg("verifier.prompt_template='{prompt}{solution} The above candidate solution is'")
-    text = format_eval(eval_template(cfg), "What is 2+3?", "2+3=5\n#### 5")
+    text = format_verifier_prompt(verifier_prompt_template(cfg), "What is 2+3?", "2+3=5\n#### 5")
     assert text == "Question: What is 2+3?\nAnswer:\n2+3=5\n#### 5 The above candidate solution is"

@@ -106,7 +106,7 @@ def test_rft_rounds_on_vllm_sync_weights_into_one_engine(tmp_path):
         run_dir=tmp_path,
     )
     run_task(cfg)
-    stages = json.loads((tmp_path / "rft_report.json").read_text())["stages"]
+    stages = json.loads((tmp_path / "metrics.json").read_text())["stages"]
     assert [s["stage"] for s in stages] == ["sft", "rft1", "rft2"]
     sources = [
         json.loads((tmp_path / "rft" / r / "samples" / "meta.json").read_text())["source"] for r in ("round1", "round2")

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from mathlit.metrics.sampling import cluster_answers, maj_at_k, majority, pass_at_k, summarize, summarize_by
+from mathlit.metrics.pass_at_k import cluster_answers, maj_at_k, majority, pass_at_k, summarize, summarize_by
 
 
 def rec(pid, i, answer, correct, domain="gsm8k", **meta):

@@ -1,0 +1,170 @@
+"""Evaluating a model on test problems: greedy accuracy, N samples per problem (pass@k, maj@k, PassRatio@N)
+and, given a verifier, re-ranking of those samples. Every task that reports a model's accuracy goes here.
+
+One sampler serves every pass over the same weights (greedy, sampled, and a verifier's training candidates
+before them), so a vLLM engine starts once per model:
+
+    sampler = sampler_for(cfg, tokenizer, folder=hf_dir)        # or model=in_memory_model
+    metrics = evaluate(cfg, sampler, test, out_dir, source=..., n=cfg.eval.n, verifier=verifier_dir)
+    sampler.close()
+"""
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from mathlit.data.formats import Example
+from mathlit.errors import ConfigError
+from mathlit.io import write_json, write_jsonl
+from mathlit.metrics.pass_at_k import summarize, summarize_by
+from mathlit.metrics.plots import curves_from_summary, plot_vs_k
+from mathlit.sampling import LazySampler, Sampler, SamplingParams, make_sampler
+from mathlit.sampling.records import sample_records
+
+RERANK_METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
+
+
+def sampler_for(
+    cfg: DictConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    model: PreTrainedModel | None = None,
+    folder: str | Path | None = None,
+) -> LazySampler:
+    """A model in memory samples with `transformers` generate; a saved folder with the configured backend
+    (sampler.name). Nothing is loaded or started before the first generate."""
+    if model is not None:
+        from mathlit.sampling.hf import HFSampler
+
+        return LazySampler(lambda: HFSampler(model, tokenizer, cfg.sampler.batch_size))
+    if folder is None:
+        raise ValueError("sampler_for needs a model or a folder")
+    return LazySampler(lambda: make_sampler(cfg.sampler, tokenizer, model_dir=folder, seed=cfg.seed))
+
+
+def sample_solutions(
+    cfg: DictConfig,
+    sampler: Sampler,
+    examples: list[Example],
+    out_dir: str | Path,
+    *,
+    n: int,
+    temperature: float,
+    source: str,
+    top_p: float | None = None,
+    max_new_tokens: int | None = None,
+) -> list[dict]:
+    """n graded completions per example (test problems, or a verifier's training questions) in out_dir;
+    top_p and max_new_tokens default to eval.top_p and sampler.max_new_tokens."""
+    params = SamplingParams(
+        n=n,
+        temperature=temperature,
+        top_p=cfg.eval.top_p if top_p is None else top_p,
+        seed=cfg.seed,
+        max_new_tokens=max_new_tokens or cfg.sampler.max_new_tokens,
+        stop=tuple(cfg.sampler.stop),
+    )
+    return sample_records(
+        sampler, examples, template=cfg.data.prompt_template, params=params, out_dir=out_dir, source=source
+    )
+
+
+def evaluate(
+    cfg: DictConfig,
+    sampler: Sampler,
+    examples: list[Example],
+    out_dir: str | Path,
+    *,
+    source: str,
+    greedy: bool = True,
+    n: int = 0,
+    verifier: str | Path | None = None,
+) -> dict:
+    """Greedy accuracy (maj1@1, out_dir/greedy/), then n samples per problem at eval.temperature
+    (out_dir/sampled/, pass_at_k.png) re-ranked by `verifier` when one is given (see `report_samples`).
+    `source` names the weights the sampler holds, so that stored samples are reused only for them."""
+    out_dir = Path(out_dir)
+    metrics: dict = {}
+    if greedy:
+        records = sample_solutions(
+            cfg, sampler, examples, out_dir / "greedy", n=1, temperature=0.0, top_p=1.0, source=source
+        )
+        correct = sum(r["correct"] for r in records)
+        metrics |= {"greedy_accuracy": correct / max(1, len(records)), "correct": correct, "problems": len(records)}
+    samples = []
+    if n > 0:
+        samples = sample_solutions(
+            cfg, sampler, examples, out_dir / "sampled", n=n, temperature=cfg.eval.temperature, source=source
+        )
+    return metrics | report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier)
+
+
+def report_samples(
+    cfg: DictConfig,
+    samples: list[dict],
+    out_dir: str | Path,
+    greedy: float | None = None,
+    verifier: str | Path | None = None,
+) -> dict:
+    """pass@k, maj@k and PassRatio@N of sampled records (per level and subject where the data has them) and
+    pass_at_k.png; with a verifier also the re-ranking of `rerank_report`."""
+    out_dir = Path(out_dir)
+    metrics: dict = {}
+    if samples:
+        sampled = metrics["sampled"] = summarize(samples)
+        for field in ("level", "subject"):
+            if table := summarize_by(samples, field):
+                metrics[f"by_{field}"] = table
+        flat = {f"PassRatio@{sampled['n']}": sampled["pass_ratio"]} | ({"greedy": greedy} if greedy is not None else {})
+        title = f"{cfg.data.name}: {sampled['problems']} problems, N={sampled['n']}"
+        plot_vs_k(curves_from_summary(sampled, ("pass", "maj")), out_dir / "pass_at_k.png", title, flat)
+    if verifier is not None:
+        if not samples:
+            raise ConfigError("re-ranking needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
+        metrics["rerank"] = rerank_report(samples, verifier, cfg, out_dir, greedy)
+    return metrics
+
+
+def rerank_report(
+    records: list[dict], verifier_dir: str | Path, cfg: DictConfig, out_dir: str | Path, greedy: float | None = None
+) -> dict:
+    """Score the samples with a verifier; maj@k, best-of-k, weighted vote, cluster re-ranking and pass@k
+    side by side for k = 1, 2, 4, ..., N: scored.jsonl, rerank.json, rerank.png and the returned summary."""
+    from mathlit.metrics.rerank import rerank_summary
+    from mathlit.modules.verifier import Scorer
+
+    out_dir = Path(out_dir)
+    scores = Scorer(verifier_dir).score([(r["question"], r["completion"]) for r in records])
+    scored = [r | {"score": s} for r, s in zip(records, scores, strict=True)]
+    write_jsonl(
+        out_dir / "scored.jsonl", [{"id": r["id"], "sample_idx": r["sample_idx"], "score": r["score"]} for r in scored]
+    )
+    summary = rerank_summary(scored, cfg.eval.rerank_top_k, cfg.eval.rerank_aggregate)
+    summary["verifier"] = str(verifier_dir)
+    if greedy is not None:
+        summary["greedy"] = greedy
+    write_json(out_dir / "rerank.json", summary)
+    plot_vs_k(
+        curves_from_summary(summary, RERANK_METHODS),
+        out_dir / "rerank.png",
+        f"re-ranking, N={summary['n']}",
+        {"greedy": greedy} if greedy is not None else None,
+    )
+    return summary
+
+
+def table(metrics: dict) -> str:
+    """The headline numbers of `evaluate`'s metrics as aligned text: greedy, the sampled metrics, and the
+    re-ranking methods side by side per k."""
+    rows = [(name, value) for name, value in metrics.get("sampled", {}).items() if isinstance(value, float)]
+    if "greedy_accuracy" in metrics:
+        rows.insert(0, ("greedy (maj1@1)", metrics["greedy_accuracy"]))
+    lines = [f"  {name:<16} {100 * value:6.2f}%" for name, value in rows]
+    if rerank := metrics.get("rerank"):
+        lines.append(f"  re-ranked by {rerank['verifier']}:")
+        ks = sorted({int(key.split("@")[1]) for key in rerank if "@" in key})
+        lines.append(f"  {'k':>4}" + "".join(f"{name:>10}" for name in RERANK_METHODS))
+        for k in ks:
+            lines.append(f"  {k:>4}" + "".join(f"{100 * rerank[f'{name}@{k}']:>9.1f}%" for name in RERANK_METHODS))
+    return "\n".join(lines)
