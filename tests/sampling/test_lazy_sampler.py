@@ -1,0 +1,58 @@
+"""LazySampler: builds its backend on first use, once; pause lets a sleeping engine sleep and wakes it on use."""
+
+from mathlit.sampling import LazySampler, SamplingParams
+
+
+class Engine:
+    can_sleep = True
+
+    def __init__(self, log: list):
+        self.log = log
+        log.append("start")
+
+    def generate(self, prompts, params):
+        self.log.append("generate")
+        return [[] for _ in prompts]
+
+    def sleep(self):
+        self.log.append("sleep")
+
+    def wake_up(self):
+        self.log.append("wake_up")
+
+    def close(self):
+        self.log.append("close")
+
+
+def test_one_backend_for_every_use_and_a_pause_sleeps_it():
+    log: list = []
+    sampler = LazySampler(lambda: Engine(log))
+    sampler.pause()
+    assert log == []  # nothing built, nothing to pause
+    sampler.generate(["a"], SamplingParams())
+    sampler.pause()
+    sampler.generate(["b"], SamplingParams(n=4, temperature=1.0))
+    sampler.close()
+    assert log == ["start", "generate", "sleep", "wake_up", "generate", "close"]
+
+
+def test_a_backend_that_cannot_sleep_stays_on_cpu(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    log: list = []
+    sampler = LazySampler(lambda: Engine(log))
+    sampler.generate(["a"], SamplingParams())
+    sampler._sampler.can_sleep = False
+    sampler.pause()
+    sampler.generate(["b"], SamplingParams())
+    assert log == ["start", "generate", "wake_up", "generate"]
+
+
+def test_a_backend_that_cannot_sleep_is_closed_on_gpu_and_rebuilt(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    log: list = []
+    sampler = LazySampler(lambda: Engine(log))
+    sampler.generate(["a"], SamplingParams())
+    sampler._sampler.can_sleep = False
+    sampler.pause()
+    sampler.generate(["b"], SamplingParams())
+    assert log == ["start", "generate", "close", "start", "generate"]
