@@ -1,17 +1,121 @@
 """The config schema: every key mathlit reads, with its type and default.
 
-Hydra merges the yaml files in conf/ into these dataclasses, so a misspelled key or a wrong type
-fails at start-up naming the key (e.g. `Key 'lrr' not in 'OptimConfig'`), not an hour into a run.
+Hydra merges the yaml files in conf/ into these dataclasses, so a misspelled key, a wrong type or a
+value outside a key's choices fails at start-up naming the key (e.g. `Key 'lrr' not in 'OptimConfig'`,
+`Invalid value 'cosin', expected one of [cosine, linear, constant]`), not an hour into a run.
+A choice is a StrEnum: its members compare equal to their strings and format as them (`f"{x}"` is `cosine`).
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError
+
+from mathlit.errors import ConfigError
 
 ASSETS = Path(__file__).parent / "models"
+
+
+class Task(StrEnum):
+    sft = "sft"
+    eval = "eval"
+    rft = "rft"
+    verifier = "verifier"
+    multitask = "multitask"
+
+
+class Attention(StrEnum):
+    sdpa = "sdpa"
+    eager = "eager"
+    flash_attention_2 = "flash_attention_2"  # falls back to sdpa when flash-attn or a GPU is absent
+
+
+class Dtype(StrEnum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class SamplerDtype(StrEnum):
+    auto = "auto"  # the engine's choice (float32 on CPU)
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class OnBadRow(StrEnum):
+    error = "error"
+    skip = "skip"  # skipped rows are counted and reported
+
+
+class Strategy(StrEnum):
+    auto = "auto"
+    ddp = "ddp"
+    fsdp = "fsdp"
+    fsdp2 = "fsdp2"
+
+
+class Optimizer(StrEnum):
+    adamw = "adamw"
+    adamw8bit = "adamw8bit"  # bitsandbytes
+
+
+class Schedule(StrEnum):
+    cosine = "cosine"
+    linear = "linear"
+    constant = "constant"
+
+
+class SamplerName(StrEnum):
+    hf = "hf"
+    vllm = "vllm"
+
+
+class LoggerName(StrEnum):
+    csv = "csv"
+    tensorboard = "tensorboard"
+    wandb = "wandb"
+    mlflow = "mlflow"
+
+
+class Aggregate(StrEnum):
+    mean = "mean"
+    max = "max"
+    sum = "sum"
+
+
+class FinetuneFrom(StrEnum):
+    base = "base"
+    sft = "sft"
+
+
+class VerifierLoss(StrEnum):
+    pointwise = "pointwise"
+    pairwise = "pairwise"
+
+
+class VerifierHead(StrEnum):
+    token = "token"
+    scalar = "scalar"
+
+
+class PairLoss(StrEnum):
+    bradley_terry = "bradley_terry"
+    margin = "margin"
+
+
+class VerifierInit(StrEnum):
+    generator = "generator"
+    base = "base"
+
+
+class StageKind(StrEnum):
+    generate = "generate"
+    evaluate = "evaluate"
 
 
 @dataclass
@@ -34,8 +138,8 @@ class ModelConfig:
     path: str | None = None  # a local HF folder (or a hub id where the network allows) to load weights from
     tokenizer: str | None = None  # for random init; a model folder (`path`) brings its own
     arch: LlamaArch | None = None  # random init from this architecture when `path` is null
-    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 (falls back to sdpa when flash-attn is absent)
-    dtype: str = "float32"  # dtype the weights are loaded in: float32 | bfloat16 | float16
+    attn_implementation: Attention = Attention.sdpa
+    dtype: Dtype = Dtype.float32  # dtype the weights are loaded in
     trust_remote_code: bool = False
     gradient_checkpointing: bool = False
 
@@ -67,7 +171,7 @@ class DataConfig:
     max_test_examples: int | None = None
     val_examples: int = 64  # held out of the train set for validation loss
     max_length: int = 512  # longer examples are dropped and counted, never truncated (which would lose EOS)
-    on_bad_row: str = "error"  # error | skip (skipped rows are counted and reported)
+    on_bad_row: OnBadRow = OnBadRow.error
     arith: ArithConfig = field(default_factory=ArithConfig)
 
 
@@ -76,7 +180,7 @@ class TrainerConfig:
     accelerator: str = "auto"
     devices: Any = "auto"
     num_nodes: int = 1
-    strategy: str = "auto"  # auto | ddp | fsdp | fsdp2
+    strategy: Strategy = Strategy.auto
     precision: str = "auto"  # auto = bf16-mixed on GPU, 32-true on CPU; or any Lightning precision string
     max_steps: int = -1
     max_epochs: int = 3
@@ -93,27 +197,24 @@ class TrainerConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"  # adamw | adamw8bit (bitsandbytes)
+    name: Optimizer = Optimizer.adamw
     lr: float = 2e-5
     weight_decay: float = 0.0
     beta1: float = 0.9
     beta2: float = 0.95
     eps: float = 1e-8
     warmup_ratio: float = 0.03
-    schedule: str = "cosine"  # cosine | linear | constant (after warm-up)
+    schedule: Schedule = Schedule.cosine  # after warm-up
     min_lr_ratio: float = 0.0  # final lr as a share of the peak
 
 
 @dataclass
 class SamplerConfig:
-    name: str = "hf"  # hf | vllm
+    name: SamplerName = SamplerName.hf
     batch_size: int = 64  # prompts per generate call (hf)
     max_new_tokens: int = 256
-    temperature: float = 0.0
-    top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
-    seed: int = 0
-    dtype: str = "auto"
+    dtype: SamplerDtype = SamplerDtype.auto
     # vLLM engine settings
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.85
@@ -126,14 +227,14 @@ class SamplerConfig:
 
 @dataclass
 class LoggerConfig:
-    name: str = "csv"  # csv | tensorboard | wandb | mlflow
+    name: LoggerName = LoggerName.csv
     project: str = "mathlit"
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class TaskConfig:
-    name: str = MISSING  # sft | eval | rft | verifier | multitask | synth
+    name: Task = MISSING
 
 
 @dataclass
@@ -146,7 +247,7 @@ class EvalConfig:
     samples_path: str | None = None  # score an existing samples.jsonl instead of sampling
     rerank: str | None = None  # a verifier folder: re-rank the N samples with it
     rerank_top_k: int = 8  # cluster re-ranking keeps the K largest answer clusters
-    rerank_aggregate: str = "mean"  # a cluster's score from its members': mean | max | sum
+    rerank_aggregate: Aggregate = Aggregate.mean  # a cluster's score from its members'
 
 
 @dataclass
@@ -160,7 +261,7 @@ class RFTConfig:
     rounds: int = 1  # >1: the newest model regenerates the data
     sft_path: str | None = None  # an existing SFT folder: skip the SFT stage
     sources: list[str] = field(default_factory=list)  # more samples.jsonl files or model folders to pool (RFT-U13B)
-    finetune_from: str = "base"  # base | sft
+    finetune_from: FinetuneFrom = FinetuneFrom.base
     dedup: bool = True  # distinct equation lists only (else distinct texts)
     dedup_with_reference: bool = True  # the reference solution's equations count as taken
     max_questions: int | None = None  # sample for the first N training questions only
@@ -173,19 +274,21 @@ class RFTConfig:
 class VerifierConfig:
     """Solution evaluators (task=verifier, and the evaluation stage of task=multitask)."""
 
-    name: str = "pointwise"  # pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect)
-    head: str = "token"  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
+    # the loss: pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect)
+    name: VerifierLoss = VerifierLoss.pointwise
+    head: VerifierHead = VerifierHead.token  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
     # {question} and {solution}; {prompt} stands for the generation prompt (data.prompt_template)
     prompt_template: str = (
         "Here is a math problem: {question}\nHere is a candidate solution: {solution}\nThe above candidate solution is"
     )
     yes_word: str = " correct"
     no_word: str = " incorrect"
-    pair_loss: str = "bradley_terry"  # bradley_terry: -log sigmoid(z+ - z-) | margin: max(0, log S- - log S+ + margin)
+    # bradley_terry: -log sigmoid(z+ - z-) | margin: max(0, log S- - log S+ + margin)
+    pair_loss: PairLoss = PairLoss.bradley_terry
     margin: float = 1.0
     lm_weight: float = 0.0  # weight of the generation loss on correct solutions, kept as a regulariser
     generator_path: str | None = None  # the SFT folder that samples candidates (null: an SFT stage first)
-    init: str = "generator"  # the verifier starts from the generator's weights, or from the base model
+    init: VerifierInit = VerifierInit.generator  # start from the generator's weights, or from the base model
     samples_per_question: int = 16
     temperature: float = 0.7
     max_new_tokens: int = 256
@@ -198,7 +301,7 @@ class VerifierConfig:
 
 @dataclass
 class StageConfig:
-    kind: str = "generate"  # generate (SFT) | evaluate (verifier training, token head)
+    kind: StageKind = StageKind.generate  # generate (SFT) | evaluate (verifier training, token head)
     max_steps: int | None = None  # null: trainer.max_steps
 
 
@@ -207,7 +310,11 @@ class MultitaskConfig:
     """Multi-task sequential fine-tuning of one backbone (task=multitask)."""
 
     stages: list[StageConfig] = field(
-        default_factory=lambda: [StageConfig("generate"), StageConfig("evaluate"), StageConfig("generate")]
+        default_factory=lambda: [
+            StageConfig(StageKind.generate),
+            StageConfig(StageKind.evaluate),
+            StageConfig(StageKind.generate),
+        ]
     )
 
 
@@ -232,6 +339,14 @@ class MathlitConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 42
     run_dir: str = "${hydra:runtime.output_dir}"
+
+
+def check_keys(cfg: DictConfig) -> None:
+    """Hydra adds a `+key=value` the schema lacks without a word: every key must be one mathlit reads."""
+    try:
+        OmegaConf.merge(OmegaConf.structured(MathlitConfig), OmegaConf.to_container(cfg))  # plain: Hydra's flags off
+    except ConfigKeyError as e:
+        raise ConfigError(f"{e.full_key}: no such config key (see mathlit/config.py for the keys)") from None
 
 
 def register() -> None:

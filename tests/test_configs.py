@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from mathlit.errors import ConfigError
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.tasks import run_task
 from tests.conftest import ROOT, make_cfg
 
 CONF = ROOT / "conf"
@@ -55,6 +56,37 @@ def test_misspelled_key_fails_naming_it():
 def test_wrong_type_fails_naming_the_key():
     with pytest.raises(ConfigCompositionException, match="max_steps"):
         make_cfg("trainer.max_steps=many")
+
+
+@pytest.mark.parametrize(
+    ("override", "allowed"),
+    [
+        ("optim.schedule=cosin", "cosine, linear, constant"),
+        ("trainer.strategy=fsdp3", "auto, ddp, fsdp, fsdp2"),
+        ("verifier.name=listwise", "pointwise, pairwise"),
+        ("task.name=synth", "sft, eval, rft, verifier, multitask"),
+        ("multitask.stages=[{kind: evaluat}]", "generate, evaluate"),
+    ],
+)
+def test_a_choice_outside_its_values_fails_at_composition_naming_key_and_values(override, allowed):
+    with pytest.raises(ConfigCompositionException) as e:
+        make_cfg(override)
+    message = str(e.value) + str(e.value.__cause__)
+    assert override.split("=")[0].split(".")[-1] in message and f"[{allowed}]" in message
+
+
+def test_choices_read_as_their_strings():
+    cfg = make_cfg("trainer=fsdp2", "optim.schedule=linear")
+    assert cfg.trainer.strategy == "fsdp2" and f"{cfg.optim.schedule}" == "linear" and cfg.task.name == "sft"
+    assert OmegaConf.to_yaml(cfg.optim).count("schedule: linear") == 1
+
+
+def test_a_key_added_with_plus_that_the_schema_lacks_fails_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match="optim.foo: no such config key"):
+        run_task(make_cfg("+optim.foo=1", run_dir=tmp_path))
+    with pytest.raises(ConfigError, match="foo: no such config key"):
+        run_task(make_cfg("+foo=1", run_dir=tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_command_line_reports_bad_key_in_one_line_at_start_up():

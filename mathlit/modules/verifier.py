@@ -59,13 +59,6 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
         model: PreTrainedModel | None = None,
     ):
         super().__init__()
-        if cfg.name not in ("pointwise", "pairwise") or cfg.head not in ("token", "scalar"):
-            raise ConfigError(
-                f"verifier.name must be pointwise|pairwise and verifier.head token|scalar, "
-                f"got {cfg.name!r}, {cfg.head!r}"
-            )
-        if cfg.pair_loss not in ("bradley_terry", "margin"):
-            raise ConfigError(f"verifier.pair_loss must be bradley_terry or margin, got {cfg.pair_loss!r}")
         self.model_cfg, self.optim_cfg, self.cfg, self.tokenizer = model_cfg, optim_cfg, cfg, tokenizer
         self.global_batch_size = global_batch_size
         self.model = model

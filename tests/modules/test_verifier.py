@@ -77,11 +77,7 @@ def test_pairwise_losses_match_their_formulas(tokenizer):
     torch.testing.assert_close(margin.item_losses(batch), expected)
 
 
-def test_bad_verifier_settings_fail_naming_the_key(tokenizer):
-    with pytest.raises(ConfigError, match="verifier.name"):
-        module(tokenizer, name="listwise")
-    with pytest.raises(ConfigError, match="verifier.pair_loss"):
-        module(tokenizer, pair_loss="hinge")
+def test_verifier_words_must_differ_in_their_first_token(tokenizer):
     with pytest.raises(ConfigError, match="yes_word and no_word"):
         module(tokenizer, yes_word=" yes", no_word=" yes")
 
