@@ -48,6 +48,70 @@ def test_real_model_configs_need_a_path_and_carry_the_paper_recipe():
     assert cfg.model.trust_remote_code is False
 
 
+# A few settings per preset, pinned when the scale settings moved out of the model files (values unchanged).
+PRESETS = {
+    (): {
+        "optim.lr": 3e-3,
+        "trainer.max_steps": 440,
+        "trainer.micro_batch_size": 32,
+        "trainer.devices": 1,
+        "rft.max_new_tokens": 128,
+        "verifier.max_steps": 300,
+        "sampler.name": "hf",
+    },
+    ("model=llama2_7b",): {
+        "optim.lr": 2e-5,
+        "trainer.strategy": "fsdp",
+        "trainer.devices": -1,
+        "trainer.micro_batch_size": 4,
+        "sampler.name": "vllm",
+        "sampler.dtype": "bfloat16",
+        "model.attn_implementation": "flash_attention_2",
+        "rft.max_new_tokens": 256,
+    },
+    ("model=llama2_13b",): {
+        "model.name": "llama2_13b",
+        "trainer.micro_batch_size": 2,
+        "model.gradient_checkpointing": True,
+    },
+    ("model=llama2_70b",): {"trainer.micro_batch_size": 1, "sampler.tensor_parallel_size": 8, "trainer.max_epochs": 3},
+    ("experiment=sft_gsm8k_llama2_7b",): {
+        "task.name": "sft",
+        "optim.lr": 2e-5,
+        "optim.warmup_ratio": 0.03,
+        "trainer.global_batch_size": 128,
+        "sampler.max_new_tokens": 512,
+    },
+    ("experiment=rft_gsm8k_llama2_7b",): {
+        "task.name": "rft",
+        "rft.k": 100,
+        "rft.temperature": 0.7,
+        "rft.probe_tolerance": 0.05,
+        "trainer.precision": "bf16-mixed",
+    },
+    ("experiment=multitask_math_llama2_7b",): {
+        "verifier.name": "pairwise",
+        "verifier.pair_loss": "margin",
+        "verifier.lm_weight": 0.5,
+        "verifier.max_new_tokens": 512,
+        "eval.n": 64,
+        "sampler.max_new_tokens": 1024,
+        "data.name": "math",
+    },
+}
+
+
+@pytest.mark.parametrize("overrides", PRESETS, ids=lambda o: " ".join(o) or "default")
+def test_presets_keep_their_settings(overrides):
+    cfg = make_cfg(*overrides)
+    assert {key: OmegaConf.select(cfg, key) for key in PRESETS[overrides]} == PRESETS[overrides]
+
+
+def test_model_files_set_model_keys_only():
+    for path in (CONF / "model").glob("*.yaml"):
+        assert "@package" not in path.read_text(), path
+
+
 def test_misspelled_key_fails_naming_it():
     with pytest.raises(ConfigCompositionException, match="lrr"):
         make_cfg("optim.lrr=0.1")
