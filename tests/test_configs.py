@@ -1,13 +1,15 @@
 """Every shipped config composes against the schema; bad keys fail at start-up naming the key."""
 
+import dataclasses
 import subprocess
 import sys
 import tomllib
 
 import pytest
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 
+import mathlit.config
 from mathlit.errors import ConfigError
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.tasks import run_task
@@ -23,8 +25,21 @@ def test_every_config_composes_and_resolves(group, option):
     if group.startswith("hydra"):
         pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     cfg = make_cfg(f"{group}={option}")
+    # throw_on_missing: a key the schema declares but no yaml file gives a value fails here
     container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert container["task"]["name"]
+
+
+def test_the_schema_holds_types_and_the_yaml_holds_values():
+    """One home each: a schema default would be a second copy of a yaml value, free to drift from it."""
+    schemas = [c for c in vars(mathlit.config).values() if dataclasses.is_dataclass(c)]
+    values = [
+        f"{c.__name__}.{f.name}"
+        for c in schemas
+        for f in dataclasses.fields(c)
+        if f.default is not MISSING and not dataclasses.is_dataclass(f.default_factory)
+    ]
+    assert values == []
 
 
 def test_the_walk_finds_configs_in_every_group():

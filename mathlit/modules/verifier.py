@@ -15,11 +15,12 @@ from pathlib import Path
 import lightning as L
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from mathlit.config import ModelConfig, OptimConfig, VerifierConfig
+from mathlit.config import ModelConfig, OptimConfig, VerifierConfig, yaml_values
 from mathlit.data.verifier import format_eval
 from mathlit.errors import ConfigError
 from mathlit.io import write_json
@@ -159,7 +160,8 @@ class Scorer:
     def __init__(self, folder: str | Path, batch_size: int = 32, device: str | None = None):
         folder = Path(folder)
         spec = json.loads((folder / "verifier.json").read_text()) if (folder / "verifier.json").exists() else {}
-        cfg = VerifierConfig(**{k: v for k, v in spec.items() if k in VerifierConfig.__dataclass_fields__})
+        saved = {k: v for k, v in spec.items() if k in VerifierConfig.__dataclass_fields__}
+        cfg = OmegaConf.merge(yaml_values(VerifierConfig, "verifier/pointwise.yaml"), saved)
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(folder)
         self.module = VerifierModule(

@@ -5,7 +5,6 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from mathlit.config import VerifierConfig
 from mathlit.data.batching import pad_batch
 from mathlit.data.verifier import Candidate, Pair, VerifierEncoder
 from mathlit.errors import ConfigError
@@ -13,7 +12,7 @@ from mathlit.models.build import build_model, save_hf
 from mathlit.modules.verifier import Scorer, VerifierModule, save_verifier
 from tests.conftest import MICRO_MODEL, make_cfg
 
-TEMPLATE = VerifierConfig().prompt_template
+TEMPLATE = make_cfg().verifier.prompt_template
 # Correct solutions end with the right sum, incorrect ones with a wrong one: learnable from the text.
 CANDIDATES = [
     Candidate(
@@ -26,7 +25,7 @@ CANDIDATES = [
 def module(tokenizer, **verifier) -> VerifierModule:
     cfg = make_cfg(*MICRO_MODEL)
     torch.manual_seed(0)
-    v = VerifierConfig(**verifier)
+    v = OmegaConf.merge(cfg.verifier, verifier)
     m = VerifierModule(cfg.model, cfg.optim, v, tokenizer, global_batch_size=8, model=build_model(cfg.model, tokenizer))
     m.configure_model()
     return m
