@@ -6,6 +6,7 @@ import sys
 import tomllib
 
 import pytest
+from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from omegaconf import MISSING, OmegaConf
 
@@ -158,6 +159,9 @@ def test_choices_read_as_their_strings():
     cfg = make_cfg("trainer=fsdp2", "optim.schedule=linear")
     assert cfg.trainer.strategy == "fsdp2" and f"{cfg.optim.schedule}" == "linear" and cfg.task.name == "sft"
     assert OmegaConf.to_yaml(cfg.optim).count("schedule: linear") == 1
+    with initialize_config_module("mathlit.conf", version_base="1.3"):
+        hydra_cfg = compose("config", overrides=["task=rft"], return_hydra_config=True).hydra
+    assert hydra_cfg.run.dir.startswith("outputs/rft/") and hydra_cfg.sweep.dir.startswith("multirun/rft/")
 
 
 def test_a_key_added_with_plus_that_the_schema_lacks_fails_before_any_work(tmp_path):
