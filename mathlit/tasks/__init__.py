@@ -4,12 +4,10 @@ import importlib
 
 from omegaconf import DictConfig
 
-from mathlit.errors import ConfigError
-
-TASKS = ("sft", "eval", "rft", "verifier", "multitask")
+from mathlit.config import check_keys
 
 
 def run_task(cfg: DictConfig) -> float | None:
-    if cfg.task.name not in TASKS:
-        raise ConfigError(f"task={cfg.task.name} is not one of {', '.join(TASKS)}")
+    """`task.name` (one of config.Task) names the module; the schema has checked it at composition."""
+    check_keys(cfg)
     return importlib.import_module(f"mathlit.tasks.{cfg.task.name}").run(cfg)

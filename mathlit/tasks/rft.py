@@ -27,7 +27,6 @@ from omegaconf import DictConfig, OmegaConf
 from callbacks.rft_data import RFTDataCallback
 from mathlit.data.splits import load_splits
 from mathlit.datagen.rft import RFTDataGenerator
-from mathlit.errors import ConfigError
 from mathlit.evaluate import greedy_accuracy
 from mathlit.io import write_json
 from mathlit.models.build import build_model, load_tokenizer
@@ -48,8 +47,6 @@ def table(rows: list[dict]) -> str:
 
 
 def run(cfg: DictConfig) -> float | None:
-    if cfg.rft.finetune_from not in ("base", "sft"):
-        raise ConfigError(f"rft.finetune_from must be base or sft, got {cfg.rft.finetune_from!r}")
     run_dir = Path(cfg.run_dir)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)

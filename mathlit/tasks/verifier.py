@@ -19,7 +19,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from mathlit.data.splits import load_splits
-from mathlit.errors import ConfigError
 from mathlit.evaluate import rerank_report, rerank_table, sample_test
 from mathlit.io import write_json
 from mathlit.models.build import build_model, load_tokenizer
@@ -45,8 +44,6 @@ def candidates(cfg: DictConfig, tokenizer, generator_dir: Path, splits, out_dir:
 
 
 def run(cfg: DictConfig) -> float | None:
-    if cfg.verifier.init not in ("generator", "base"):
-        raise ConfigError(f"verifier.init must be generator or base, got {cfg.verifier.init!r}")
     run_dir = Path(cfg.run_dir)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)
