@@ -41,7 +41,6 @@ def main() -> None:
 
     from omegaconf import OmegaConf
 
-    from mathlit.config import ArithConfig
     from mathlit.data.arith import generate
     from mathlit.data.tokenize import format_prompt
     from mathlit.models.build import load_tokenizer
@@ -53,7 +52,7 @@ def main() -> None:
     engine = ["sampler.gpu_memory_utilization=0.2", "sampler.max_model_len=512"]
     cfg = make_cfg(f"model.path={folder}", *engine, *args.overrides)
     tokenizer = load_tokenizer(cfg.model)
-    _, test = generate(ArithConfig(num_train=0, num_test=args.prompts))
+    _, test = generate(OmegaConf.merge(cfg.data.arith, {"num_train": 0, "num_test": args.prompts}))
     prompts = [format_prompt(cfg.data.prompt_template, e.question) for e in test]
     params = SamplingParams(n=args.n, temperature=0.7, max_new_tokens=args.max_new_tokens, seed=0)
 

@@ -1,219 +1,321 @@
-"""The config schema: every key mathlit reads, with its type and default.
+"""The config schema: every key mathlit reads, with its type and what it means; the values are in conf/.
 
-Hydra merges the yaml files in conf/ into these dataclasses, so a misspelled key or a wrong type
-fails at start-up naming the key (e.g. `Key 'lrr' not in 'OptimConfig'`), not an hour into a run.
+Each value has one home, a yaml file in conf/ (tests/test_configs.py fails when a key has none).
+
+Hydra merges the yaml files in conf/ into these dataclasses, so a misspelled key, a wrong type or a
+value outside a key's choices fails at start-up naming the key (e.g. `Key 'lrr' not in 'OptimConfig'`,
+`Invalid value 'cosin', expected one of [cosine, linear, constant]`), not an hour into a run.
+A choice is a StrEnum: its members compare equal to their strings and format as them (`f"{x}"` is `cosine`).
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError
+
+from mathlit.errors import ConfigError
 
 ASSETS = Path(__file__).parent / "models"
+CONF = Path(__file__).parent / "conf"  # the package's view of conf/
+
+
+class Task(StrEnum):
+    sft = "sft"
+    eval = "eval"
+    rft = "rft"
+    verifier = "verifier"
+    multitask = "multitask"
+
+
+class Attention(StrEnum):
+    sdpa = "sdpa"
+    eager = "eager"
+    flash_attention_2 = "flash_attention_2"  # falls back to sdpa when flash-attn or a GPU is absent
+
+
+class Dtype(StrEnum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class SamplerDtype(StrEnum):
+    auto = "auto"  # the engine's choice (float32 on CPU)
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class OnBadRow(StrEnum):
+    error = "error"
+    skip = "skip"  # skipped rows are counted and reported
+
+
+class Strategy(StrEnum):
+    auto = "auto"
+    ddp = "ddp"
+    fsdp = "fsdp"
+    fsdp2 = "fsdp2"
+
+
+class Optimizer(StrEnum):
+    adamw = "adamw"
+    adamw8bit = "adamw8bit"  # bitsandbytes
+
+
+class Schedule(StrEnum):
+    cosine = "cosine"
+    linear = "linear"
+    constant = "constant"
+
+
+class SamplerName(StrEnum):
+    hf = "hf"
+    vllm = "vllm"
+
+
+class LoggerName(StrEnum):
+    csv = "csv"
+    tensorboard = "tensorboard"
+    wandb = "wandb"
+    mlflow = "mlflow"
+
+
+class Aggregate(StrEnum):
+    mean = "mean"
+    max = "max"
+    sum = "sum"
+
+
+class FinetuneFrom(StrEnum):
+    base = "base"
+    sft = "sft"
+
+
+class VerifierLoss(StrEnum):
+    pointwise = "pointwise"
+    pairwise = "pairwise"
+
+
+class VerifierHead(StrEnum):
+    token = "token"
+    scalar = "scalar"
+
+
+class PairLoss(StrEnum):
+    bradley_terry = "bradley_terry"
+    margin = "margin"
+
+
+class VerifierInit(StrEnum):
+    generator = "generator"
+    base = "base"
+
+
+class StageKind(StrEnum):
+    generate = "generate"
+    evaluate = "evaluate"
 
 
 @dataclass
 class LlamaArch:
     """A LLaMA architecture for random initialisation (`model=tiny_llama`)."""
 
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 4
-    max_position_embeddings: int = 512
-    rope_theta: float = 10000.0
-    tie_word_embeddings: bool = True
+    hidden_size: int = MISSING
+    intermediate_size: int = MISSING
+    num_hidden_layers: int = MISSING
+    num_attention_heads: int = MISSING
+    num_key_value_heads: int = MISSING
+    max_position_embeddings: int = MISSING
+    rope_theta: float = MISSING
+    tie_word_embeddings: bool = MISSING
 
 
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    path: str | None = None  # a local HF folder (or a hub id where the network allows) to load weights from
-    tokenizer: str | None = None  # for random init; a model folder (`path`) brings its own
-    arch: LlamaArch | None = None  # random init from this architecture when `path` is null
-    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 (falls back to sdpa when flash-attn is absent)
-    dtype: str = "float32"  # dtype the weights are loaded in: float32 | bfloat16 | float16
-    trust_remote_code: bool = False
-    gradient_checkpointing: bool = False
+    path: str | None = MISSING  # a local HF folder (or a hub id where the network allows) to load weights from
+    tokenizer: str | None = MISSING  # for random init; a model folder (`path`) brings its own
+    arch: LlamaArch | None = MISSING  # random init from this architecture when `path` is null
+    attn_implementation: Attention = MISSING
+    dtype: Dtype = MISSING  # dtype the weights are loaded in
+    trust_remote_code: bool = MISSING
+    gradient_checkpointing: bool = MISSING
 
 
 @dataclass
 class ArithConfig:
     """Procedural multi-step word problems (`data=arith`)."""
 
-    num_train: int = 3000
-    num_test: int = 500
-    min_steps: int = 2
-    max_steps: int = 3
-    max_value: int = 20  # operands in the question are at most this
-    max_result: int = 100  # no intermediate or final result exceeds this
-    seed: int = 1234
+    num_train: int = MISSING
+    num_test: int = MISSING
+    min_steps: int = MISSING
+    max_steps: int = MISSING
+    max_value: int = MISSING  # operands in the question are at most this
+    max_result: int = MISSING  # no intermediate or final result exceeds this
+    seed: int = MISSING
 
 
 @dataclass
 class DataConfig:
     name: str = MISSING  # arith | gsm8k | math
-    path: str | None = None  # training file (jsonl); null for arith
-    test_path: str | None = None  # held-out evaluation file (jsonl)
-    more_paths: list[str] = field(default_factory=list)  # more original training files, treated like `path`
-    exclude_path: str | None = None  # training rows whose question is in this file are removed (PRM800K split)
-    augment_paths: list[str] = field(default_factory=list)  # added in full after subsampling (RFT / synthetic data)
-    prompt_template: str = "{question}"
-    train_fraction: float = 1.0  # deterministic subsample of the train set (data-amount scaling)
-    max_train_examples: int | None = None
-    max_test_examples: int | None = None
-    val_examples: int = 64  # held out of the train set for validation loss
-    max_length: int = 512  # longer examples are dropped and counted, never truncated (which would lose EOS)
-    on_bad_row: str = "error"  # error | skip (skipped rows are counted and reported)
-    arith: ArithConfig = field(default_factory=ArithConfig)
+    path: str | None = MISSING  # training file (jsonl); null for arith
+    test_path: str | None = MISSING  # held-out evaluation file (jsonl)
+    more_paths: list[str] = MISSING  # more original training files, treated like `path`
+    exclude_path: str | None = MISSING  # training rows whose question is in this file are removed (PRM800K split)
+    augment_paths: list[str] = MISSING  # added in full after subsampling (RFT / synthetic data)
+    prompt_template: str = MISSING
+    train_fraction: float = MISSING  # deterministic subsample of the train set (data-amount scaling)
+    max_train_examples: int | None = MISSING
+    max_test_examples: int | None = MISSING
+    val_examples: int = MISSING  # held out of the train set for validation loss
+    max_length: int = MISSING  # longer examples are dropped and counted, never truncated (which would lose EOS)
+    on_bad_row: OnBadRow = MISSING
+    arith: ArithConfig = field(default_factory=ArithConfig)  # data=arith's generator (unread for file datasets)
 
 
 @dataclass
 class TrainerConfig:
-    accelerator: str = "auto"
-    devices: Any = "auto"
-    num_nodes: int = 1
-    strategy: str = "auto"  # auto | ddp | fsdp | fsdp2
-    precision: str = "auto"  # auto = bf16-mixed on GPU, 32-true on CPU; or any Lightning precision string
-    max_steps: int = -1
-    max_epochs: int = 3
-    global_batch_size: int = 128  # examples per optimizer step, across devices and accumulation
-    micro_batch_size: int = 4  # examples per forward pass on one device
-    gradient_clip_val: float = 1.0
-    val_every_n_steps: int | None = None  # null: once per epoch
-    log_every_n_steps: int = 10
-    checkpoint_every_n_steps: int = 200
-    resume: bool = True  # continue from <run_dir>/checkpoints/last.ckpt when it exists
-    deterministic: bool = False
-    progress_bar: bool = True
+    accelerator: str = MISSING
+    devices: Any = MISSING
+    num_nodes: int = MISSING
+    strategy: Strategy = MISSING
+    precision: str = MISSING  # auto = bf16-mixed on GPU, 32-true on CPU; or any Lightning precision string
+    max_steps: int = MISSING
+    max_epochs: int = MISSING
+    global_batch_size: int = MISSING  # examples per optimizer step, across devices and accumulation
+    micro_batch_size: int = MISSING  # examples per forward pass on one device
+    gradient_clip_val: float = MISSING
+    val_every_n_steps: int | None = MISSING  # null: once per epoch
+    log_every_n_steps: int = MISSING
+    checkpoint_every_n_steps: int = MISSING
+    resume: bool = MISSING  # continue from <run_dir>/checkpoints/last.ckpt when it exists
+    deterministic: bool = MISSING
+    progress_bar: bool = MISSING
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"  # adamw | adamw8bit (bitsandbytes)
-    lr: float = 2e-5
-    weight_decay: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.95
-    eps: float = 1e-8
-    warmup_ratio: float = 0.03
-    schedule: str = "cosine"  # cosine | linear | constant (after warm-up)
-    min_lr_ratio: float = 0.0  # final lr as a share of the peak
+    name: Optimizer = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    beta1: float = MISSING
+    beta2: float = MISSING
+    eps: float = MISSING
+    warmup_ratio: float = MISSING
+    schedule: Schedule = MISSING  # after warm-up
+    min_lr_ratio: float = MISSING  # final lr as a share of the peak
 
 
 @dataclass
 class SamplerConfig:
-    name: str = "hf"  # hf | vllm
-    batch_size: int = 64  # prompts per generate call (hf)
-    max_new_tokens: int = 256
-    temperature: float = 0.0
-    top_p: float = 1.0
-    stop: list[str] = field(default_factory=list)
-    seed: int = 0
-    dtype: str = "auto"
+    name: SamplerName = MISSING
+    batch_size: int = MISSING  # prompts per generate call (hf)
+    max_new_tokens: int = MISSING
+    stop: list[str] = MISSING
+    dtype: SamplerDtype = MISSING
     # vLLM engine settings
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.85
-    max_model_len: int | None = None
-    enforce_eager: bool = False
-    max_num_seqs: int | None = None  # vLLM's cap on sequences per step (null: vLLM's default)
-    start_timeout_s: float = 600.0
-    sleep_mode: bool = True  # GPU: a kept engine sleeps (weights to CPU, KV cache freed) while training runs
+    tensor_parallel_size: int = MISSING
+    gpu_memory_utilization: float = MISSING
+    max_model_len: int | None = MISSING
+    enforce_eager: bool = MISSING
+    max_num_seqs: int | None = MISSING  # vLLM's cap on sequences per step (null: vLLM's default)
+    start_timeout_s: float = MISSING
+    sleep_mode: bool = MISSING  # GPU: a kept engine sleeps (weights to CPU, KV cache freed) while training runs
 
 
 @dataclass
 class LoggerConfig:
-    name: str = "csv"  # csv | tensorboard | wandb | mlflow
-    project: str = "mathlit"
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    name: LoggerName = MISSING
+    project: str = MISSING
+    kwargs: dict[str, Any] = MISSING
 
 
 @dataclass
 class TaskConfig:
-    name: str = MISSING  # sft | eval | rft | verifier | multitask | synth
+    name: Task = MISSING
 
 
 @dataclass
 class EvalConfig:
-    greedy: bool = True  # one greedy completion per problem (maj1@1)
-    n: int = 16  # sampled completions per problem for pass@k, maj@k, PassRatio@N; 0 = none
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_examples: int | None = None  # the first N test problems
-    samples_path: str | None = None  # score an existing samples.jsonl instead of sampling
-    rerank: str | None = None  # a verifier folder: re-rank the N samples with it
-    rerank_top_k: int = 8  # cluster re-ranking keeps the K largest answer clusters
-    rerank_aggregate: str = "mean"  # a cluster's score from its members': mean | max | sum
+    greedy: bool = MISSING  # one greedy completion per problem (maj1@1)
+    n: int = MISSING  # sampled completions per problem for pass@k, maj@k, PassRatio@N; 0 = none
+    temperature: float = MISSING
+    top_p: float = MISSING
+    max_examples: int | None = MISSING  # the first N test problems
+    samples_path: str | None = MISSING  # score an existing samples.jsonl instead of sampling
+    rerank: str | None = MISSING  # a verifier folder: re-rank the N samples with it
+    rerank_top_k: int = MISSING  # cluster re-ranking keeps the K largest answer clusters
+    rerank_aggregate: Aggregate = MISSING  # a cluster's score from its members'
 
 
 @dataclass
 class RFTConfig:
     """Rejection-sampling fine-tuning (task=rft)."""
 
-    k: int = 100  # sampled paths per training question
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_new_tokens: int = 256
-    rounds: int = 1  # >1: the newest model regenerates the data
-    sft_path: str | None = None  # an existing SFT folder: skip the SFT stage
-    sources: list[str] = field(default_factory=list)  # more samples.jsonl files or model folders to pool (RFT-U13B)
-    finetune_from: str = "base"  # base | sft
-    dedup: bool = True  # distinct equation lists only (else distinct texts)
-    dedup_with_reference: bool = True  # the reference solution's equations count as taken
-    max_questions: int | None = None  # sample for the first N training questions only
-    every_n_epochs: int | None = None  # regenerate inside a stage every N epochs, not between stages
-    sync_timeout_s: float = 600.0  # loading weights into the vLLM engine
-    probe_tolerance: float = 1e-3  # max |log-prob| gap between engine and trainer after a sync (fp32)
+    k: int = MISSING  # sampled paths per training question
+    temperature: float = MISSING
+    top_p: float = MISSING
+    max_new_tokens: int = MISSING
+    rounds: int = MISSING  # >1: the newest model regenerates the data
+    sft_path: str | None = MISSING  # an existing SFT folder: skip the SFT stage
+    sources: list[str] = MISSING  # more samples.jsonl files or model folders to pool (RFT-U13B)
+    finetune_from: FinetuneFrom = MISSING
+    dedup: bool = MISSING  # distinct equation lists only (else distinct texts)
+    dedup_with_reference: bool = MISSING  # the reference solution's equations count as taken
+    max_questions: int | None = MISSING  # sample for the first N training questions only
+    every_n_epochs: int | None = MISSING  # regenerate inside a stage every N epochs, not between stages
+    sync_timeout_s: float = MISSING  # loading weights into the vLLM engine
+    probe_tolerance: float = MISSING  # max |log-prob| gap between engine and trainer after a sync (fp32)
 
 
 @dataclass
 class VerifierConfig:
     """Solution evaluators (task=verifier, and the evaluation stage of task=multitask)."""
 
-    name: str = "pointwise"  # pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect)
-    head: str = "token"  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
+    # the loss: pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect)
+    name: VerifierLoss = MISSING
+    head: VerifierHead = MISSING  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
     # {question} and {solution}; {prompt} stands for the generation prompt (data.prompt_template)
-    prompt_template: str = (
-        "Here is a math problem: {question}\nHere is a candidate solution: {solution}\nThe above candidate solution is"
-    )
-    yes_word: str = " correct"
-    no_word: str = " incorrect"
-    pair_loss: str = "bradley_terry"  # bradley_terry: -log sigmoid(z+ - z-) | margin: max(0, log S- - log S+ + margin)
-    margin: float = 1.0
-    lm_weight: float = 0.0  # weight of the generation loss on correct solutions, kept as a regulariser
-    generator_path: str | None = None  # the SFT folder that samples candidates (null: an SFT stage first)
-    init: str = "generator"  # the verifier starts from the generator's weights, or from the base model
-    samples_per_question: int = 16
-    temperature: float = 0.7
-    max_new_tokens: int = 256
-    max_questions: int | None = None  # candidates for the first N training questions only
-    balance: bool = True
-    include_reference: bool = True  # reference solutions join as correct candidates
-    max_pairs_per_question: int = 8
-    max_steps: int | None = None  # optimizer steps of the verifier stage (null: trainer.max_steps)
+    prompt_template: str = MISSING
+    yes_word: str = MISSING
+    no_word: str = MISSING
+    # bradley_terry: -log sigmoid(z+ - z-) | margin: max(0, log S- - log S+ + margin)
+    pair_loss: PairLoss = MISSING
+    margin: float = MISSING
+    lm_weight: float = MISSING  # weight of the generation loss on correct solutions, kept as a regulariser
+    generator_path: str | None = MISSING  # the SFT folder that samples candidates (null: an SFT stage first)
+    init: VerifierInit = MISSING  # start from the generator's weights, or from the base model
+    samples_per_question: int = MISSING
+    temperature: float = MISSING
+    max_new_tokens: int = MISSING
+    max_questions: int | None = MISSING  # candidates for the first N training questions only
+    balance: bool = MISSING
+    include_reference: bool = MISSING  # reference solutions join as correct candidates
+    max_pairs_per_question: int = MISSING
+    max_steps: int | None = MISSING  # optimizer steps of the verifier stage (null: trainer.max_steps)
 
 
 @dataclass
 class StageConfig:
-    kind: str = "generate"  # generate (SFT) | evaluate (verifier training, token head)
-    max_steps: int | None = None  # null: trainer.max_steps
+    kind: StageKind = MISSING  # generate (SFT) | evaluate (verifier training, token head)
+    max_steps: int | None = MISSING  # null: trainer.max_steps
 
 
 @dataclass
 class MultitaskConfig:
     """Multi-task sequential fine-tuning of one backbone (task=multitask)."""
 
-    stages: list[StageConfig] = field(
-        default_factory=lambda: [StageConfig("generate"), StageConfig("evaluate"), StageConfig("generate")]
-    )
+    stages: list[StageConfig] = MISSING
 
 
 @dataclass
 class PathsConfig:
-    data: str = "../shared/data"  # root of the GSM8K and MATH files
+    data: str = MISSING  # root of the GSM8K and MATH files
 
 
 @dataclass
@@ -230,8 +332,24 @@ class MathlitConfig:
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
-    seed: int = 42
-    run_dir: str = "${hydra:runtime.output_dir}"
+    seed: int = MISSING
+    run_dir: str = MISSING
+
+
+def check_keys(cfg: DictConfig) -> None:
+    """Hydra adds a `+key=value` the schema lacks without a word: every key must be one mathlit reads."""
+    try:
+        OmegaConf.merge(OmegaConf.structured(MathlitConfig), OmegaConf.to_container(cfg))  # plain: Hydra's flags off
+    except ConfigKeyError as e:
+        raise ConfigError(f"{e.full_key}: no such config key (see mathlit/config.py for the keys)") from None
+
+
+def yaml_values(schema: type, file: str) -> DictConfig:
+    """One yaml file of conf/ typed by its schema, for code outside Hydra (a saved verifier folder's
+    settings start from conf/verifier/pointwise.yaml). The file's own defaults list is not followed."""
+    values = OmegaConf.load(CONF / file)
+    values.pop("defaults", None)
+    return OmegaConf.merge(OmegaConf.structured(schema), values)
 
 
 def register() -> None:

@@ -46,9 +46,7 @@ def build_logger(cfg: LoggerConfig, out_dir: Path):
         return loggers.TensorBoardLogger(out_dir, name="logs", **kwargs)
     if cfg.name == "wandb":
         return loggers.WandbLogger(project=cfg.project, save_dir=str(out_dir), **kwargs)
-    if cfg.name == "mlflow":
-        return loggers.MLFlowLogger(experiment_name=cfg.project, **kwargs)
-    raise ConfigError(f"logger.name must be csv, tensorboard, wandb or mlflow, got {cfg.name!r}")
+    return loggers.MLFlowLogger(experiment_name=cfg.project, **kwargs)  # mlflow
 
 
 def build_trainer(

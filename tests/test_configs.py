@@ -1,15 +1,19 @@
 """Every shipped config composes against the schema; bad keys fail at start-up naming the key."""
 
+import dataclasses
 import subprocess
 import sys
 import tomllib
 
 import pytest
+from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 
+import mathlit.config
 from mathlit.errors import ConfigError
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.tasks import run_task
 from tests.conftest import ROOT, make_cfg
 
 CONF = ROOT / "conf"
@@ -22,8 +26,21 @@ def test_every_config_composes_and_resolves(group, option):
     if group.startswith("hydra"):
         pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     cfg = make_cfg(f"{group}={option}")
+    # throw_on_missing: a key the schema declares but no yaml file gives a value fails here
     container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert container["task"]["name"]
+
+
+def test_the_schema_holds_types_and_the_yaml_holds_values():
+    """One home each: a schema default would be a second copy of a yaml value, free to drift from it."""
+    schemas = [c for c in vars(mathlit.config).values() if dataclasses.is_dataclass(c)]
+    values = [
+        f"{c.__name__}.{f.name}"
+        for c in schemas
+        for f in dataclasses.fields(c)
+        if f.default is not MISSING and not dataclasses.is_dataclass(f.default_factory)
+    ]
+    assert values == []
 
 
 def test_the_walk_finds_configs_in_every_group():
@@ -47,6 +64,70 @@ def test_real_model_configs_need_a_path_and_carry_the_paper_recipe():
     assert cfg.model.trust_remote_code is False
 
 
+# A few settings per preset, pinned when the scale settings moved out of the model files (values unchanged).
+PRESETS = {
+    (): {
+        "optim.lr": 3e-3,
+        "trainer.max_steps": 440,
+        "trainer.micro_batch_size": 32,
+        "trainer.devices": 1,
+        "rft.max_new_tokens": 128,
+        "verifier.max_steps": 300,
+        "sampler.name": "hf",
+    },
+    ("model=llama2_7b",): {
+        "optim.lr": 2e-5,
+        "trainer.strategy": "fsdp",
+        "trainer.devices": -1,
+        "trainer.micro_batch_size": 4,
+        "sampler.name": "vllm",
+        "sampler.dtype": "bfloat16",
+        "model.attn_implementation": "flash_attention_2",
+        "rft.max_new_tokens": 256,
+    },
+    ("model=llama2_13b",): {
+        "model.name": "llama2_13b",
+        "trainer.micro_batch_size": 2,
+        "model.gradient_checkpointing": True,
+    },
+    ("model=llama2_70b",): {"trainer.micro_batch_size": 1, "sampler.tensor_parallel_size": 8, "trainer.max_epochs": 3},
+    ("experiment=sft_gsm8k_llama2_7b",): {
+        "task.name": "sft",
+        "optim.lr": 2e-5,
+        "optim.warmup_ratio": 0.03,
+        "trainer.global_batch_size": 128,
+        "sampler.max_new_tokens": 512,
+    },
+    ("experiment=rft_gsm8k_llama2_7b",): {
+        "task.name": "rft",
+        "rft.k": 100,
+        "rft.temperature": 0.7,
+        "rft.probe_tolerance": 0.05,
+        "trainer.precision": "bf16-mixed",
+    },
+    ("experiment=multitask_math_llama2_7b",): {
+        "verifier.name": "pairwise",
+        "verifier.pair_loss": "margin",
+        "verifier.lm_weight": 0.5,
+        "verifier.max_new_tokens": 512,
+        "eval.n": 64,
+        "sampler.max_new_tokens": 1024,
+        "data.name": "math",
+    },
+}
+
+
+@pytest.mark.parametrize("overrides", PRESETS, ids=lambda o: " ".join(o) or "default")
+def test_presets_keep_their_settings(overrides):
+    cfg = make_cfg(*overrides)
+    assert {key: OmegaConf.select(cfg, key) for key in PRESETS[overrides]} == PRESETS[overrides]
+
+
+def test_model_files_set_model_keys_only():
+    for path in (CONF / "model").glob("*.yaml"):
+        assert "@package" not in path.read_text(), path
+
+
 def test_misspelled_key_fails_naming_it():
     with pytest.raises(ConfigCompositionException, match="lrr"):
         make_cfg("optim.lrr=0.1")
@@ -55,6 +136,40 @@ def test_misspelled_key_fails_naming_it():
 def test_wrong_type_fails_naming_the_key():
     with pytest.raises(ConfigCompositionException, match="max_steps"):
         make_cfg("trainer.max_steps=many")
+
+
+@pytest.mark.parametrize(
+    ("override", "allowed"),
+    [
+        ("optim.schedule=cosin", "cosine, linear, constant"),
+        ("trainer.strategy=fsdp3", "auto, ddp, fsdp, fsdp2"),
+        ("verifier.name=listwise", "pointwise, pairwise"),
+        ("task.name=synth", "sft, eval, rft, verifier, multitask"),
+        ("multitask.stages=[{kind: evaluat}]", "generate, evaluate"),
+    ],
+)
+def test_a_choice_outside_its_values_fails_at_composition_naming_key_and_values(override, allowed):
+    with pytest.raises(ConfigCompositionException) as e:
+        make_cfg(override)
+    message = str(e.value) + str(e.value.__cause__)
+    assert override.split("=")[0].split(".")[-1] in message and f"[{allowed}]" in message
+
+
+def test_choices_read_as_their_strings():
+    cfg = make_cfg("trainer=fsdp2", "optim.schedule=linear")
+    assert cfg.trainer.strategy == "fsdp2" and f"{cfg.optim.schedule}" == "linear" and cfg.task.name == "sft"
+    assert OmegaConf.to_yaml(cfg.optim).count("schedule: linear") == 1
+    with initialize_config_module("mathlit.conf", version_base="1.3"):
+        hydra_cfg = compose("config", overrides=["task=rft"], return_hydra_config=True).hydra
+    assert hydra_cfg.run.dir.startswith("outputs/rft/") and hydra_cfg.sweep.dir.startswith("multirun/rft/")
+
+
+def test_a_key_added_with_plus_that_the_schema_lacks_fails_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match="optim.foo: no such config key"):
+        run_task(make_cfg("+optim.foo=1", run_dir=tmp_path))
+    with pytest.raises(ConfigError, match="foo: no such config key"):
+        run_task(make_cfg("+foo=1", run_dir=tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_command_line_reports_bad_key_in_one_line_at_start_up():

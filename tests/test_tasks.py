@@ -5,11 +5,11 @@ import importlib
 
 import pytest
 
-from mathlit.tasks import TASKS
+from mathlit.config import Task
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", TASKS)
+@pytest.mark.parametrize("name", [t.value for t in Task])
 def test_a_task_has_train_and_report_and_imports_no_other_task(name):
     tree = ast.parse((ROOT / "mathlit" / "tasks" / f"{name}.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}

@@ -85,7 +85,7 @@ class RFTDataGenerator:
             out / "meta.json",
             {
                 "source": source,
-                "sampler": OmegaConf.to_container(self.cfg.sampler),
+                "sampler": OmegaConf.to_container(self.cfg.sampler, enum_to_str=True),
                 "params": params.__dict__ | {"stop": list(params.stop)},
                 "seed": self.cfg.seed,
                 "versions": library_versions(),

@@ -15,11 +15,12 @@ from pathlib import Path
 import lightning as L
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from mathlit.config import ModelConfig, OptimConfig, VerifierConfig
+from mathlit.config import ModelConfig, OptimConfig, VerifierConfig, yaml_values
 from mathlit.data.verifier import format_verifier_prompt
 from mathlit.errors import ConfigError
 from mathlit.io import write_json
@@ -59,13 +60,6 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
         model: PreTrainedModel | None = None,
     ):
         super().__init__()
-        if cfg.name not in ("pointwise", "pairwise") or cfg.head not in ("token", "scalar"):
-            raise ConfigError(
-                f"verifier.name must be pointwise|pairwise and verifier.head token|scalar, "
-                f"got {cfg.name!r}, {cfg.head!r}"
-            )
-        if cfg.pair_loss not in ("bradley_terry", "margin"):
-            raise ConfigError(f"verifier.pair_loss must be bradley_terry or margin, got {cfg.pair_loss!r}")
         self.model_cfg, self.optim_cfg, self.cfg, self.tokenizer = model_cfg, optim_cfg, cfg, tokenizer
         self.global_batch_size = global_batch_size
         self.model = model
@@ -166,7 +160,8 @@ class Scorer:
     def __init__(self, folder: str | Path, batch_size: int = 32, device: str | None = None):
         folder = Path(folder)
         spec = json.loads((folder / "verifier.json").read_text()) if (folder / "verifier.json").exists() else {}
-        cfg = VerifierConfig(**{k: v for k, v in spec.items() if k in VerifierConfig.__dataclass_fields__})
+        saved = {k: v for k, v in spec.items() if k in VerifierConfig.__dataclass_fields__}
+        cfg = OmegaConf.merge(yaml_values(VerifierConfig, "verifier/pointwise.yaml"), saved)
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(folder)
         self.module = VerifierModule(

@@ -30,13 +30,11 @@ def make_sampler(
         from mathlit.sampling.hf import HFSampler
 
         return HFSampler(model, tokenizer, cfg.batch_size)
-    if cfg.name == "vllm":
-        if model_dir is None:
-            raise ConfigError("sampler=vllm needs a saved model folder (model.path)")
-        from mathlit.sampling.vllm import VLLMSampler
+    if model_dir is None:  # vllm
+        raise ConfigError("sampler=vllm needs a saved model folder (model.path)")
+    from mathlit.sampling.vllm import VLLMSampler
 
-        return VLLMSampler(str(model_dir), tokenizer, cfg, seed)
-    raise ConfigError(f"sampler.name must be hf or vllm, got {cfg.name!r}")
+    return VLLMSampler(str(model_dir), tokenizer, cfg, seed)
 
 
 class LazySampler:

@@ -13,10 +13,8 @@ from pathlib import Path
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from mathlit.errors import ConfigError
+from mathlit.config import check_keys
 from mathlit.io import write_json
-
-TASKS = ("sft", "eval", "rft", "verifier", "multitask")
 
 
 @dataclass(frozen=True)
@@ -27,9 +25,9 @@ class Report:
 
 
 def run_task(cfg: DictConfig) -> float | None:
-    """Run the task cfg.task.name; on global rank 0 its objective, None elsewhere."""
-    if cfg.task.name not in TASKS:
-        raise ConfigError(f"task={cfg.task.name} is not one of {', '.join(TASKS)}")
+    """Run the task cfg.task.name (one of config.Task, checked at composition); on global rank 0 its
+    objective, None elsewhere."""
+    check_keys(cfg)
     task = importlib.import_module(f"mathlit.tasks.{cfg.task.name}")
     trained = task.train(cfg)
     if rank_zero_only.rank != 0:

@@ -22,7 +22,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from mathlit.data.splits import Splits, load_splits
 from mathlit.datagen.verifier import candidates
-from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, sampler_for, table
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier
@@ -40,8 +39,6 @@ class Trained(NamedTuple):
 
 
 def train(cfg: DictConfig) -> Trained:
-    if cfg.verifier.init not in ("generator", "base"):
-        raise ConfigError(f"verifier.init must be generator or base, got {cfg.verifier.init!r}")
     run_dir = Path(cfg.run_dir)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)

@@ -5,7 +5,6 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from mathlit.config import VerifierConfig
 from mathlit.data.batching import pad_batch
 from mathlit.data.verifier import Candidate, Pair, VerifierEncoder
 from mathlit.errors import ConfigError
@@ -13,7 +12,7 @@ from mathlit.models.build import build_model, save_hf
 from mathlit.modules.verifier import Scorer, VerifierModule, save_verifier
 from tests.conftest import MICRO_MODEL, make_cfg
 
-TEMPLATE = VerifierConfig().prompt_template
+TEMPLATE = make_cfg().verifier.prompt_template
 # Correct solutions end with the right sum, incorrect ones with a wrong one: learnable from the text.
 CANDIDATES = [
     Candidate(
@@ -26,7 +25,7 @@ CANDIDATES = [
 def module(tokenizer, **verifier) -> VerifierModule:
     cfg = make_cfg(*MICRO_MODEL)
     torch.manual_seed(0)
-    v = VerifierConfig(**verifier)
+    v = OmegaConf.merge(cfg.verifier, verifier)
     m = VerifierModule(cfg.model, cfg.optim, v, tokenizer, global_batch_size=8, model=build_model(cfg.model, tokenizer))
     m.configure_model()
     return m
@@ -77,11 +76,7 @@ def test_pairwise_losses_match_their_formulas(tokenizer):
     torch.testing.assert_close(margin.item_losses(batch), expected)
 
 
-def test_bad_verifier_settings_fail_naming_the_key(tokenizer):
-    with pytest.raises(ConfigError, match="verifier.name"):
-        module(tokenizer, name="listwise")
-    with pytest.raises(ConfigError, match="verifier.pair_loss"):
-        module(tokenizer, pair_loss="hinge")
+def test_verifier_words_must_differ_in_their_first_token(tokenizer):
     with pytest.raises(ConfigError, match="yes_word and no_word"):
         module(tokenizer, yes_word=" yes", no_word=" yes")
 

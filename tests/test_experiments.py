@@ -1,0 +1,87 @@
+"""Every shipped experiment runs through `run_task` with training, sampling and weights replaced by fakes.
+
+Composition alone checks keys and types; this also runs each task's own code on the experiment's values
+(its checks of combinations, data loading, the modules and data modules built from the config), in seconds.
+"""
+
+from pathlib import Path
+
+import pytest
+
+import mathlit.tasks.multitask
+import mathlit.tasks.rft
+import mathlit.tasks.sft
+import mathlit.tasks.verifier
+from mathlit.strategies import build_strategy
+from mathlit.tasks import run_task
+from mathlit.training import StageResult, resolve_precision
+from tests.conftest import ROOT, make_cfg
+
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+# Little data, so that the real data loading and batching stay fast; the experiment's own keys are untouched.
+SMALL_DATA = ["data.max_train_examples=32", "data.val_examples=4", "data.max_test_examples=2", "model.path=/weights"]
+
+
+@pytest.fixture
+def fakes(monkeypatch, tokenizer):
+    calls = []
+
+    def fit_stage(cfg, module, data, out_dir, *, callbacks=()):
+        build_strategy(cfg.trainer.strategy), resolve_precision(cfg.trainer.precision)
+        data.setup("fit")
+        calls.append(("fit", Path(out_dir).name, type(module).__name__, len(data.train_set)))
+        return StageResult(Path(out_dir) / "hf", 0, object())  # rank 0 holds the trained model
+
+    class FakeSampler:
+        def pause(self):
+            pass
+
+        def close(self):
+            pass
+
+    def candidates(cfg, sampler, generator_dir, splits, out_dir):
+        n = cfg.verifier.samples_per_question
+        calls.append(("candidates", Path(out_dir).parent.name, n, cfg.verifier.temperature))
+        records = [
+            {"id": e.id, "sample_idx": j, "question": e.question, "completion": f"path {j}", "correct": j % 2 == 0}
+            for e in splits.train
+            for j in range(n)
+        ]
+        return records, [r for r in records if r["sample_idx"] < 2]
+
+    def evaluate(cfg, sampler, examples, out_dir, *, source, greedy=True, n=0, verifier=None):
+        calls.append(("evaluate", Path(out_dir).name, n, verifier is not None))
+        rerank = {"n": n, f"cluster@{n}": 0.0} if verifier is not None else None
+        return {"greedy_accuracy": 0.0, "problems": len(examples), **({"rerank": rerank} if rerank else {})}
+
+    replacements = {
+        "load_tokenizer": lambda cfg: tokenizer,
+        "build_model": lambda cfg, tokenizer: None,
+        "fit_stage": fit_stage,
+        "sampler_for": lambda cfg, tokenizer, **kwargs: FakeSampler(),
+        "candidates": candidates,
+        "evaluate": evaluate,
+        "table": lambda metrics: "",
+        "save_verifier": lambda module, folder: folder,
+        "save_verifier_spec": lambda cfg, folder: None,
+    }
+    for module in (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask):
+        for name, fake in replacements.items():
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, fake)
+    return calls
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
+    cfg = make_cfg(f"experiment={experiment}", *SMALL_DATA, run_dir=tmp_path)
+    run_task(cfg)
+    fits = [c for c in fakes if c[0] == "fit"]
+    assert fits and all(train_batches > 0 for *_, train_batches in fits)
+    if cfg.task.name == "multitask":
+        assert [c[2] for c in fits] == ["GeneratorSFT", "VerifierModule", "GeneratorSFT"]
+        assert ("evaluate", "multitask", cfg.eval.n, True) in fakes
+
+
+def test_the_walk_finds_the_shipped_experiments():
+    assert {"sft_gsm8k_llama2_7b", "rft_gsm8k_llama2_7b", "multitask_math_llama2_7b"} <= set(EXPERIMENTS)
