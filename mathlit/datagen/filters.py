@@ -4,7 +4,8 @@ For each question, a sampled path is kept when
 1. it states its final answer in the training format (#### N, or \\boxed{} for MATH) and that answer equals
    the gold answer (the lenient last-number fallback of evaluation would let gibberish ending in a lucky
    number through);
-2. every calculator annotation <<lhs=rhs>> holds (lhs evaluated exactly, |lhs - rhs| < 1e-3);
+2. every calculator annotation <<lhs=rhs>> holds (lhs evaluated exactly, |lhs - rhs| < 1e-3), and the
+   number written right after it, if any, is its rhs (no copy slip);
 3. its reasoning is new: the key is the ordered list of its equations with spaces removed (swapped
    operands or another order are new), and the reference solution's key counts as taken. Among
    paths with the same new key, the one with the largest summed edit distance (over words) to the
@@ -42,11 +43,20 @@ def states_final_answer(text: str, domain: str) -> bool:
     return bool(_FINAL[domain].search(text))
 
 
+# The number written right after an annotation: "<<53-37=16>>16" (a "$" or "-" may lead it).
+_AFTER = re.compile(r"<<[^<>]*>>\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)?")
+
+
 def calculations_hold(text: str) -> bool:
-    for equation in _ANNOTATION.findall(text):
+    """Every <<lhs=rhs>> holds, and the number written right after it (if any) is its rhs: a copy slip
+    such as `53-37=<<53-37=16>>17` teaches a wrong result even when the final answer comes out right."""
+    for equation, after in zip(_ANNOTATION.findall(text), _AFTER.findall(text), strict=True):
         lhs, sep, rhs = equation.rpartition("=")
         left, right = evaluate(lhs), evaluate(rhs)
         if not sep or left is None or right is None or abs(left - right) >= 1e-3:
+            return False
+        written = evaluate(after.replace(",", "")) if after else None
+        if after and (written is None or abs(written - right) >= 1e-3):
             return False
     return True
 

@@ -23,6 +23,13 @@ def test_calculator_annotations_must_hold():
     assert calculations_hold("<<10/3=3.3333>>")  # within 1e-3
 
 
+def test_the_number_after_an_annotation_must_be_its_result():
+    assert not calculations_hold("53-37=<<53-37=16>>17 apples.\n#### 16")  # a copy slip
+    assert calculations_hold("It costs 2*5=$<<2*5=10>>10.")  # GSM8K writes money this way
+    assert calculations_hold("so <<1200/100=12>>12, and <<-3+1=-2>>-2 degrees; <<2*600=1200>>1,200 in all")
+    assert calculations_hold("<<3+4=7>> apples and <<3/4=3/4>>3/4 of them")  # nothing after it; a fraction
+
+
 def test_rejections_by_reason_and_the_reference_counts_as_taken():
     records = [
         path(REFERENCE.replace("Mia", "She")),  # same equations as the reference
