@@ -21,18 +21,24 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 
 
-def run_seed(seed: int, k: int, overrides: list[str]) -> dict:
+def run_seed(seed: int, k: int, overrides: list[str], name: str, sft_runs: Path | None) -> dict:
+    """One seed's SFT and RFT accuracy. With sft_runs (bench/seed_spread.py's folders of the same recipe) the SFT
+    stage is that seed's finished run (rft.sft_path), which trains exactly what task=rft's SFT stage would."""
     settings = ["task=rft", f"seed={seed}", f"rft.k={k}", "sampler=vllm", "sampler.gpu_memory_utilization=0.2"]
-    report = run_once(OUT / "rft_toy" / f"seed{seed}", "metrics.json", [*settings, *overrides])
+    if sft_runs:
+        settings.append(f"rft.sft_path={sft_runs / f'seed{seed}' / 'hf'}")
+    report = run_once(OUT / "rft_toy" / name / f"seed{seed}", "metrics.json", [*settings, *overrides])
     stages = {row["stage"]: row for row in json.loads(report.read_text())["stages"]}
+    sft = stages["sft"] if not sft_runs else json.loads((sft_runs / f"seed{seed}" / "metrics.json").read_text())
     data = stages["rft1"]["rft_data"]
     return {
         "seed": seed,
-        "sft": stages["sft"]["greedy_accuracy"],
+        "sft": sft["greedy_accuracy"],
         "rft": stages["rft1"]["greedy_accuracy"],
         "coverage": data["coverage"],
         "distinct_paths_mean": data["distinct_paths_mean"],
         "accepted": data["accepted"],
+        "rejected": data["rejected"],
         "train_examples": stages["rft1"]["train_examples"],
     }
 
@@ -40,7 +46,7 @@ def run_seed(seed: int, k: int, overrides: list[str]) -> dict:
 def run_control(seed: int, steps: int, overrides: list[str]) -> float:
     """Greedy accuracy of plain SFT with `steps` optimizer steps."""
     settings = ["task=sft", f"seed={seed}", f"trainer.max_steps={steps}"]
-    metrics = run_once(OUT / "rft_toy" / f"seed{seed}" / f"sft_{steps}steps", "metrics.json", [*settings, *overrides])
+    metrics = run_once(OUT / "rft_toy" / f"sft_{steps}steps" / f"seed{seed}", "metrics.json", [*settings, *overrides])
     return json.loads(metrics.read_text())["greedy_accuracy"]
 
 
@@ -49,16 +55,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--k", type=int, default=8, help="paths sampled per training question")
     parser.add_argument("--control-steps", type=int, default=None, help="also plain SFT with this many steps")
+    parser.add_argument("--name", default="default", help="folder (under bench/out/rft_toy/) for these runs")
+    parser.add_argument("--sft-runs", type=Path, default=None, help="reuse seed_spread.py's SFT runs (seed<S>/hf)")
     parser.add_argument("overrides", nargs="*", help="more config overrides for every run")
     args = parser.parse_args()
 
-    rows = [run_seed(seed, args.k, args.overrides) for seed in args.seeds]
+    rows = [run_seed(seed, args.k, args.overrides, args.name, args.sft_runs) for seed in args.seeds]
     if args.control_steps:
         for row in rows:
             row["sft_control"] = run_control(row["seed"], args.control_steps, args.overrides)
     gains = [row["rft"] - row["sft"] for row in rows]
     summary = {
         "k": args.k,
+        "sft_runs": str(args.sft_runs) if args.sft_runs else None,
         "overrides": args.overrides,
         "seeds": rows,
         "sft_mean": statistics.mean(row["sft"] for row in rows),
@@ -69,7 +78,7 @@ def main() -> None:
     if args.control_steps:
         summary["sft_control_steps"] = args.control_steps
         summary["sft_control_mean"] = statistics.mean(row["sft_control"] for row in rows)
-    (OUT / "rft_toy.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (OUT / "rft_toy" / f"{args.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("| seed | SFT greedy | RFT greedy | gain | coverage | distinct paths/q | accepted | train ex. |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row, gain in zip(rows, gains, strict=True):
