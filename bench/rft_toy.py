@@ -1,17 +1,20 @@
 """RFT against SFT at toy scale: does rejection-sampled data help with the same optimizer steps?
 
-    python bench/rft_toy.py                       # seeds 1 2 3, tiny_llama on arith, CPU (~20 min a seed)
-    python bench/rft_toy.py --seeds 1 --k 4 rft.max_questions=500
+    python bench/seed_spread.py                  # the SFT runs (seeds 1-5), ~4 min a seed
+    python bench/rft_toy.py --sft-runs bench/out/seed_spread/default          # RFT on them, ~10 min a seed
+    python bench/rft_toy.py --name from_sft --samples-from default --sft-runs bench/out/seed_spread/default \
+        rft.finetune_from=sft                    # an ablation on the same sampled paths (~5 min a seed)
 
-Each seed runs `python -m mathlit task=rft` (SFT 440 steps -> k paths per training question with vLLM ->
-correct, distinct paths -> fine-tune from the base with the same 440 steps on original + augmented data)
-into bench/out/rft_toy/seed<S>/; a finished seed is read back, not re-run. Reports greedy accuracy on the
-500 held-out problems per seed and the mean RFT - SFT gain, in bench/out/rft_toy.json.
---control-steps 880 adds plain SFT with that many steps per seed (more compute, no new data).
+Each seed runs `python -m mathlit task=rft` (SFT of the default recipe, or that seed's finished SFT run with
+--sft-runs -> k paths per training question with vLLM -> correct, distinct paths -> fine-tune from the base with
+the same optimizer steps on original + augmented data) into bench/out/rft_toy/<name>/seed<S>/; a finished seed
+is read back, not re-run. Reports greedy accuracy on the held-out problems per seed and the paired RFT - SFT
+gain, in bench/out/rft_toy/<name>.json. --control-steps N adds plain SFT with N steps per seed.
 """
 
 import argparse
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -21,13 +24,21 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 
 
-def run_seed(seed: int, k: int, overrides: list[str], name: str, sft_runs: Path | None) -> dict:
+def run_seed(
+    seed: int, k: int, overrides: list[str], name: str, sft_runs: Path | None, samples_from: str | None
+) -> dict:
     """One seed's SFT and RFT accuracy. With sft_runs (bench/seed_spread.py's folders of the same recipe) the SFT
-    stage is that seed's finished run (rft.sft_path), which trains exactly what task=rft's SFT stage would."""
+    stage is that seed's finished run (rft.sft_path), which trains exactly what task=rft's SFT stage would.
+    samples_from names earlier runs whose sampled paths this one filters again instead of sampling anew (their
+    shards are reused only when weights and sampling settings match: see mathlit.sampling.records)."""
     settings = ["task=rft", f"seed={seed}", f"rft.k={k}", "sampler=vllm", "sampler.gpu_memory_utilization=0.2"]
     if sft_runs:
         settings.append(f"rft.sft_path={sft_runs / f'seed{seed}' / 'hf'}")
-    report = run_once(OUT / "rft_toy" / name / f"seed{seed}", "metrics.json", [*settings, *overrides])
+    run_dir = OUT / "rft_toy" / name / f"seed{seed}"
+    samples = run_dir / "rft" / "round1" / "samples"
+    if samples_from and not samples.exists():
+        shutil.copytree(OUT / "rft_toy" / samples_from / f"seed{seed}" / "rft" / "round1" / "samples", samples)
+    report = run_once(run_dir, "metrics.json", [*settings, *overrides])
     stages = {row["stage"]: row for row in json.loads(report.read_text())["stages"]}
     sft = stages["sft"] if not sft_runs else json.loads((sft_runs / f"seed{seed}" / "metrics.json").read_text())
     data = stages["rft1"]["rft_data"]
@@ -52,15 +63,16 @@ def run_control(seed: int, steps: int, overrides: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--k", type=int, default=8, help="paths sampled per training question")
     parser.add_argument("--control-steps", type=int, default=None, help="also plain SFT with this many steps")
     parser.add_argument("--name", default="default", help="folder (under bench/out/rft_toy/) for these runs")
     parser.add_argument("--sft-runs", type=Path, default=None, help="reuse seed_spread.py's SFT runs (seed<S>/hf)")
+    parser.add_argument("--samples-from", default=None, help="reuse the sampled paths of this --name's runs")
     parser.add_argument("overrides", nargs="*", help="more config overrides for every run")
     args = parser.parse_args()
 
-    rows = [run_seed(seed, args.k, args.overrides, args.name, args.sft_runs) for seed in args.seeds]
+    rows = [run_seed(seed, args.k, args.overrides, args.name, args.sft_runs, args.samples_from) for seed in args.seeds]
     if args.control_steps:
         for row in rows:
             row["sft_control"] = run_control(row["seed"], args.control_steps, args.overrides)
