@@ -3,9 +3,11 @@
 import sys
 
 import hydra
+import hydra._internal.utils as hydra_utils
+from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig
 
-import mathlit.config  # noqa: F401  (registers the schema and resolvers before Hydra composes)
+import mathlit.config  # (registers the schema and resolvers before Hydra composes)
 from mathlit.errors import MathlitError
 
 
@@ -19,5 +21,26 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(f"mathlit: error: {e}")
 
 
+def explain_renames(run_and_report):
+    """Hydra reports its own errors (`Key 'name' not in 'VerifierConfig'`); an old, renamed key or stage kind,
+    on the command line or in a config file, gets one line naming the new name instead."""
+
+    def run(func):
+        def composed():
+            try:
+                return func()
+            except ConfigCompositionException as e:
+                if line := mathlit.config.renamed(f"{e}\n{e.__cause__}"):
+                    sys.exit(f"mathlit: error: {line}")
+                raise
+
+        return run_and_report(composed)
+
+    return run
+
+
 if __name__ == "__main__":
+    # Hydra's private error reporter; where a Hydra version lacks it, its own message stands.
+    if hasattr(hydra_utils, "run_and_report"):
+        hydra_utils.run_and_report = explain_renames(hydra_utils.run_and_report)
     main()

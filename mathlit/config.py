@@ -8,6 +8,7 @@ value outside a key's choices fails at start-up naming the key (e.g. `Key 'lrr' 
 A choice is a StrEnum: its members compare equal to their strings and format as them (`f"{x}"` is `cosine`).
 """
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -91,9 +92,9 @@ class Aggregate(StrEnum):
     sum = "sum"
 
 
-class FinetuneFrom(StrEnum):
-    base = "base"
-    sft = "sft"
+class RFTInit(StrEnum):
+    base = "base"  # the model the SFT stage started from
+    sft = "sft"  # the SFT stage's weights
 
 
 class VerifierLoss(StrEnum):
@@ -112,13 +113,13 @@ class PairLoss(StrEnum):
 
 
 class VerifierInit(StrEnum):
-    generator = "generator"
-    base = "base"
+    generator = "generator"  # the generator's weights (verifier.generator_path or the SFT stage)
+    base = "base"  # the model the generator started from
 
 
 class StageKind(StrEnum):
-    generate = "generate"
-    evaluate = "evaluate"
+    generator = "generator"  # SFT on the reference solutions
+    verifier = "verifier"  # verifier training (token head) on the current model's sampled candidates
 
 
 @dataclass
@@ -264,7 +265,7 @@ class RFTConfig:
     rounds: int = MISSING  # >1: the newest model regenerates the data
     sft_path: str | None = MISSING  # an existing SFT folder: skip the SFT stage
     sources: list[str] = MISSING  # more samples.jsonl files or model folders to pool (RFT-U13B)
-    finetune_from: FinetuneFrom = MISSING
+    init: RFTInit = MISSING  # the weights each RFT round starts from
     dedup: bool = MISSING  # distinct equation lists only (else distinct texts)
     dedup_with_reference: bool = MISSING  # the reference solution's equations count as taken
     max_questions: int | None = MISSING  # sample for the first N training questions only
@@ -275,10 +276,10 @@ class RFTConfig:
 
 @dataclass
 class VerifierConfig:
-    """Solution evaluators (task=verifier, and the evaluation stage of task=multitask)."""
+    """Solution evaluators (task=verifier, and the verifier stages of task=multitask)."""
 
-    # the loss: pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect)
-    name: VerifierLoss = MISSING
+    # pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect); the group verifier=X sets it
+    loss: VerifierLoss = MISSING
     head: VerifierHead = MISSING  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
     # {question} and {solution}; {prompt} stands for the generation prompt (data.prompt_template)
     prompt_template: str = MISSING
@@ -289,7 +290,7 @@ class VerifierConfig:
     margin: float = MISSING
     lm_weight: float = MISSING  # weight of the generation loss on correct solutions, kept as a regulariser
     generator_path: str | None = MISSING  # the SFT folder that samples candidates (null: an SFT stage first)
-    init: VerifierInit = MISSING  # start from the generator's weights, or from the base model
+    init: VerifierInit = MISSING  # the weights the verifier starts from
     samples_per_question: int = MISSING
     temperature: float = MISSING
     max_new_tokens: int = MISSING
@@ -302,7 +303,7 @@ class VerifierConfig:
 
 @dataclass
 class StageConfig:
-    kind: StageKind = MISSING  # generate (SFT) | evaluate (verifier training, token head)
+    kind: StageKind = MISSING  # generator (SFT) | verifier (verifier training, token head)
     max_steps: int | None = MISSING  # null: trainer.max_steps
 
 
@@ -336,12 +337,31 @@ class MathlitConfig:
     run_dir: str = MISSING
 
 
+# Old names (issue 9) -> new: an old one fails at start-up with one line naming the new one.
+RENAMED_KEYS = {"verifier.name": "verifier.loss", "rft.finetune_from": "rft.init"}
+RENAMED_KINDS = {"generate": "generator", "evaluate": "verifier"}  # multitask.stages[].kind
+
+
+def renamed(error: str) -> str | None:
+    """The line for an old key or stage kind named in a config error's text (Hydra's or OmegaConf's), if any."""
+    for old, new in RENAMED_KEYS.items():
+        if re.search(rf"(?<![\w.]){re.escape(old)}(?![\w.])", error):
+            return f"{old} was renamed: use {new}"
+    if "kind" in error:
+        for old, new in RENAMED_KINDS.items():
+            if f"Invalid value '{old}'" in error:
+                return f"multitask.stages kind {old} was renamed: use {new}"
+    return None
+
+
 def check_keys(cfg: DictConfig) -> None:
     """Hydra adds a `+key=value` the schema lacks without a word: every key must be one mathlit reads."""
     try:
         OmegaConf.merge(OmegaConf.structured(MathlitConfig), OmegaConf.to_container(cfg))  # plain: Hydra's flags off
     except ConfigKeyError as e:
-        raise ConfigError(f"{e.full_key}: no such config key (see mathlit/config.py for the keys)") from None
+        raise ConfigError(
+            renamed(f"{e.full_key}") or f"{e.full_key}: no such config key (see mathlit/config.py for the keys)"
+        ) from None
 
 
 def yaml_values(schema: type, file: str) -> DictConfig:

@@ -138,7 +138,7 @@ def verifier_parts(
         raise ConfigError("verifier.head=scalar is not sharded: use verifier.head=token with trainer.strategy=fsdp*")
     v = OmegaConf.merge(v, {"prompt_template": verifier_prompt_template(cfg)})
     encoder = VerifierEncoder(tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0)
-    if v.name == "pairwise":
+    if v.loss == "pairwise":
         train = make_pairs(
             train_records,
             splits.train,
@@ -155,7 +155,7 @@ def verifier_parts(
     val = make_candidates(val_records, splits.val, balance=False, include_reference=False, seed=cfg.seed)
     if len(train) < cfg.trainer.global_batch_size:
         raise ConfigError(
-            f"only {len(train)} verifier training items (verifier={v.name}); sample more "
+            f"only {len(train)} verifier training items (verifier.loss={v.loss}); sample more "
             "(verifier.samples_per_question, verifier.max_questions) or lower trainer.global_batch_size"
         )
     data = datamodule(

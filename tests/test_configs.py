@@ -106,7 +106,7 @@ PRESETS = {
         "trainer.precision": "bf16-mixed",
     },
     ("experiment=multitask_math_llama2_7b",): {
-        "verifier.name": "pairwise",
+        "verifier.loss": "pairwise",
         "verifier.pair_loss": "margin",
         "verifier.lm_weight": 0.5,
         "verifier.max_new_tokens": 512,
@@ -143,9 +143,9 @@ def test_wrong_type_fails_naming_the_key():
     [
         ("optim.schedule=cosin", "cosine, linear, constant"),
         ("trainer.strategy=fsdp3", "auto, ddp, fsdp, fsdp2"),
-        ("verifier.name=listwise", "pointwise, pairwise"),
+        ("verifier.loss=listwise", "pointwise, pairwise"),
         ("task.name=synth", "sft, eval, rft, verifier, multitask"),
-        ("multitask.stages=[{kind: evaluat}]", "generate, evaluate"),
+        ("multitask.stages=[{kind: verifir}]", "generator, verifier"),
     ],
 )
 def test_a_choice_outside_its_values_fails_at_composition_naming_key_and_values(override, allowed):
@@ -178,6 +178,41 @@ def test_command_line_reports_bad_key_in_one_line_at_start_up():
     )
     assert result.returncode != 0
     assert "max_stepz" in result.stderr
+
+
+RENAMED = [
+    ("verifier.name=pairwise", "verifier.name was renamed: use verifier.loss"),
+    ("rft.finetune_from=sft", "rft.finetune_from was renamed: use rft.init"),
+    ("multitask.stages=[{kind: generate}]", "multitask.stages kind generate was renamed: use generator"),
+    (
+        "multitask.stages=[{kind: generator}, {kind: evaluate}]",
+        "multitask.stages kind evaluate was renamed: use verifier",
+    ),
+]
+
+
+@pytest.mark.parametrize(("override", "line"), RENAMED)
+def test_an_old_name_fails_at_composition_with_a_line_naming_the_new_one(override, line):
+    with pytest.raises(ConfigCompositionException) as e:
+        make_cfg(override)
+    assert mathlit.config.renamed(f"{e.value}\n{e.value.__cause__}") == line
+
+
+def test_an_old_key_added_with_plus_names_the_new_one(tmp_path):
+    with pytest.raises(ConfigError, match="^verifier.name was renamed: use verifier.loss$"):
+        run_task(make_cfg("+verifier.name=pairwise", run_dir=tmp_path))
+
+
+def test_an_old_key_on_the_command_line_or_in_a_users_config_fails_in_one_line(tmp_path):
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text("# @package _global_\nrft:\n  finetune_from: sft\n")
+    for args, line in (
+        (["verifier.name=pairwise"], "verifier.name was renamed: use verifier.loss"),
+        (["--config-dir", str(tmp_path), "experiment=mine"], "rft.finetune_from was renamed: use rft.init"),
+    ):
+        command = [sys.executable, "-m", "mathlit", *args, "--cfg", "job"]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert result.returncode == 1 and result.stderr == f"mathlit: error: {line}\n"
 
 
 def test_every_config_group_has_a_file_git_can_carry():

@@ -13,7 +13,7 @@ RFT = ["task=rft", "debug=fast", *MICRO_MODEL, "rft.k=4", "rft.max_new_tokens=48
 
 
 def test_rft_runs_sft_sampling_filtering_and_finetuning(tmp_path):
-    run_task(make_cfg(*RFT, "rft.finetune_from=sft", run_dir=tmp_path))
+    run_task(make_cfg(*RFT, "rft.init=sft", run_dir=tmp_path))
     stages = json.loads((tmp_path / "metrics.json").read_text())["stages"]
     assert [s["stage"] for s in stages] == ["sft", "rft1"]
     report = stages[1]["rft_data"]

@@ -70,26 +70,26 @@ def test_multitask_runs_its_stages_and_reports_against_sft(tmp_path, monkeypatch
     built = counting_samplers(monkeypatch)
     objective = run_task(make_cfg("task=multitask", *SMALL, run_dir=tmp_path))
     # The SFT model's sampler serves its candidates and its test solutions; the final model gets its own.
-    assert [kw["model_dir"].parent.name for kw in built] == ["stage1_generate", "stage3_generate"]
+    assert [kw["model_dir"].parent.name for kw in built] == ["stage1_generator", "stage3_generator"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert [s.split("/")[-2] for s in metrics["stages"]] == ["stage1_generate", "stage2_evaluate", "stage3_generate"]
+    assert [s.split("/")[-2] for s in metrics["stages"]] == ["stage1_generator", "stage2_verifier", "stage3_generator"]
     for name in ("sft", "multitask"):
         assert_rerank_summary(metrics[name]["rerank"], problems=8, n=4)
     assert objective == metrics["multitask"]["rerank"]["cluster@4"]
-    final = json.loads((tmp_path / "stage3_generate" / "hf" / "verifier.json").read_text())
+    final = json.loads((tmp_path / "stage3_generator" / "hf" / "verifier.json").read_text())
     assert final["head"] == "token"  # the final generator is its own verifier
 
 
 def test_multitask_rejects_stage_lists_it_cannot_run(tmp_path):
     with pytest.raises(ConfigError, match="multitask.stages"):
-        run_task(make_cfg("task=multitask", *SMALL, "multitask.stages=[{kind: evaluate}]", run_dir=tmp_path))
+        run_task(make_cfg("task=multitask", *SMALL, "multitask.stages=[{kind: verifier}]", run_dir=tmp_path))
     with pytest.raises(ConfigError, match="verifier.head=token"):
         run_task(make_cfg("task=multitask", *SMALL, "verifier.head=scalar", run_dir=tmp_path))
 
 
 def test_the_users_command_composes_for_a_real_model():
     cfg = make_cfg("task=multitask", "model=llama2_7b", "model.path=/models/Llama-2-7b-hf")
-    assert [s.kind for s in cfg.multitask.stages] == ["generate", "evaluate", "generate"]
+    assert [s.kind for s in cfg.multitask.stages] == ["generator", "verifier", "generator"]
     assert cfg.verifier.head == "token" and cfg.verifier.lm_weight > 0 and cfg.trainer.precision == "bf16-mixed"
 
 

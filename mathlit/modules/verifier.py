@@ -5,7 +5,7 @@ z = logit(yes_word) - logit(no_word), so S = sigmoid(z) = p(correct) / (p(correc
 model stays a plain LM that can also generate; with head=scalar, a linear head on the last hidden state.
 Losses: pointwise binary cross-entropy; pairwise Bradley-Terry -log sigmoid(z+ - z-) or the paper's
 margin max(0, log S(bad) - log S(good) + margin). An optional generation loss on correct solutions
-(verifier.lm_weight) keeps generation alive during a multi-task evaluation stage. Losses are exact means
+(verifier.lm_weight) keeps generation alive during a multitask verifier stage. Losses are exact means
 over an optimizer step: items over global_batch_size, LM tokens over the step's target tokens.
 """
 
@@ -88,7 +88,7 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
 
     def item_losses(self, batch: dict) -> torch.Tensor:
         z = self.score(batch["input_ids"], batch["attention_mask"])
-        if self.cfg.name == "pointwise":
+        if self.cfg.loss == "pointwise":
             return F.binary_cross_entropy_with_logits(z, batch["label"].float(), reduction="none")
         z_bad = self.score(batch["bad_input_ids"], batch["bad_attention_mask"])
         if self.cfg.pair_loss == "bradley_terry":

@@ -3,16 +3,16 @@
     python -m mathlit task=multitask                       # tiny LLaMA on arith, CPU
     python -m mathlit task=multitask model=llama2_7b model.path=/models/Llama-2-7b-hf data=gsm8k
 
-Stages from multitask.stages (default generate -> evaluate -> generate), each a Lightning run starting from
+Stages from multitask.stages (default generator -> verifier -> generator), each a Lightning run starting from
 the previous stage's weights:
-- generate: SFT on the reference solutions;
-- evaluate: verifier training with the token head (the model's own "correct"/"incorrect" logits), on
+- generator: SFT on the reference solutions;
+- verifier: verifier training with the token head (the model's own "correct"/"incorrect" logits), on
   candidates the current model samples for the training questions; verifier.lm_weight keeps the
   generation loss on correct solutions as a regulariser.
-Then, on the test split, the plain SFT model (the first generate stage) and the final model: greedy,
+Then, on the test split, the plain SFT model (the first generator stage) and the final model: greedy,
 maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted vote, cluster re-ranking),
 in metrics.json under "sft" and "multitask". The first stage's sampler (one vLLM engine) samples both the
-first evaluate stage's candidates and its test solutions.
+first verifier stage's candidates and its test solutions.
 """
 
 from pathlib import Path
@@ -58,8 +58,8 @@ class Trained(NamedTuple):
 
 def train(cfg: DictConfig) -> Trained:
     kinds = [s.kind for s in cfg.multitask.stages]
-    if not kinds or kinds[0] != "generate":
-        raise ConfigError(f"multitask.stages must start with generate, got {[str(k) for k in kinds]}")
+    if not kinds or kinds[0] != "generator":
+        raise ConfigError(f"multitask.stages must start with generator, got {[str(k) for k in kinds]}")
     if cfg.verifier.head != "token":
         raise ConfigError("task=multitask needs verifier.head=token: one backbone both generates and evaluates")
     run_dir = Path(cfg.run_dir)
@@ -68,10 +68,10 @@ def train(cfg: DictConfig) -> Trained:
     verifier_splits = Splits(splits.train[: cfg.verifier.max_questions], splits.val, [], {})
     model, folders, sft_sampler = None, [], None
     for i, stage in enumerate(cfg.multitask.stages, start=1):
-        steps = stage.max_steps if stage.max_steps or stage.kind == "generate" else cfg.verifier.max_steps
+        steps = stage.max_steps if stage.max_steps or stage.kind == "generator" else cfg.verifier.max_steps
         stage_cfg, out = with_steps(cfg, steps), run_dir / f"stage{i}_{stage.kind}"
         L.seed_everything(cfg.seed, workers=True)
-        if stage.kind == "generate":
+        if stage.kind == "generator":
             module, data = sft_parts(stage_cfg, tokenizer, splits, model)
         else:
             sampler = sampler_for(cfg, tokenizer, folder=folders[-1])
@@ -83,7 +83,7 @@ def train(cfg: DictConfig) -> Trained:
                 sampler.close()
             module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, verifier_splits, model)
         folder = fit_stage(stage_cfg, module, data, out).hf_dir
-        if stage.kind == "evaluate":
+        if stage.kind == "verifier":
             save_verifier(module, folder)
         # The next stage starts from the saved full weights, not the in-memory (possibly sharded) module.
         model = build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)

@@ -8,7 +8,7 @@
 2. sample rft.k paths per training question (sampler=vllm or hf) with the SFT weights;
 3. keep correct paths whose calculations hold, deduplicated to distinct reasoning paths (equation lists),
    pooled with rft.sources (union across models);
-4. fine-tune from the base model (rft.finetune_from=base, or sft) on original + selected paths;
+4. fine-tune from the base model (rft.init=base, or sft) on original + selected paths;
 5. greedy accuracy of each stage on the test split. rft.rounds=N repeats 2-5 with the newest model.
 rft.every_n_epochs=E samples inside the stages that sample (SFT and every round but the last) at the end of
 every E-th epoch instead: their next epochs train on their own data plus the newest paths (iterative RFT),
@@ -79,7 +79,7 @@ def train(cfg: DictConfig) -> list[dict]:
         rows.append(row)
 
     for r in range(1, cfg.rft.rounds + 1):
-        start = None if cfg.rft.finetune_from == "base" else weights(sft_folder)
+        start = None if cfg.rft.init == "base" else weights(sft_folder)
         augmented, report = round_data
         next_round = f"round{r + 1}" if r < cfg.rft.rounds else None
         round_data, row = stage(f"rft{r}", splits.train + augmented, start, next_round)

@@ -79,5 +79,5 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
     trained.generator.close()
     metrics["verifier_training"] = trained.training_data
     rerank, n = metrics["rerank"], metrics["rerank"]["n"]
-    summary = f"{cfg.verifier.name} verifier, head={cfg.verifier.head}\n{table(metrics)}"
+    summary = f"{cfg.verifier.loss} verifier, head={cfg.verifier.head}\n{table(metrics)}"
     return Report(metrics, summary, max(rerank[f"best_of@{n}"], rerank[f"cluster@{n}"]))

@@ -68,10 +68,10 @@ def test_pairwise_losses_match_their_formulas(tokenizer):
     pairs = [Pair(c.qid, c.question, c.solution, CANDIDATES[c.qid + 1].solution) for c in CANDIDATES[::2]]
     encoder = VerifierEncoder(tokenizer, TEMPLATE, "{question}", with_lm=False)
     batch = pad_batch(encoder.pairs(pairs), tokenizer.pad_token_id)
-    bt = module(tokenizer, name="pairwise", pair_loss="bradley_terry")
+    bt = module(tokenizer, loss="pairwise", pair_loss="bradley_terry")
     good, bad = (bt.score(batch[f"{p}input_ids"], batch[f"{p}attention_mask"]) for p in ("", "bad_"))
     torch.testing.assert_close(bt.item_losses(batch), -F.logsigmoid(good - bad))
-    margin = module(tokenizer, name="pairwise", pair_loss="margin", margin=0.5)
+    margin = module(tokenizer, loss="pairwise", pair_loss="margin", margin=0.5)
     expected = (F.logsigmoid(bad) - F.logsigmoid(good) + 0.5).clamp(min=0)
     torch.testing.assert_close(margin.item_losses(batch), expected)
 
