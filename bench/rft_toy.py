@@ -3,7 +3,7 @@
     python bench/seed_spread.py                  # the SFT runs (seeds 1-5), ~4 min a seed
     python bench/rft_toy.py --sft-runs bench/out/seed_spread/default          # RFT on them, ~10 min a seed
     python bench/rft_toy.py --name from_sft --samples-from default --sft-runs bench/out/seed_spread/default \
-        rft.finetune_from=sft                    # an ablation on the same sampled paths (~5 min a seed)
+        rft.init=sft                             # an ablation on the same sampled paths (~5 min a seed)
 
 Each seed runs `python -m mathlit task=rft` (SFT of the default recipe, or that seed's finished SFT run with
 --sft-runs -> k paths per training question with vLLM -> correct, distinct paths -> fine-tune from the base with
