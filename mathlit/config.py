@@ -11,6 +11,7 @@ A choice is a StrEnum: its members compare equal to their strings and format as 
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ from omegaconf.errors import ConfigKeyError
 from mathlit.errors import ConfigError
 
 ASSETS = Path(__file__).parent / "models"
-CONF = Path(__file__).parent / "conf"  # the package's view of conf/
 
 
 class Task(StrEnum):
@@ -367,7 +367,8 @@ def check_keys(cfg: DictConfig) -> None:
 def yaml_values(schema: type, file: str) -> DictConfig:
     """One yaml file of conf/ typed by its schema, for code outside Hydra (a saved verifier folder's
     settings start from conf/verifier/pointwise.yaml). The file's own defaults list is not followed."""
-    values = OmegaConf.load(CONF / file)
+    # conf/ is the package mathlit.conf: found this way from a source checkout and from an install alike.
+    values = OmegaConf.load(str(files("mathlit.conf") / file))
     values.pop("defaults", None)
     return OmegaConf.merge(OmegaConf.structured(schema), values)
 
