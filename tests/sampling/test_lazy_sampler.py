@@ -1,5 +1,7 @@
 """LazySampler: builds its backend on first use, once; pause lets a sleeping engine sleep and wakes it on use."""
 
+import pytest
+
 from mathlit.sampling import LazySampler, SamplingParams
 
 
@@ -36,23 +38,20 @@ def test_one_backend_for_every_use_and_a_pause_sleeps_it():
     assert log == ["start", "generate", "sleep", "wake_up", "generate", "close"]
 
 
-def test_a_backend_that_cannot_sleep_stays_on_cpu(monkeypatch):
-    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+@pytest.mark.parametrize(
+    ("gpu", "expected"),
+    [
+        (False, ["start", "generate", "wake_up", "generate"]),  # on CPU it stays
+        (True, ["start", "generate", "close", "start", "generate"]),  # on GPU it frees the memory, then is rebuilt
+    ],
+    ids=["cpu-stays", "gpu-closed-and-rebuilt"],
+)
+def test_a_backend_that_cannot_sleep(monkeypatch, gpu, expected):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: gpu)
     log: list = []
     sampler = LazySampler(lambda: Engine(log))
     sampler.generate(["a"], SamplingParams())
     sampler._sampler.can_sleep = False
     sampler.pause()
     sampler.generate(["b"], SamplingParams())
-    assert log == ["start", "generate", "wake_up", "generate"]
-
-
-def test_a_backend_that_cannot_sleep_is_closed_on_gpu_and_rebuilt(monkeypatch):
-    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
-    log: list = []
-    sampler = LazySampler(lambda: Engine(log))
-    sampler.generate(["a"], SamplingParams())
-    sampler._sampler.can_sleep = False
-    sampler.pause()
-    sampler.generate(["b"], SamplingParams())
-    assert log == ["start", "generate", "close", "start", "generate"]
+    assert log == expected
