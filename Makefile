@@ -1,9 +1,10 @@
 # make run   set up .venv and train the default model (tiny LLaMA on arithmetic, CPU, ~5 minutes)
 # make test  set up .venv with the test extras and vLLM on CPU, then run the test suite
+# make test-slurm  the SLURM tests: a one-node cluster on this machine (root; apt installs SLURM), ~3 minutes
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint
+.PHONY: run test test-slurm lint
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +25,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.vllm
 	$(PY) -m pytest -q
+
+test-slurm: $(VENV)/.installed
+	$(PY) -m pytest -q -m slurm -rs
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -12,8 +12,10 @@ from typing import NamedTuple
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
+from callbacks.requeue import RequeueOnSignal
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
@@ -67,6 +69,9 @@ def build_trainer(
         save_on_train_epoch_end=True,
     )
     bar = RichProgressBar() if sys.stdout.isatty() else TQDMProgressBar(refresh_rate=cfg.log_every_n_steps)
+    # Under srun: our preemption handler (callbacks/requeue.py) instead of Lightning's mid-step one.
+    on_slurm = SLURMEnvironment.detect()
+    preemption = [RequeueOnSignal(out_dir / "checkpoints" / "last.ckpt")] if on_slurm else []
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
@@ -79,7 +84,8 @@ def build_trainer(
         log_every_n_steps=cfg.log_every_n_steps,
         deterministic=cfg.deterministic,
         logger=build_logger(logger_cfg, out_dir),
-        callbacks=[checkpoints, *callbacks, *([bar] if cfg.progress_bar else [])],
+        callbacks=[checkpoints, *preemption, *callbacks, *([bar] if cfg.progress_bar else [])],
+        plugins=[SLURMEnvironment(auto_requeue=False)] if on_slurm else None,
         enable_progress_bar=cfg.progress_bar,
         use_distributed_sampler=False,  # the DataModule shards by rank itself
         default_root_dir=out_dir,
