@@ -30,11 +30,16 @@ class RequeueOnSignal(Callback):
         self.last, self.signum = last, signum
         self.signalled = self.stepped = False
 
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+    # Installed after Lightning's signal connector (set up between setup() and on_train_start), which restores
+    # the handlers it found when the trainer ends.
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.previous = signal.signal(self.signum, self._on_signal)
         log.info("on %s: checkpoint at the next optimizer step and requeue job %s", self.signum.name, slurm_job_id())
 
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        signal.signal(self.signum, self.previous)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         signal.signal(self.signum, self.previous)
 
     def _on_signal(self, signum, frame) -> None:
