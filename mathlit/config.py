@@ -249,6 +249,7 @@ class EvalConfig:
     top_p: float = MISSING
     max_examples: int | None = MISSING  # the first N test problems
     samples_path: str | None = MISSING  # score an existing samples.jsonl instead of sampling
+    shard: str | None = MISSING  # "i/n": sample shards i, i+n, ... of each pass only (one job of an array)
     rerank: str | None = MISSING  # a verifier folder: re-rank the N samples with it
     rerank_top_k: int = MISSING  # cluster re-ranking keeps the K largest answer clusters
     rerank_aggregate: Aggregate = MISSING  # a cluster's score from its members'

@@ -54,9 +54,10 @@ def sample_solutions(
     source: str,
     top_p: float | None = None,
     max_new_tokens: int | None = None,
-) -> list[dict]:
+    part: tuple[int, int] = (0, 1),
+) -> list[dict] | None:
     """n graded completions per example (test problems, or a verifier's training questions) in out_dir;
-    top_p and max_new_tokens default to eval.top_p and sampler.max_new_tokens."""
+    top_p and max_new_tokens default to eval.top_p and sampler.max_new_tokens. part: see `sample_records`."""
     params = SamplingParams(
         n=n,
         temperature=temperature,
@@ -65,8 +66,9 @@ def sample_solutions(
         max_new_tokens=max_new_tokens or cfg.sampler.max_new_tokens,
         stop=tuple(cfg.sampler.stop),
     )
+    template = cfg.data.prompt_template
     return sample_records(
-        sampler, examples, template=cfg.data.prompt_template, params=params, out_dir=out_dir, source=source
+        sampler, examples, template=template, params=params, out_dir=out_dir, source=source, part=part
     )
 
 
@@ -80,23 +82,29 @@ def evaluate(
     greedy: bool = True,
     n: int = 0,
     verifier: str | Path | None = None,
-) -> dict:
+    part: tuple[int, int] = (0, 1),
+) -> dict | None:
     """Greedy accuracy (maj1@1, out_dir/greedy/), then n samples per problem at eval.temperature
     (out_dir/sampled/, pass_at_k.png) re-ranked by `verifier` when one is given (see `report_samples`).
-    `source` names the weights the sampler holds, so that stored samples are reused only for them."""
+    `source` names the weights the sampler holds, so that stored samples are reused only for them.
+    part=(i, n): sample this job's share of both passes; None until every job's shards are on disk."""
     out_dir = Path(out_dir)
-    metrics: dict = {}
+    kwargs = {"source": source, "part": part}
+    records = samples = []
     if greedy:
         records = sample_solutions(
-            cfg, sampler, examples, out_dir / "greedy", n=1, temperature=0.0, top_p=1.0, source=source
+            cfg, sampler, examples, out_dir / "greedy", n=1, temperature=0.0, top_p=1.0, **kwargs
         )
-        correct = sum(r["correct"] for r in records)
-        metrics |= {"greedy_accuracy": correct / max(1, len(records)), "correct": correct, "problems": len(records)}
-    samples = []
     if n > 0:
         samples = sample_solutions(
-            cfg, sampler, examples, out_dir / "sampled", n=n, temperature=cfg.eval.temperature, source=source
+            cfg, sampler, examples, out_dir / "sampled", n=n, temperature=cfg.eval.temperature, **kwargs
         )
+    if records is None or samples is None:
+        return None
+    metrics: dict = {}
+    if greedy:
+        correct = sum(r["correct"] for r in records)
+        metrics |= {"greedy_accuracy": correct / max(1, len(records)), "correct": correct, "problems": len(records)}
     return metrics | report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier)
 
 

@@ -2,6 +2,7 @@
 a Hydra sweep through hydra-submitit-launcher, and jobs preempted mid-training that resume to the weights of an
 uninterrupted run. `make test-slurm` (pytest -m slurm); skipped with the reason where the daemons cannot run."""
 
+import json
 import os
 import re
 import subprocess
@@ -39,10 +40,16 @@ class Cluster:
         assert done.returncode == 0, f"{command}: {done.stderr}"
         return done.stdout
 
-    def sbatch(self, run_dir: Path, *overrides: str) -> str:
+    def sbatch(self, run_dir: Path, *overrides: str, options: tuple[str, ...] = ()) -> str:
         """Submits launchers/slurm.sbatch on a CPU node with the run folder given; returns the job id."""
         exports = f"ALL,MATHLIT_PYTHON={sys.executable},MATHLIT_RUN_DIR={run_dir}"
-        options = [*CPU_NODE, f"--output={self.folder}/slurm-%j.out", "--open-mode=append", f"--export={exports}"]
+        options = (
+            *CPU_NODE,
+            f"--output={self.folder}/slurm-%j.out",
+            "--open-mode=append",
+            f"--export={exports}",
+            *options,
+        )
         return self.run("sbatch", "--parsable", *options, "launchers/slurm.sbatch", *RUN, *overrides).strip()
 
     def job(self, job_id: str) -> dict[str, str]:
@@ -83,14 +90,21 @@ def same_weights(a: Path, b: Path) -> bool:
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
-def test_sbatch_runs_a_task_to_completion(slurm, tmp_path):
-    job_id = slurm.sbatch(tmp_path / "run")
+@pytest.fixture(scope="session")
+def trained(slurm, tmp_path_factory) -> Path:
+    """`sbatch launchers/slurm.sbatch task=sft debug=fast` run to the end: its run folder."""
+    run_dir = tmp_path_factory.mktemp("sbatch") / "run"
+    job_id = slurm.sbatch(run_dir)
     job = slurm.wait(job_id, {"COMPLETED"})
     assert job["ExitCode"] == "0:0"
-    assert (tmp_path / "run" / "hf" / "model.safetensors").exists()
-    assert (tmp_path / "run" / "metrics.json").exists()
-    # Lightning saw SLURM (srun's ranks) with one CPU device.
+    # Lightning saw SLURM (srun's ranks): the preemption handler is armed for this job.
     assert f"requeue job {job_id}" in slurm.output(job_id)
+    return run_dir
+
+
+def test_sbatch_runs_a_task_to_completion(trained):
+    assert (trained / "hf" / "model.safetensors").exists()
+    assert json.loads((trained / "metrics.json").read_text())["problems"] == 8
 
 
 def test_default_run_folder_is_per_job_id(slurm):
@@ -156,3 +170,24 @@ def test_preempted_jobs_resume_to_the_uninterrupted_weights(slurm, tmp_path):
             assert sorted(p.name for p in (tmp_path / name / "logs").iterdir()) == ["version_0", "version_1"]
             assert same_weights(tmp_path / "whole", tmp_path / name), name
     assert "SIGUSR1 at step" in slurm.output(signalled)
+
+
+def test_sharded_eval_over_a_job_array_matches_one_process(slurm, trained, tmp_path):
+    # 130 problems: three shards of 64, two for array task 0 and one for task 1.
+    evals = [
+        "task=eval",
+        f"model.path={trained}/hf",
+        "eval.n=2",
+        "data.arith.num_test=130",
+        "data.max_test_examples=130",
+    ]
+    whole = slurm.sbatch(tmp_path / "whole", *evals)
+    array = slurm.sbatch(
+        tmp_path / "sharded", *evals, "eval.shard=${oc.env:SLURM_ARRAY_TASK_ID}/2", options=("--array=0-1",)
+    )
+    merge = slurm.sbatch(tmp_path / "sharded", *evals, options=(f"--dependency=afterok:{array}",))
+    for job_id in (f"{array}_0", f"{array}_1", merge, whole):
+        slurm.wait(job_id, {"COMPLETED"})
+    for name in ("metrics.json", "greedy/samples.jsonl", "sampled/samples.jsonl"):
+        assert (tmp_path / "sharded" / name).read_text() == (tmp_path / "whole" / name).read_text(), name
+    assert json.loads((tmp_path / "whole" / "metrics.json").read_text())["sampled"]["problems"] == 130

@@ -40,6 +40,24 @@ def grade(example: Example, prompt: str, index: int, text: str, num_tokens: int,
     }
 
 
+def parse_part(value: str | None, key: str) -> tuple[int, int]:
+    """ "i/n" (config `key`): this job samples shards i, i+n, i+2n, ... of every sampling pass; None: all."""
+    if value is None:
+        return 0, 1
+    mine, _, count = str(value).partition("/")
+    if not (mine.isdigit() and count.isdigit() and int(mine) < int(count)):
+        raise ConfigError(f"{key}={value}: expected i/n with 0 <= i < n, e.g. {key}=0/2")
+    return int(mine), int(count)
+
+
+def _read_shard(path: Path, chunk: list[Example], n: int) -> list[dict]:
+    rows, _ = parse_jsonl(path, lambda row, lineno: row)
+    # Every (question, sample) of the shard exactly once: a shard from another split or another n is refused.
+    if [(r["id"], r["sample_idx"]) for r in rows] != [(e.id, i) for e in chunk for i in range(n)]:
+        raise ConfigError(f"{path}: not the {n} samples of each of its {len(chunk)} problems; remove it")
+    return rows
+
+
 def _fingerprint(examples: list[Example], template: str, params: SamplingParams, source: str) -> str:
     ids = hashlib.sha1("\n".join(e.id for e in examples).encode()).hexdigest()
     return json.dumps({"ids": ids, "template": template, "params": asdict(params), "source": source}, sort_keys=True)
@@ -54,10 +72,12 @@ def sample_records(
     out_dir: str | Path,
     source: str = "",
     shard_size: int | None = None,
-) -> list[dict]:
+    part: tuple[int, int] = (0, 1),
+) -> list[dict] | None:
     """Sample params.n completions per example into out_dir/samples.jsonl; returns all records in order.
 
     `source` names the weights (a folder and version) so that resumed shards come from the same model.
+    part=(i, n): sample only shards i, i+n, ... (one job of an array); None while others' shards are missing.
     """
     out_dir = Path(out_dir)
     shard_size = shard_size or SHARD_SIZE
@@ -70,12 +90,16 @@ def sample_records(
         )
     write_json(manifest, {"fingerprint": fingerprint})
     records: list[dict] = []
+    missing = 0
     for index, start in enumerate(range(0, len(examples), shard_size)):
         path = shards / f"{index:05d}.jsonl"
+        chunk = examples[start : start + shard_size]
         if path.exists():
-            rows, _ = parse_jsonl(path, lambda row, lineno: row)
+            rows = _read_shard(path, chunk, params.n)
+        elif index % part[1] != part[0]:
+            missing += 1
+            continue
         else:
-            chunk = examples[start : start + shard_size]
             prompts = [format_prompt(template, e.question) for e in chunk]
             # A seed per shard: a resumed shard draws what it would have drawn in one go.
             completions = sampler.generate(prompts, replace(params, seed=params.seed * 100_003 + index))
@@ -86,5 +110,8 @@ def sample_records(
             ]
             write_jsonl(path, rows)
         records += rows
+    if missing:
+        log.info("%s: %d shards left to the other jobs of the array", shards, missing)
+        return None
     write_jsonl(out_dir / "samples.jsonl", records)
     return records

@@ -19,7 +19,7 @@ from mathlit.io import write_json
 
 @dataclass(frozen=True)
 class Report:
-    metrics: dict  # written to <run_dir>/metrics.json
+    metrics: dict | None  # written to <run_dir>/metrics.json; None: none yet (one job of an array)
     summary: str  # printed after "mathlit <task>: "
     objective: float | None  # the number a sweep optimises: what run_task returns
 
@@ -34,6 +34,7 @@ def run_task(cfg: DictConfig) -> float | None:
         return None
     report = task.report(cfg, trained)
     run_dir = Path(cfg.run_dir)
-    write_json(run_dir / "metrics.json", report.metrics)
+    if report.metrics is not None:
+        write_json(run_dir / "metrics.json", report.metrics)
     print(f"mathlit {cfg.task.name}: {report.summary}\noutputs in {run_dir}", flush=True)
     return report.objective

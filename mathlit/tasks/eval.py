@@ -3,11 +3,15 @@
     python -m mathlit task=eval model.path=OUT/hf data=gsm8k eval.n=256 eval.temperature=0.7
     python -m mathlit task=eval eval.samples_path=OUT/sampled/samples.jsonl   # metrics only, no model
     python -m mathlit task=eval model.path=OUT/hf eval.n=16 eval.rerank=VERIFIER/hf   # + verifier re-ranking
+    MATHLIT_RUN_DIR=EVAL sbatch --array=0-1 launchers/slurm.sbatch task=eval model.path=OUT/hf \
+        'eval.shard=${oc.env:SLURM_ARRAY_TASK_ID}/2'   # then the same without eval.shard merges
 
 Writes greedy/samples.jsonl, sampled/samples.jsonl, metrics.json (overall, and per level and subject
 for MATH) and pass_at_k.png; with eval.rerank also scored.jsonl, rerank.json and rerank.png. Samples are
 stored in shards as they are made: a rerun in the same folder samples only what is missing, and a rerun
-with everything on disk recomputes metrics without a model.
+with everything on disk recomputes metrics without a model. eval.shard=i/n samples only shards i, i+n, ...
+into the same folder (a job array) and writes metrics only if it finds every shard on disk; the same
+command without eval.shard then merges: it checks every shard and samples nothing.
 """
 
 from pathlib import Path
@@ -19,6 +23,7 @@ from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, report_samples, sampler_for, table
 from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
+from mathlit.sampling.records import parse_part
 from mathlit.tasks import Report
 
 
@@ -45,9 +50,20 @@ def report(cfg: DictConfig, trained: None) -> Report:
             raise ConfigError("eval.rerank needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
         sampler = sampler_for(cfg, load_tokenizer(cfg.model), folder=cfg.model.path)
         source = str(Path(cfg.model.path).resolve())
+        part = parse_part(cfg.eval.shard, "eval.shard")
         metrics = evaluate(
-            cfg, sampler, test, run_dir, source=source, greedy=cfg.eval.greedy, n=cfg.eval.n, verifier=cfg.eval.rerank
+            cfg,
+            sampler,
+            test,
+            run_dir,
+            source=source,
+            greedy=cfg.eval.greedy,
+            n=cfg.eval.n,
+            verifier=cfg.eval.rerank,
+            part=part,
         )
         sampler.close()
+        if metrics is None:
+            return Report(None, f"sampled shard {cfg.eval.shard}; other jobs' shards are still missing", None)
     objective = metrics.get("greedy_accuracy", metrics.get("sampled", {}).get("pass_ratio"))
     return Report(metrics, f"{cfg.data.name}\n{table(metrics)}", objective)

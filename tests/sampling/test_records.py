@@ -5,7 +5,7 @@ import pytest
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams
-from mathlit.sampling.records import sample_records
+from mathlit.sampling.records import parse_part, sample_records
 
 EXAMPLES = [
     Example(f"q{i}", f"What is {i}+{i}?", f"{i}+{i}=<<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}", str(2 * i), "gsm8k")
@@ -33,9 +33,10 @@ class Arithmetic:
         pass
 
 
-def run(sampler, out_dir, **kw):
-    params = SamplingParams(n=2, **kw)
-    return sample_records(sampler, EXAMPLES, template="Q: {question}\nA:", params=params, out_dir=out_dir, shard_size=3)
+def run(sampler, out_dir, part=(0, 1), n=2, **kw):
+    params = SamplingParams(n=n, **kw)
+    template = "Q: {question}\nA:"
+    return sample_records(sampler, EXAMPLES, template=template, params=params, out_dir=out_dir, shard_size=3, part=part)
 
 
 def test_records_are_graded_and_ordered(tmp_path):
@@ -61,3 +62,25 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     run(Arithmetic(), tmp_path)
     with pytest.raises(ConfigError, match="other settings"):
         run(Arithmetic(), tmp_path, temperature=0.7)
+
+
+def test_array_jobs_sample_their_own_shards_and_the_last_one_merges(tmp_path):
+    first, second = Arithmetic(), Arithmetic()
+    assert run(first, tmp_path, part=(0, 2)) is None  # shards 0 and 2 of 0-3; 1 and 3 are the other job's
+    assert first.calls == 2 and not (tmp_path / "samples.jsonl").exists()
+    assert run(second, tmp_path, part=(1, 2)) == run(Arithmetic(), tmp_path / "whole")
+    assert second.calls == 2
+
+
+def test_a_shard_with_other_samples_is_refused(tmp_path):
+    run(Arithmetic(), tmp_path / "n1", n=1)
+    run(Arithmetic(), tmp_path / "n2", part=(1, 2))
+    (tmp_path / "n1" / "shards" / "00000.jsonl").replace(tmp_path / "n2" / "shards" / "00000.jsonl")
+    with pytest.raises(ConfigError, match="00000.jsonl: not the 2 samples of each of its 3 problems"):
+        run(Arithmetic(), tmp_path / "n2")
+
+
+@pytest.mark.parametrize("value", ["2/2", "1", "a/2", "-1/2"])
+def test_a_bad_part_names_the_key(value):
+    with pytest.raises(ConfigError, match=f"eval.shard={value}: expected i/n"):
+        parse_part(value, "eval.shard")
