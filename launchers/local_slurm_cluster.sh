@@ -16,8 +16,17 @@ cannot() {
     exit 3
 }
 
+alive() { [[ -s "$DIR/$1.pid" ]] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
+
 stop() {
-    # slurmd before slurmctld, munged last; each by the pid it wrote.
+    # Jobs first (their steps would outlive slurmd), then slurmd, slurmctld, munged; each by the pid it wrote.
+    if alive slurmctld; then
+        SLURM_CONF="$DIR/slurm.conf" scancel --full --user="$(id -un)" 2>/dev/null || true
+        for _ in $(seq 100); do
+            [[ -z "$(SLURM_CONF="$DIR/slurm.conf" squeue --noheader -o %i 2>/dev/null)" ]] && break
+            sleep 0.2
+        done
+    fi
     for daemon in slurmd slurmctld munged; do
         if [[ -s "$DIR/$daemon.pid" ]]; then
             kill "$(cat "$DIR/$daemon.pid")" 2>/dev/null || true
@@ -25,7 +34,7 @@ stop() {
     done
     for daemon in slurmd slurmctld munged; do
         for _ in $(seq 50); do
-            [[ -s "$DIR/$daemon.pid" ]] && kill -0 "$(cat "$DIR/$daemon.pid")" 2>/dev/null || break
+            alive "$daemon" || break
             sleep 0.1
         done
         rm -f "$DIR/$daemon.pid"
