@@ -176,6 +176,7 @@ class DataConfig:
     val_examples: int = MISSING  # held out of the train set for validation loss
     max_length: int = MISSING  # longer examples are dropped and counted, never truncated (which would lose EOS)
     on_bad_row: OnBadRow = MISSING
+    packing: bool = MISSING  # SFT examples packed into rows of max_length tokens, none attending to another
     arith: ArithConfig = field(default_factory=ArithConfig)  # data=arith's generator (unread for file datasets)
 
 

@@ -164,6 +164,7 @@ def verifier_parts(
         encode=encode,
         encode_val=encoder.candidates,
         splits=Splits(train, val, [], {"train": len(train)}),
+        pack=False,
     )
     module = VerifierModule(
         cfg.model, cfg.optim, v, tokenizer, global_batch_size=cfg.trainer.global_batch_size, model=model
