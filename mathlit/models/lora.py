@@ -9,6 +9,7 @@ weights synced into vLLM and the weights sampled from are the base with the adap
 """
 
 import os
+import sys
 
 import torch
 from torch import nn
@@ -67,9 +68,8 @@ def add_lora(model: PreTrainedModel, cfg: ModelConfig) -> nn.Module:
 
 
 def is_lora(model: nn.Module) -> bool:
-    from peft import PeftModel
-
-    return isinstance(model, PeftModel)
+    peft = sys.modules.get("peft")  # never imported: no model is a peft model (and the import is slow)
+    return peft is not None and isinstance(model, peft.PeftModel)
 
 
 @torch.no_grad()
