@@ -122,6 +122,19 @@ class StageKind(StrEnum):
     verifier = "verifier"  # verifier training (token head) on the current model's sampled candidates
 
 
+Quantization = StrEnum("Quantization", {"none": "none", "4bit": "4bit", "8bit": "8bit"})  # bitsandbytes, CUDA only
+
+
+@dataclass
+class LoraSettings:
+    """LoRA adapters (peft); the exported hf/ folder has them merged."""
+
+    r: int = MISSING  # rank; 0: no LoRA, every weight trains
+    alpha: float = MISSING  # updates are scaled by alpha / r
+    dropout: float = MISSING
+    target_modules: list[str] = MISSING  # module names inside each layer (q_proj, ..., down_proj)
+
+
 @dataclass
 class LlamaArch:
     """A LLaMA architecture for random initialisation (`model=tiny_llama`)."""
@@ -146,6 +159,8 @@ class ModelConfig:
     dtype: Dtype = MISSING  # dtype the weights are loaded in
     trust_remote_code: bool = MISSING
     gradient_checkpointing: bool = MISSING
+    quantization: Quantization = MISSING  # 4bit | 8bit: a bitsandbytes base under LoRA adapters (QLoRA)
+    lora: LoraSettings = field(default_factory=LoraSettings)
 
 
 @dataclass
@@ -176,6 +191,7 @@ class DataConfig:
     val_examples: int = MISSING  # held out of the train set for validation loss
     max_length: int = MISSING  # longer examples are dropped and counted, never truncated (which would lose EOS)
     on_bad_row: OnBadRow = MISSING
+    packing: bool = MISSING  # SFT examples packed into rows of max_length tokens, none attending to another
     arith: ArithConfig = field(default_factory=ArithConfig)  # data=arith's generator (unread for file datasets)
 
 

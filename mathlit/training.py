@@ -23,6 +23,7 @@ from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, 
 from mathlit.errors import ConfigError
 from mathlit.models.build import save_hf
 from mathlit.models.gather import gathered_model
+from mathlit.models.lora import check_strategy, is_lora
 from mathlit.modules.generator import GeneratorSFT
 from mathlit.modules.verifier import VerifierModule
 from mathlit.strategies import build_strategy
@@ -170,6 +171,7 @@ def verifier_parts(
         encode=encode,
         encode_val=encoder.candidates,
         splits=Splits(train, val, [], {"train": len(train)}),
+        pack=False,
     )
     module = VerifierModule(
         cfg.model, cfg.optim, v, tokenizer, global_batch_size=cfg.trainer.global_batch_size, model=model
@@ -192,6 +194,7 @@ def fit_stage(
 ) -> StageResult:
     """Train (resuming from out_dir/checkpoints/last.ckpt when there is one) and export out_dir/hf."""
     out_dir = Path(out_dir)
+    check_strategy(cfg.model, cfg.trainer.strategy)
     data.setup("fit")
     trainer = build_trainer(
         cfg.trainer,
@@ -212,5 +215,7 @@ def fit_stage(
     model = gathered_model(trainer, module)
     if trainer.is_global_zero:
         save_hf(model, module.tokenizer, hf_dir)
+        if is_lora(module.model):  # the adapter alone too, for peft's PeftModel.from_pretrained(base, adapter)
+            module.model.save_pretrained(out_dir / "adapter")
     trainer.strategy.barrier()
     return StageResult(hf_dir, trainer.global_step, model)

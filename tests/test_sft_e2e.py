@@ -46,7 +46,7 @@ class Crash(Callback):
             raise RuntimeError("simulated crash")
 
 
-def train(run_dir, tokenizer, every, callbacks=()):
+def train(run_dir, tokenizer, every, *overrides, callbacks=()):
     # 24 examples, batch 8: 3 steps per epoch, 8 steps in all, checkpoints every `every` steps.
     cfg = make_cfg(
         "debug=fast",
@@ -57,19 +57,24 @@ def train(run_dir, tokenizer, every, callbacks=()):
         "trainer.micro_batch_size=4",
         f"trainer.checkpoint_every_n_steps={every}",
         "trainer.val_every_n_steps=null",
+        *overrides,
         run_dir=run_dir,
     )
     L.seed_everything(cfg.seed)
     return fit_stage(cfg, *sft_parts(cfg, tokenizer), run_dir, callbacks=list(callbacks))
 
 
-@pytest.mark.parametrize(("every", "crash_at"), [(2, 5), (3, 7)], ids=["mid-epoch", "epoch-boundary"])
-def test_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, tokenizer, every, crash_at):
-    whole = train(tmp_path / "whole", tokenizer, every)
+@pytest.mark.parametrize(
+    ("every", "crash_at", "overrides"),
+    [(2, 5, ["data.packing=true"]), (3, 7, [])],  # packing changes the batches, not how a resume finds them
+    ids=["mid-epoch-packed", "epoch-boundary"],
+)
+def test_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, tokenizer, every, crash_at, overrides):
+    whole = train(tmp_path / "whole", tokenizer, every, *overrides)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(tmp_path / "resumed", tokenizer, every, callbacks=[Crash(crash_at)])
+        train(tmp_path / "resumed", tokenizer, every, *overrides, callbacks=[Crash(crash_at)])
     assert not (tmp_path / "resumed" / "hf").exists()
-    resumed = train(tmp_path / "resumed", tokenizer, every)
+    resumed = train(tmp_path / "resumed", tokenizer, every, *overrides)
     assert resumed.global_step == whole.global_step == 8
     logs = sorted((tmp_path / "resumed" / "logs").glob("version_*/metrics.csv"))
     assert len(logs) == 2 and "train/loss" in logs[0].read_text()  # the interrupted run's log is kept

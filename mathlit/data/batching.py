@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from mathlit.data.packing import deal, pack_batch
 from mathlit.data.tokenize import IGNORE
 from mathlit.errors import ConfigError
 
@@ -64,7 +65,9 @@ class StepBatches(Dataset):
         rank: int,
         seed: int,
         pad_id: int,
+        pack_length: int | None = None,
     ):
+        """`pack_length`: pack each micro-batch into rows of this many tokens (data.packing); None pads."""
         per_pass = micro_batch_size * world_size
         if global_batch_size % per_pass:
             raise ConfigError(
@@ -75,12 +78,13 @@ class StepBatches(Dataset):
             raise ConfigError(
                 f"trainer.global_batch_size={global_batch_size} exceeds the {len(examples)} training examples"
             )
-        self.examples, self.seed, self.pad_id = examples, seed, pad_id
+        self.examples, self.seed, self.pad_id, self.pack_length = examples, seed, pad_id, pack_length
         self.global_batch, self.micro_batch = global_batch_size, micro_batch_size
         self.world_size, self.rank = world_size, rank
         self.accumulation = global_batch_size // per_pass
         self.steps_per_epoch = len(examples) // global_batch_size  # the last partial step is dropped
         self._tokens = [target_tokens(e) for e in examples]
+        self._lengths = [length(e) for e in examples]
         self._plan_epoch: int | None = None
         self._plan: list[tuple[list[int], int]] = []
 
@@ -93,13 +97,13 @@ class StepBatches(Dataset):
         plan = []
         for step in range(self.steps_per_epoch):
             chosen = order[step * self.global_batch : (step + 1) * self.global_batch]
-            # Similar lengths in one micro-batch waste less padding; the step's set is unchanged.
-            chosen.sort(key=lambda i: length(self.examples[i]))
             step_tokens = sum(self._tokens[i] for i in chosen)
-            micro = [
-                chosen[m * self.micro_batch : (m + 1) * self.micro_batch]
-                for m in range(self.world_size * self.accumulation)
-            ]
+            parts = self.world_size * self.accumulation
+            if self.pack_length:  # micro-batches of equal token counts, packed in __getitem__
+                micro = deal(chosen, self._lengths, parts)
+            else:  # similar lengths in one micro-batch waste less padding; the step's set is unchanged
+                chosen.sort(key=lambda i: self._lengths[i])
+                micro = [chosen[m * self.micro_batch : (m + 1) * self.micro_batch] for m in range(parts)]
             plan += [(indices, step_tokens) for indices in micro[self.rank :: self.world_size]]
         return plan
 
@@ -108,7 +112,11 @@ class StepBatches(Dataset):
         if epoch != self._plan_epoch:
             self._plan, self._plan_epoch = self._make_plan(epoch), epoch
         indices, step_tokens = self._plan[j]
-        batch = pad_batch([self.examples[i] for i in indices], self.pad_id)
+        chosen = [self.examples[i] for i in indices]
+        if self.pack_length:
+            batch = pack_batch(chosen, self.pack_length, self.pad_id)
+        else:
+            batch = pad_batch(chosen, self.pad_id)
         batch["step_tokens"] = torch.tensor(step_tokens)
         return batch
 

@@ -75,13 +75,16 @@ class MathDataModule(L.LightningDataModule):
         encode: Encoder | None = None,
         encode_val: Encoder | None = None,
         splits: Splits | None = None,
+        pack: bool = True,
     ):
+        """`pack=False` keeps padding whatever data.packing says (the verifier's multi-sequence examples)."""
         super().__init__()
         self.cfg, self.tokenizer, self.seed = cfg, tokenizer, seed
         self.global_batch_size, self.micro_batch_size = global_batch_size, micro_batch_size
         self.encode = encode or sft_encoder(cfg, tokenizer)
         self.encode_val = encode_val or self.encode  # e.g. pairs to train on, single candidates to validate
         self.splits = splits
+        self.packing = cfg.packing and pack
         self.train_set: list[dict] | None = None
         self.val_set: list[dict] = []
         self.own_examples: list[Example] | None = None  # the stage's training examples, before any augmentation
@@ -153,6 +156,7 @@ class MathDataModule(L.LightningDataModule):
             rank=self.trainer.global_rank,
             seed=self.seed,
             pad_id=self.pad_id,
+            pack_length=self.cfg.max_length if self.packing else None,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
+from torch import nn
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -18,6 +19,7 @@ from transformers import (
 
 from mathlit.config import LlamaArch, ModelConfig
 from mathlit.errors import ConfigError
+from mathlit.models.lora import add_lora, quantization_config
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,10 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
-    """Random init from `model.arch` when `model.path` is null, else `from_pretrained(model.path)`."""
+def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> nn.Module:
+    """Random init from `model.arch` when `model.path` is null, else `from_pretrained(model.path)`;
+    with LoRA adapters (a peft model) when model.lora.r > 0."""
+    quantization = quantization_config(cfg)
     attn = attention_backend(cfg.attn_implementation)
     dtype = DTYPES[cfg.dtype]
     if cfg.path is None:
@@ -73,13 +77,13 @@ def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrai
     else:
         _check_folder(cfg.path, "model.path")
         model = AutoModelForCausalLM.from_pretrained(
-            cfg.path, dtype=dtype, attn_implementation=attn, trust_remote_code=cfg.trust_remote_code
+            cfg.path, dtype=dtype, attn_implementation=attn, trust_remote_code=cfg.trust_remote_code, **quantization
         )
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-    return model.train()  # from_pretrained returns eval mode; these models are built to be trained
+    return add_lora(model, cfg).train()  # from_pretrained returns eval mode; these models are built to be trained
 
 
 def save_hf(

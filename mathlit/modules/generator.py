@@ -15,9 +15,21 @@ from mathlit.models.shard import fully_shard_decoder
 from mathlit.modules.optim import configure_optimizer, total_steps
 
 
+def lm_logits(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits of a padded batch, or of a packed one (position_ids, no attention_mask: see data/packing.py)."""
+    if "position_ids" not in batch:
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    # use_cache=False: with a KV cache transformers ignores the packing the position ids show.
+    ids, positions = batch["input_ids"], batch["position_ids"]
+    if model.config._attn_implementation == "flash_attention_2":  # varlen from position ids at batch size 1 only
+        flat = model(input_ids=ids.reshape(1, -1), position_ids=positions.reshape(1, -1), use_cache=False).logits
+        return flat.reshape(*ids.shape, -1)
+    return model(input_ids=ids, position_ids=positions, use_cache=False).logits
+
+
 def response_loss_sum(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(summed next-token cross-entropy over target tokens, number of target tokens)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    logits = lm_logits(model, batch)[:, :-1]
     labels = batch["labels"][:, 1:]
     loss = F.cross_entropy(
         logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="sum"
