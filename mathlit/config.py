@@ -56,6 +56,11 @@ class OnBadRow(StrEnum):
     skip = "skip"  # skipped rows are counted and reported
 
 
+class PromptFormat(StrEnum):
+    raw = "raw"  # data.prompt_template as it is
+    chat = "chat"  # data.prompt_template as the user message of the tokenizer's chat template
+
+
 class AnswerType(StrEnum):
     number = "number"  # '9 (apples)' -> 9, '145.0' -> 145, '1,000' -> 1000; graded as GSM8K answers
     latex = "latex"  # '$\frac{1}{2}$' or '\boxed{...}' -> the expression; graded as MATH answers
@@ -186,7 +191,10 @@ class DataConfig:
     more_paths: list[str] = MISSING  # more original training files, treated like `path`
     exclude_path: str | None = MISSING  # training rows whose question is in this file are removed (PRM800K split)
     augment_paths: list[str] = MISSING  # added in full after subsampling (RFT / synthetic data)
-    prompt_template: str = MISSING
+    prompt_template: str = MISSING  # {question} stands for the question; a literal \n typed in it is a newline
+    prompt_format: PromptFormat = MISSING
+    system_prompt: str = MISSING  # the system message of the chat format ("": none)
+    prompt_from_model: bool = MISSING  # a model folder mathlit trained is sampled with the prompt it was trained on
     train_fraction: float = MISSING  # deterministic subsample of the train set (data-amount scaling)
     max_train_examples: int | None = MISSING
     max_test_examples: int | None = MISSING

@@ -205,6 +205,6 @@ def fit_stage(
     hf_dir = out_dir / "hf"
     model = gathered_model(trainer, module)
     if trainer.is_global_zero:
-        save_hf(model, module.tokenizer, hf_dir)
+        save_hf(model, module.tokenizer, hf_dir, prompt_template=cfg.data.prompt_template)
     trainer.strategy.barrier()
     return StageResult(hf_dir, trainer.global_step, model)
