@@ -12,7 +12,7 @@ from mathlit.answers.extract import extract, last_boxed
 from mathlit.config import AnswerType, FieldsConfig
 from mathlit.data.example import Example
 from mathlit.data.mapping import mapped_parser
-from mathlit.data.tables import is_table, table_rows
+from mathlit.data.tables import HUB, is_table, table_rows
 from mathlit.errors import DataError
 from mathlit.io import parse_jsonl, parse_rows
 
@@ -95,9 +95,9 @@ def load_examples(
     """All examples of a data file and the messages of rows skipped (with on_bad_row='skip').
 
     `fields` with a question set maps another schema's rows (mathlit/data/mapping.py); else the format is
-    recognised from the first row. An empty file fails naming it.
+    recognised from the first row.
     """
-    stem = Path(str(path).removeprefix("hub:")).name.split(".")[0]
+    stem = Path(str(path).removeprefix(HUB)).name.split(".")[0]
     if fields is not None and fields.question:
         parse = mapped_parser(fields, answer_type, stem)
     else:
@@ -114,8 +114,6 @@ def load_examples(
         examples, skipped = parse_jsonl(
             path, parse, config_key=config_key, on_bad_row=on_bad_row, max_line_bytes=max_row_bytes
         )
-    if not examples and not skipped:
-        raise DataError(f"{path}: no rows (set by {config_key})")
     return examples, skipped
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from mathlit.config import DataConfig
 from mathlit.data import arith
 from mathlit.data.formats import Example, load_examples
-from mathlit.errors import ConfigError
+from mathlit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ def _load(path: str, key: str, cfg: DataConfig, report: dict) -> list[Example]:
     examples, skipped = load_examples(
         path, key, cfg.on_bad_row, fields=cfg.fields, answer_type=cfg.answer_type, max_row_bytes=cfg.max_row_bytes
     )
+    if not examples:  # a file the config names must give rows (RFT's files, read elsewhere, may be empty)
+        bad = f", {len(skipped)} skipped as bad; first: {skipped[0]}" if skipped else ""
+        raise DataError(f"{path}: no rows (set by {key}{bad})")
     if skipped:
         log.warning("skipped %d bad rows of %s (data.on_bad_row=skip); first: %s", len(skipped), path, skipped[0])
         report.setdefault("skipped_rows", {})[path] = len(skipped)

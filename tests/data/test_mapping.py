@@ -114,3 +114,24 @@ def test_an_unknown_data_key_fails_naming_it():
 
     with pytest.raises(ConfigError, match=r"data.question_key: no such config key"):
         check_keys(make_cfg("data=custom", "+data.question_key=x"))
+
+
+def test_a_hub_dataset_goes_through_datasets_load_dataset(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def load_dataset(name, split, cache_dir):
+        calls.append((name, split))
+        return datasets.Dataset.from_list([{"Question": "1+2?", "Answer": "3"}])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    test = load_test(
+        make_cfg(
+            "data=custom",
+            "data.test_path=hub:ChilleD/SVAMP:test",
+            "data.fields.question=Question",
+            "data.fields.answer=Answer",
+        ).data
+    )
+    assert calls == [("ChilleD/SVAMP", "test")] and [(e.id, e.answer) for e in test] == [("SVAMP:test/1", "3")]
