@@ -150,7 +150,7 @@ class LlamaArch:
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    path: str | None = MISSING  # a local HF folder (or a hub id where the network allows) to load weights from
+    path: str | None = MISSING  # a local HF folder to load weights from (never a hub lookup: download hub models first)
     tokenizer: str | None = MISSING  # for random init; a model folder (`path`) brings its own
     arch: LlamaArch | None = MISSING  # random init from this architecture when `path` is null
     attn_implementation: Attention = MISSING
@@ -184,7 +184,7 @@ class FieldsConfig:
 
 @dataclass
 class DataConfig:
-    name: str = MISSING  # arith | gsm8k | math
+    name: str = MISSING  # arith | gsm8k | math | custom
     # training file: jsonl (or .jsonl.gz), json, parquet, csv, or hub:NAME[:SPLIT] through HF datasets; null for arith
     path: str | None = MISSING
     test_path: str | None = MISSING  # held-out evaluation file, read like `path`
