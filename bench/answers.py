@@ -20,13 +20,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "mathlit" / "data" / "shipped"
 OUT = ROOT / "bench" / "out"
 
 
 def rows(name: str) -> list[dict]:
-    with open(DATA / name) as f:
-        return [json.loads(line) for line in f]
+    from mathlit.io import parse_jsonl
+
+    return parse_jsonl(DATA / name, lambda row, _: row)[0]
 
 
 THOUSANDS = re.compile(r"\d,(\\!)?\s?\d{3}")  # 10,\!080: a separator, not a list

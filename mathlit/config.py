@@ -21,7 +21,7 @@ from omegaconf.errors import ConfigKeyError
 
 from mathlit.errors import ConfigError
 
-ASSETS = Path(__file__).parent / "models"
+ASSETS = Path(__file__).parent  # files shipped in the package: ${asset:models/tiny_tokenizer}
 
 
 class Task(StrEnum):
@@ -54,6 +54,17 @@ class SamplerDtype(StrEnum):
 class OnBadRow(StrEnum):
     error = "error"
     skip = "skip"  # skipped rows are counted and reported
+
+
+class PromptFormat(StrEnum):
+    raw = "raw"  # data.prompt_template as it is
+    chat = "chat"  # data.prompt_template as the user message of the tokenizer's chat template
+
+
+class AnswerType(StrEnum):
+    number = "number"  # '9 (apples)' -> 9, '145.0' -> 145, '1,000' -> 1000; graded as GSM8K answers
+    latex = "latex"  # '$\frac{1}{2}$' or '\boxed{...}' -> the expression; graded as MATH answers
+    choice = "choice"  # '(b)' or 'B.' -> B; graded as MATH answers (exact letter)
 
 
 class Strategy(StrEnum):
@@ -152,7 +163,7 @@ class LlamaArch:
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    path: str | None = MISSING  # a local HF folder (or a hub id where the network allows) to load weights from
+    path: str | None = MISSING  # a local HF folder to load weights from (never a hub lookup: download hub models first)
     tokenizer: str | None = MISSING  # for random init; a model folder (`path`) brings its own
     arch: LlamaArch | None = MISSING  # random init from this architecture when `path` is null
     attn_implementation: Attention = MISSING
@@ -177,21 +188,38 @@ class ArithConfig:
 
 
 @dataclass
+class FieldsConfig:
+    """Which fields of a data file's rows hold what (`data.fields.*`); all null: GSM8K, MATH or mathlit rows."""
+
+    question: str | None = MISSING  # a field name, or a template joining fields: "{Body} {Question}"
+    answer: str | None = MISSING  # the gold answer, read per data.answer_type
+    solution: str | None = MISSING  # the reference solution to train on (null: the answer line alone)
+    id: str | None = MISSING  # a row's id (null: file:line)
+
+
+@dataclass
 class DataConfig:
-    name: str = MISSING  # arith | gsm8k | math
-    path: str | None = MISSING  # training file (jsonl); null for arith
-    test_path: str | None = MISSING  # held-out evaluation file (jsonl)
+    name: str = MISSING  # arith | gsm8k | math | custom
+    # training file: jsonl (or .jsonl.gz), json, parquet, csv, or hub:NAME[:SPLIT] through HF datasets; null for arith
+    path: str | None = MISSING
+    test_path: str | None = MISSING  # held-out evaluation file, read like `path`
     more_paths: list[str] = MISSING  # more original training files, treated like `path`
     exclude_path: str | None = MISSING  # training rows whose question is in this file are removed (PRM800K split)
     augment_paths: list[str] = MISSING  # added in full after subsampling (RFT / synthetic data)
-    prompt_template: str = MISSING
+    prompt_template: str = MISSING  # {question} stands for the question; a literal \n typed in it is a newline
+    prompt_format: PromptFormat = MISSING
+    system_prompt: str = MISSING  # the system message of the chat format ("": none)
+    prompt_from_model: bool = MISSING  # a model folder mathlit trained is sampled with the prompt it was trained on
     train_fraction: float = MISSING  # deterministic subsample of the train set (data-amount scaling)
     max_train_examples: int | None = MISSING
     max_test_examples: int | None = MISSING
     val_examples: int = MISSING  # held out of the train set for validation loss
     max_length: int = MISSING  # longer examples are dropped and counted, never truncated (which would lose EOS)
+    max_row_bytes: int = MISSING  # a longer jsonl row is a bad row, rejected before it is parsed or tokenised
     on_bad_row: OnBadRow = MISSING
     packing: bool = MISSING  # SFT examples packed into rows of max_length tokens, none attending to another
+    fields: FieldsConfig = field(default_factory=FieldsConfig)
+    answer_type: AnswerType = MISSING  # how a mapped answer field is read (with data.fields.answer)
     arith: ArithConfig = field(default_factory=ArithConfig)  # data=arith's generator (unread for file datasets)
 
 

@@ -1,9 +1,10 @@
-"""Files that survive interruption: atomic writes, and jsonl reads that name the file and line on error."""
+"""Files that survive interruption: atomic writes, and jsonl reads (plain or gzip) naming file and line on error."""
 
+import gzip
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,39 +37,75 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
+def data_file(path: str | Path, config_key: str | None = None) -> Path:
+    """The file at `path`, or its gzip-compressed twin `path.gz` (how mathlit ships its datasets).
+
+    A missing file names the config key that pointed to it."""
+    path = Path(path)
+    for candidate in (path, path.with_name(path.name + ".gz")):
+        if candidate.is_file():
+            return candidate
+    where = f" (set by {config_key})" if config_key else ""
+    raise DataError(f"{path}: no such file{where}")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+        yield from enumerate(f, start=1)
+
+
+def _row(line: bytes, max_line_bytes: int | None) -> dict:
+    """One line's JSON object, or DataError saying what is wrong with it."""
+    if max_line_bytes is not None and len(line) > max_line_bytes:
+        raise DataError(f"row of {len(line)} bytes is longer than data.max_row_bytes={max_line_bytes}")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})") from None
+    try:
+        row = json.loads(text)
+    except ValueError as e:  # invalid JSON, or an integer over Python's 4300-digit limit
+        raise DataError(f"not valid JSON ({getattr(e, 'msg', e)})") from None
+    if not isinstance(row, dict):
+        raise DataError(f"expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+def parse_rows(
+    rows: Iterable[tuple[str, int, Callable[[], dict]]], parse: Callable[[dict, int], T], on_bad_row: str
+) -> tuple[list[T], list[str]]:
+    """`parse(row, number)` over (where, number, read_row) triples; a DataError from reading or parsing a
+    row names `where` (e.g. `file:line`) and stops, or with on_bad_row="skip" is skipped and its message kept."""
+    parsed, skipped = [], []
+    for where, number, read in rows:
+        try:
+            parsed.append(parse(read(), number))
+        except DataError as e:
+            message = f"{where}: {e}"
+            if on_bad_row == "error":
+                raise DataError(message) from None
+            skipped.append(message)
+    return parsed, skipped
+
+
 def parse_jsonl(
     path: str | Path,
     parse: Callable[[dict, int], T],
     *,
     config_key: str | None = None,
     on_bad_row: str = "error",
+    max_line_bytes: int | None = None,
 ) -> tuple[list[T], list[str]]:
-    """Parse every non-blank line of a jsonl file with `parse(row, line_number)`.
+    """Parse every non-blank line of a jsonl file (or .jsonl.gz) with `parse(row, line_number)`.
 
-    A bad line (invalid JSON, or `parse` raising DataError) raises DataError naming `file:line`; with
-    on_bad_row="skip" it is skipped and its message returned, so callers can count and report it.
-    A missing file names the config key that pointed to it.
+    A bad line (over `max_line_bytes`, checked before it is decoded; not UTF-8; invalid JSON; or `parse`
+    raising DataError) raises DataError naming `file:line`; with on_bad_row="skip" it is skipped and its
+    message returned, so callers can count and report it.
     """
-    path = Path(path)
-    if not path.is_file():
-        where = f" (set by {config_key})" if config_key else ""
-        raise DataError(f"{path}: no such file{where}")
-    parsed, skipped = [], []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"not valid JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"expected a JSON object, got {type(row).__name__}")
-                parsed.append(parse(row, lineno))
-            except DataError as e:
-                message = f"{path}:{lineno}: {e}"
-                if on_bad_row == "error":
-                    raise DataError(message) from None
-                skipped.append(message)
-    return parsed, skipped
+    path = data_file(path, config_key)
+    rows = (
+        (f"{path}:{lineno}", lineno, lambda line=line: _row(line, max_line_bytes))
+        for lineno, line in _lines(path)
+        if line.strip()
+    )
+    return parse_rows(rows, parse, on_bad_row)

@@ -214,7 +214,7 @@ def fit_stage(
     hf_dir = out_dir / "hf"
     model = gathered_model(trainer, module)
     if trainer.is_global_zero:
-        save_hf(model, module.tokenizer, hf_dir)
+        save_hf(model, module.tokenizer, hf_dir, prompt_template=cfg.data.prompt_template)
         if is_lora(module.model):  # the adapter alone too, for peft's PeftModel.from_pretrained(base, adapter)
             module.model.save_pretrained(out_dir / "adapter")
     trainer.strategy.barrier()

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 import mathlit.config  # noqa: F401  (schema and resolvers)
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "mathlit" / "data" / "shipped"  # GSM8K and MATH as mathlit ships them
 
 # A 2-layer, 32-wide LLaMA: a forward+backward takes milliseconds on CPU.
 MICRO_MODEL = [
@@ -25,7 +25,7 @@ def make_cfg(*overrides: str, run_dir: Path | None = None) -> DictConfig:
     """The app's config as `python -m mathlit <overrides>` would compose it."""
     extra = [f"run_dir={run_dir}"] if run_dir is not None else ["run_dir=unused"]
     with initialize_config_module("mathlit.conf", version_base="1.3"):
-        return compose("config", overrides=[f"paths.data={DATA}", *extra, *overrides])
+        return compose("config", overrides=[*extra, *overrides])
 
 
 @pytest.fixture(scope="session")

@@ -1,25 +1,22 @@
 """Row formats of the data files, read into one `Example` type.
 
-A file's format is recognised from its first row's fields; every row is then checked against that
-format, and a bad row is reported as `file:line: what is wrong`.
+Without a field mapping (`data.fields.*`), a file's format is recognised from its first row's fields;
+every row is then checked against that format, and a bad row is reported as `file:line: what is wrong`.
+jsonl files (plain or .jsonl.gz) are read here line by line; json, parquet, csv and hub datasets through
+Hugging Face `datasets` (mathlit/data/tables.py).
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathlit.answers.extract import extract, last_boxed
+from mathlit.config import AnswerType, FieldsConfig
+from mathlit.data.example import Example
+from mathlit.data.mapping import mapped_parser
+from mathlit.data.tables import HUB, is_table, table_rows
 from mathlit.errors import DataError
-from mathlit.io import parse_jsonl
+from mathlit.io import parse_jsonl, parse_rows
 
-
-@dataclass(frozen=True)
-class Example:
-    id: str
-    question: str
-    solution: str  # the reference chain of thought: the training target
-    answer: str  # the gold final answer
-    domain: str  # "gsm8k" (numeric answers) or "math" (LaTeX answers)
-    meta: dict = field(default_factory=dict, hash=False, compare=False)  # level, subject, source
+__all__ = ["Example", "example_to_row", "load_examples"]
 
 
 def _need(row: dict, *keys: str) -> list:
@@ -81,21 +78,43 @@ def _format_of(row: dict, stem: str):
         return _math(stem)
     raise DataError(
         f"unknown row format with fields {sorted(row)}; expected GSM8K (question, answer), "
-        "MATH (problem, solution) or mathlit (question, solution, answer, domain)"
+        "MATH (problem, solution) or mathlit (question, solution, answer, domain); map other fields with "
+        "data.fields.question and data.fields.answer"
     )
 
 
-def load_examples(path: str | Path, config_key: str, on_bad_row: str = "error") -> tuple[list[Example], list[str]]:
-    """All examples of a jsonl file and the messages of rows skipped (with on_bad_row='skip')."""
-    path = Path(path)
-    chosen = []
+def load_examples(
+    path: str | Path,
+    config_key: str,
+    on_bad_row: str = "error",
+    *,
+    fields: FieldsConfig | None = None,
+    answer_type: AnswerType = AnswerType.number,
+    max_row_bytes: int | None = None,
+) -> tuple[list[Example], list[str]]:
+    """All examples of a data file and the messages of rows skipped (with on_bad_row='skip').
 
-    def parse(row: dict, lineno: int) -> Example:
-        if not chosen:
-            chosen.append(_format_of(row, path.stem))
-        return chosen[0](row, lineno)
+    `fields` with a question set maps another schema's rows (mathlit/data/mapping.py); else the format is
+    recognised from the first row.
+    """
+    stem = Path(str(path).removeprefix(HUB)).name.split(".")[0]
+    if fields is not None and fields.question:
+        parse = mapped_parser(fields, answer_type, stem)
+    else:
+        chosen = []
 
-    return parse_jsonl(path, parse, config_key=config_key, on_bad_row=on_bad_row)
+        def parse(row: dict, lineno: int) -> Example:
+            if not chosen:
+                chosen.append(_format_of(row, stem))
+            return chosen[0](row, lineno)
+
+    if is_table(str(path)):
+        examples, skipped = parse_rows(table_rows(str(path), config_key), parse, on_bad_row)
+    else:
+        examples, skipped = parse_jsonl(
+            path, parse, config_key=config_key, on_bad_row=on_bad_row, max_line_bytes=max_row_bytes
+        )
+    return examples, skipped
 
 
 def example_to_row(example: Example) -> dict:

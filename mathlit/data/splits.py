@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from mathlit.config import DataConfig
 from mathlit.data import arith
 from mathlit.data.formats import Example, load_examples
-from mathlit.errors import ConfigError
+from mathlit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -26,26 +26,57 @@ def _stable_order(examples: list[Example]) -> list[Example]:
 
 
 def _load(path: str, key: str, cfg: DataConfig, report: dict) -> list[Example]:
-    examples, skipped = load_examples(path, key, cfg.on_bad_row)
+    examples, skipped = load_examples(
+        path, key, cfg.on_bad_row, fields=cfg.fields, answer_type=cfg.answer_type, max_row_bytes=cfg.max_row_bytes
+    )
+    if not examples:  # a file the config names must give rows (RFT's files, read elsewhere, may be empty)
+        bad = f", {len(skipped)} skipped as bad; first: {skipped[0]}" if skipped else ""
+        raise DataError(f"{path}: no rows (set by {key}{bad})")
     if skipped:
         log.warning("skipped %d bad rows of %s (data.on_bad_row=skip); first: %s", len(skipped), path, skipped[0])
         report.setdefault("skipped_rows", {})[path] = len(skipped)
     return examples
 
 
+def _generated(cfg: DataConfig) -> bool:
+    """data=arith generates its problems: a file set for it would be ignored, so it is refused."""
+    if cfg.name != "arith":
+        return False
+    for key in ("path", "test_path", "exclude_path", "more_paths"):
+        if getattr(cfg, key):
+            raise ConfigError(
+                f"data.{key} is set but data=arith generates its problems: use data=custom data.{key}=..."
+            )
+    return True
+
+
+def load_test(cfg: DataConfig, report: dict | None = None) -> list[Example]:
+    """The test examples alone (an eval-only run needs no training file), capped by data.max_test_examples."""
+    if _generated(cfg):
+        return _capped(arith.generate(cfg.arith)[1], cfg)
+    if not cfg.test_path:
+        return []
+    return _capped(_load(cfg.test_path, "data.test_path", cfg, {} if report is None else report), cfg)
+
+
+def _capped(test: list[Example], cfg: DataConfig) -> list[Example]:
+    return test[: cfg.max_test_examples] if cfg.max_test_examples is not None else test
+
+
 def load_splits(cfg: DataConfig) -> Splits:
     if not 0 < cfg.train_fraction <= 1:
         raise ConfigError(f"data.train_fraction must be in (0, 1], got {cfg.train_fraction}")
     report: dict = {}
-    if cfg.name == "arith":
+    if _generated(cfg):
         train, test = arith.generate(cfg.arith)
+        test = _capped(test, cfg)
     else:
         if not cfg.path:
             raise ConfigError(f"data.path is not set for data={cfg.name}")
         train = _load(cfg.path, "data.path", cfg, report)
         for i, path in enumerate(cfg.more_paths):
             train += _load(path, f"data.more_paths[{i}]", cfg, report)
-        test = _load(cfg.test_path, "data.test_path", cfg, report) if cfg.test_path else []
+        test = load_test(cfg, report)
     if cfg.exclude_path:
         banned = {e.question for e in _load(cfg.exclude_path, "data.exclude_path", cfg, report)}
         kept = [e for e in train if e.question not in banned]
@@ -67,7 +98,5 @@ def load_splits(cfg: DataConfig) -> Splits:
         augmented = _load(path, f"data.augment_paths[{i}]", cfg, report)
         report.setdefault("augmented", {})[path] = len(augmented)
         train += augmented
-    if cfg.max_test_examples is not None:
-        test = test[: cfg.max_test_examples]
     report.update(train=len(train), test=len(test))
     return Splits(train, val, test, report)

@@ -1,6 +1,7 @@
 """Tokenizers and causal LMs from a `model` config: random LLaMA from an architecture, or a local HF folder."""
 
 import importlib.util
+import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,7 @@ from transformers import (
 from mathlit.config import LlamaArch, ModelConfig
 from mathlit.errors import ConfigError
 from mathlit.models.lora import add_lora, quantization_config
+from mathlit.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +38,40 @@ def attention_backend(requested: str) -> str:
     return str(requested)
 
 
-def _check_folder(source: str, key: str) -> None:
-    """A missing local folder fails here, naming its key; `org/name` hub ids are left to transformers."""
-    looks_like_hub_id = source.count("/") == 1 and not source.startswith((".", "/", "~"))
-    if not Path(source).exists() and not looks_like_hub_id:
+MARKER = "mathlit.json"  # written into every folder mathlit saves: what it was trained with
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
+
+
+def _check_folder(source: str, key: str, *, model_folder: bool) -> None:
+    """A local folder with what loading needs, else one line naming it and what is missing. Only local
+    folders are read (never a hub lookup): download hub models first (`hf download ID --local-dir DIR`)."""
+    folder = Path(source)
+    if not folder.is_dir():
         raise ConfigError(f"{source}: no such model folder (set by {key})")
+    if model_folder and not (folder / "config.json").is_file():
+        raise ConfigError(f"{source}: no config.json in the model folder (set by {key})")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ConfigError(f"{source}: no tokenizer in the model folder (set by {key}; needs one of {TOKENIZER_FILES})")
+    if model_folder and not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
+        raise ConfigError(f"{source}: no weights (*.safetensors or pytorch_model*.bin) in the model folder ({key})")
+
+
+def check_model_choice(cfg: ModelConfig) -> None:
+    """A random-init preset (model.arch set, e.g. tiny_llama) given weights to load that mathlit did not write
+    would train them with that preset's scale (tiny_llama: lr 3e-3) and record its arch: refused."""
+    if cfg.path is not None and cfg.arch is not None and not (Path(cfg.path) / MARKER).is_file():
+        raise ConfigError(
+            f"model.path={cfg.path} is not a folder mathlit trained, and model={cfg.name} is a random-init preset "
+            f"(its scale's settings are for that model): use model=hf model.path={cfg.path}, or a named family "
+            "(model=qwen2_5_0_5b, llama3_8b, mistral_7b, ...)"
+        )
 
 
 def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     source = cfg.path or cfg.tokenizer  # a model folder carries its own tokenizer
     if source is None:
-        raise ConfigError(f"model={cfg.name} sets neither model.path nor model.tokenizer")
-    _check_folder(source, "model.path" if cfg.path else "model.tokenizer")
+        raise ConfigError(f"model={cfg.name} needs model.path (a local model folder)")
+    _check_folder(source, "model.path" if cfg.path else "model.tokenizer", model_folder=cfg.path is not None)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
     if tokenizer.pad_token_id is None:
         # LLaMA-2 ships no pad token. Padding is masked by length, so reusing EOS here never drops the EOS label.
@@ -75,7 +99,7 @@ def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> nn.Modu
         )
         model = LlamaForCausalLM(config).to(dtype)
     else:
-        _check_folder(cfg.path, "model.path")
+        _check_folder(cfg.path, "model.path", model_folder=True)
         model = AutoModelForCausalLM.from_pretrained(
             cfg.path, dtype=dtype, attn_implementation=attn, trust_remote_code=cfg.trust_remote_code, **quantization
         )
@@ -87,10 +111,22 @@ def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> nn.Modu
 
 
 def save_hf(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | Path, state_dict: dict | None = None
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    path: str | Path,
+    state_dict: dict | None = None,
+    prompt_template: str | None = None,
 ) -> Path:
-    """A folder that `AutoModelForCausalLM.from_pretrained` and vLLM load."""
+    """A folder that `AutoModelForCausalLM.from_pretrained` and vLLM load, with mathlit.json: the exact prompt
+    template it was trained with (chat template applied), which evaluation and sampling use by default."""
     path = Path(path)
     model.save_pretrained(path, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(path)
+    write_json(path / MARKER, {"prompt_template": prompt_template})
     return path
+
+
+def saved_prompt(folder: str | Path | None) -> str | None:
+    """The prompt template a mathlit folder was trained with (None: not recorded)."""
+    marker = Path(folder) / MARKER if folder else None
+    return json.loads(marker.read_text()).get("prompt_template") if marker and marker.is_file() else None

@@ -1,6 +1,6 @@
 """Train the small BPE tokenizer that `model=tiny_llama` ships with.
 
-    python -m mathlit.models.make_tiny_tokenizer --data ../shared/data --out mathlit/models/tiny_tokenizer
+    python -m mathlit.models.make_tiny_tokenizer --data mathlit/data/shipped --out mathlit/models/tiny_tokenizer
 
 Run once; the result is committed. It is a byte-level BPE (no text is ever unknown) trained on the
 GSM8K and MATH training text, with digits split one per token as LLaMA's tokenizer does: a small
@@ -8,12 +8,13 @@ model can learn digit-wise arithmetic, but not a vocabulary of multi-digit numbe
 """
 
 import argparse
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
+
+from mathlit.io import parse_jsonl
 
 VOCAB_SIZE = 2048
 SPECIAL = {"bos": "<s>", "eos": "</s>", "pad": "<pad>", "unk": "<unk>"}
@@ -22,10 +23,8 @@ SPECIAL = {"bos": "<s>", "eos": "</s>", "pad": "<pad>", "unk": "<unk>"}
 def corpus(data_dir: Path) -> Iterator[str]:
     """Every question and solution of the GSM8K and MATH training files."""
     for name, fields in (("gsm8k/train.jsonl", ("question", "answer")), ("math/train.jsonl", ("problem", "solution"))):
-        with open(data_dir / name, encoding="utf-8") as f:
-            for line in f:
-                row = json.loads(line)
-                yield from (row[k] for k in fields)
+        for row in parse_jsonl(data_dir / name, lambda row, _: row)[0]:
+            yield from (row[k] for k in fields)
 
 
 def build(data_dir: Path) -> PreTrainedTokenizerFast:
@@ -57,7 +56,7 @@ def build(data_dir: Path) -> PreTrainedTokenizerFast:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=Path(__file__).parents[1] / "data" / "shipped")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "tiny_tokenizer")
     args = parser.parse_args()
     build(args.data).save_pretrained(args.out)

@@ -14,7 +14,10 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from mathlit.config import check_keys
+from mathlit.data.prompts import settle_prompt
 from mathlit.io import write_json
+from mathlit.models.build import check_model_choice
+from mathlit.strategies import check_strategy
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ def run_task(cfg: DictConfig) -> float | None:
     """Run the task cfg.task.name (one of config.Task, checked at composition); on global rank 0 its
     objective, None elsewhere."""
     check_keys(cfg)
+    check_model_choice(cfg.model)
+    if cfg.task.name != "eval":
+        check_strategy(cfg.trainer.strategy)
+    settle_prompt(cfg)
     task = importlib.import_module(f"mathlit.tasks.{cfg.task.name}")
     trained = task.train(cfg)
     if rank_zero_only.rank != 0:

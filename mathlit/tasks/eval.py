@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from mathlit.data.splits import load_splits
+from mathlit.data.splits import load_test
 from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, report_samples, sampler_for, table
 from mathlit.io import parse_jsonl
@@ -41,7 +41,7 @@ def report(cfg: DictConfig, trained: None) -> Report:
     else:
         if cfg.model.path is None:
             raise ConfigError("task=eval needs model.path (a trained HF folder) or eval.samples_path")
-        test = load_splits(cfg.data).test
+        test = load_test(cfg.data)  # no training file needed
         if cfg.eval.max_examples is not None:
             test = test[: cfg.eval.max_examples]
         if not test:

@@ -1,16 +1,14 @@
 """Extraction on every real gold solution and on the forms model output takes."""
 
-import json
-
 import pytest
 
 from mathlit.answers import extract, is_equiv
+from mathlit.io import parse_jsonl
 from tests.conftest import DATA
 
 
 def rows(name):
-    with open(DATA / name) as f:
-        return [json.loads(line) for line in f]
+    return parse_jsonl(DATA / name, lambda row, _: row)[0]
 
 
 @pytest.mark.parametrize("split", ["train", "test"])

@@ -21,7 +21,7 @@ def test_real_files_load_every_row(name, rows):
 
 
 def test_math_train_has_two_rows_without_a_gold_answer():
-    with pytest.raises(DataError, match=r"train.jsonl:5530: solution has no \\boxed\{\} answer"):
+    with pytest.raises(DataError, match=r"train.jsonl.gz:5530: solution has no \\boxed\{\} answer"):
         load_examples(DATA / "math/train.jsonl", "data.path")
     examples, skipped = load_examples(DATA / "math/train.jsonl", "data.path", on_bad_row="skip")
     assert len(examples) == 7498 and [m.rsplit(":", 2)[-2] for m in skipped] == ["5530", "5532"]
@@ -111,3 +111,42 @@ def test_augment_paths_add_rows_after_subsampling_and_are_counted(tmp_path):
 def test_bad_fraction_names_the_key():
     with pytest.raises(ConfigError, match="data.train_fraction"):
         load_splits(make_cfg("data.train_fraction=1.5").data)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (b'{"question": "caf\xe9?", "answer": "#### 1"}', r"bad.jsonl:2: not UTF-8 \(byte 0xe9 at column 18\)"),
+        (b'{"question": "x", "answer": "#### 1", "n": ' + b"9" * 5000 + b"}", "bad.jsonl:2: not valid JSON"),
+        (
+            json.dumps({"question": "x" * 20000, "answer": "#### 1"}).encode(),
+            "bad.jsonl:2: row of 20037 bytes is longer than data.max_row_bytes=10000",
+        ),
+    ],
+)
+def test_bad_bytes_and_sizes_name_file_and_line_or_are_skipped(tmp_path, bad, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(GOOD.encode() + b"\n" + bad + b"\n" + GOOD.encode() + b"\n")
+    with pytest.raises(DataError, match=message):
+        load_examples(path, "data.path", max_row_bytes=10000)
+    examples, skipped = load_examples(path, "data.path", "skip", max_row_bytes=10000)
+    assert len(examples) == 2 and len(skipped) == 1 and "bad.jsonl:2" in skipped[0]
+
+
+def test_an_empty_file_is_named(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(DataError, match=r"empty.jsonl: no rows \(set by data.path\)"):
+        load_splits(make_cfg("data=custom", f"data.path={tmp_path}/empty.jsonl").data)
+
+
+def test_gsm8k_and_math_ship_with_the_package(monkeypatch):
+    from importlib.resources import files
+
+    monkeypatch.delenv("MATHLIT_DATA", raising=False)
+    shipped = files("mathlit") / "data" / "shipped"
+    assert make_cfg("data=gsm8k").data.test_path == f"{shipped}/gsm8k/test.jsonl"  # read from test.jsonl.gz
+    assert sorted(p.name for p in (shipped / "math").iterdir()) == [
+        "test.jsonl.gz",
+        "test500.jsonl.gz",
+        "train.jsonl.gz",
+    ]
