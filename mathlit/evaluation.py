@@ -9,11 +9,13 @@ before them), so a vLLM engine starts once per model:
     sampler.close()
 """
 
+from collections import Counter
 from pathlib import Path
 
 from omegaconf import DictConfig
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.io import write_json, write_jsonl
@@ -66,7 +68,13 @@ def sample_solutions(
         stop=tuple(cfg.sampler.stop),
     )
     return sample_records(
-        sampler, examples, template=cfg.data.prompt_template, params=params, out_dir=out_dir, source=source
+        sampler,
+        examples,
+        template=cfg.data.prompt_template,
+        params=params,
+        out_dir=out_dir,
+        grading=Grading.from_config(cfg),
+        source=source,
     )
 
 
@@ -92,12 +100,20 @@ def evaluate(
         )
         correct = sum(r["correct"] for r in records)
         metrics |= {"greedy_accuracy": correct / max(1, len(records)), "correct": correct, "problems": len(records)}
+        metrics.setdefault("answer_sources", {})["greedy"] = answer_sources(records)
     samples = []
     if n > 0:
         samples = sample_solutions(
             cfg, sampler, examples, out_dir / "sampled", n=n, temperature=cfg.eval.temperature, source=source
         )
+        metrics.setdefault("answer_sources", {})["sampled"] = answer_sources(samples)
     return metrics | report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier)
+
+
+def answer_sources(records: list[dict]) -> dict[str, int]:
+    """How many answers each extraction step found (boxed, hashes, phrase, bold, last_number; none: no answer;
+    ambiguous: refused; error: grading failed, see the record's answer_error)."""
+    return dict(sorted(Counter(r.get("answer_source", "unknown") for r in records).items()))
 
 
 def report_samples(

@@ -2,6 +2,7 @@
 
 import pytest
 
+from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams
@@ -33,9 +34,14 @@ class Arithmetic:
         pass
 
 
+GRADING = Grading("strict", 1e-6)
+
+
 def run(sampler, out_dir, **kw):
     params = SamplingParams(n=2, **kw)
-    return sample_records(sampler, EXAMPLES, template="Q: {question}\nA:", params=params, out_dir=out_dir, shard_size=3)
+    return sample_records(
+        sampler, EXAMPLES, template="Q: {question}\nA:", params=params, out_dir=out_dir, grading=GRADING, shard_size=3
+    )
 
 
 def test_records_are_graded_and_ordered(tmp_path):
@@ -61,3 +67,34 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     run(Arithmetic(), tmp_path)
     with pytest.raises(ConfigError, match="other settings"):
         run(Arithmetic(), tmp_path, temperature=0.7)
+
+
+def test_a_sample_whose_grading_fails_is_recorded_and_counted_not_fatal(tmp_path, monkeypatch):
+    import mathlit.answers.grading as grading
+
+    def broken(pred, gold, domain, rel_tol):
+        if pred == "4":
+            raise OverflowError("boom")
+        return pred == gold
+
+    monkeypatch.setattr(grading, "is_equiv", broken)
+    records = run(Arithmetic(), tmp_path)
+    failed = [r for r in records if "answer_error" in r]
+    assert [r["id"] for r in failed] == ["q2", "q2"]
+    assert failed[0]["answer_error"] == "OverflowError: boom" and failed[0]["correct"] is False
+    assert failed[0]["answer_source"] == "error" and records[0]["answer_source"] == "hashes"
+    assert len(records) == 20
+
+
+def test_another_extraction_mode_is_other_settings(tmp_path):
+    run(Arithmetic(), tmp_path)
+    with pytest.raises(ConfigError, match="other settings"):
+        sample_records(
+            Arithmetic(),
+            EXAMPLES,
+            template="Q: {question}\nA:",
+            params=SamplingParams(n=2),
+            out_dir=tmp_path,
+            grading=Grading("lenient", 1e-6),
+            shard_size=3,
+        )
