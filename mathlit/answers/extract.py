@@ -19,16 +19,16 @@ _NUMBER = re.compile(r"(?<![\w.])[-−]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+
 # After ####: digits with any separators, spaces only between digits ("1 000"); validated by _GROUPED.
 _HASH_NUMBER = re.compile(r"[-−]?\s?\$?\s?\d(?:[\d,.]|\s(?=\d))*")
 _GROUPED = re.compile(r"-?(?:\d+|[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d{0,2}(?: \d{3})+)(?:\.\d+)?")
-_HASHES = re.compile(r"####([^\n]{0,200})")
+_HASHES = re.compile(r"####([^\n]*)")
 _THE_ANSWER_IS = re.compile(r"answer is[:\s]*([^\n]{0,200})", re.IGNORECASE)
 # "The answer is 42.", "Final answer: $x=3$", "**Answer:** 7": the rest of that line.
 _PHRASE = re.compile(r"(?:final answer|answer)\s*(?:is|:|=)\**\s*(?:is\b|:)?\**\s*([^\n]{1,300})", re.IGNORECASE)
 _MATH_SPAN = re.compile(r"\$\$?([^$]{1,300}?)\$\$?|\\\(([^\n]{1,300}?)\\\)|\\\[([^\n]{1,300}?)\\\]")
 _BOLD = re.compile(r"\*\*([^*\n]{1,100})\*\*")
 _BOX = re.compile(r"\\boxed|\\fbox")
-# Between two boxes of one multi-answer ("$\boxed{2}$ and $\boxed{3}$"): punctuation or "and" only
+# Between two boxes of one multi-answer ("$\boxed{2}$ and $x = \boxed{3}$"): punctuation, "and", a label only
 # ("or" joins two forms of one answer: the last one stands).
-_JOIN = re.compile(r"[\s$,;.]*(?:(?:and|\\text\{\s*and\s*\}|\\quad)[\s$,;.]*)?")
+_JOIN = re.compile(r"[\s$,;.]*(?:(?:and|\\text\{\s*and\s*\}|\\quad)[\s$,;.]*)?(?:[a-zA-Z]\s*=\s*)?")
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,8 @@ def _hashes(text: str) -> Extraction | None:
     m = _HASH_NUMBER.search(matches[-1])
     if m is None:
         return None
+    if len(m.group()) > 400 or matches[-1][m.end() : m.end() + 1].isalpha():  # 1e400, 12a, 400 digits
+        return Extraction(None, "ambiguous")
     value = re.sub(r"^(-?)\s*", r"\1", m.group().replace("−", "-").replace("$", "").strip()).rstrip(".,")
     if not _GROUPED.fullmatch(value):
         return Extraction(None, "ambiguous")

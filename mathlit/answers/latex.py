@@ -366,6 +366,8 @@ class _Parser:
             return _divide(numerator, denominator)
         if name == "binom":
             n, k = _arith(self.script()), _arith(self.script())
+            if n.is_Integer and k.is_Integer and min(k, n - k) > MAX_EXPONENT:
+                raise ParseError("binomial too large")
             return sp.binomial(n, k)
         if name == "sqrt":
             index = 2

@@ -7,6 +7,7 @@ from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams
 from mathlit.sampling.records import sample_records
+from tests.conftest import make_cfg
 
 EXAMPLES = [
     Example(f"q{i}", f"What is {i}+{i}?", f"{i}+{i}=<<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}", str(2 * i), "gsm8k")
@@ -98,3 +99,10 @@ def test_another_extraction_mode_is_other_settings(tmp_path):
             grading=Grading("lenient", 1e-6),
             shard_size=3,
         )
+
+
+def test_grading_comes_from_the_answers_config():
+    assert Grading.from_config(make_cfg()) == Grading("strict", 1e-6)
+    assert Grading.from_config(make_cfg("answers.extract=lenient", "answers.rel_tol=0")) == Grading("lenient", 0.0)
+    with pytest.raises(Exception, match="answers.extract"):
+        make_cfg("answers.extract=loose")
