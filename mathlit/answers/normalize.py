@@ -127,11 +127,11 @@ def normalize(answer: str, strip_label: bool = True) -> str:
     s = _AND.sub(",", s)
     if strip_label:
         s = _BARE_PREFIX.sub("", s)
-    s = _CHOICE.sub(r"\1", s) if _CHOICE.fullmatch(s) else s
     if _THOUSANDS.fullmatch(s):  # "1,234,567"; but "1,2" and "(1,234)" are lists and points
         s = s.replace(",", "")
     s = _SPACE.sub(lambda m: (m.group(1) or "") + (" " if m.group(1) and m.group(2) else ""), s)
     s = re.sub(r"^0+(?=\d)", "", s)
+    s = _CHOICE.sub(r"\1", s) if _CHOICE.fullmatch(s) else s
     m = _MIXED.match(s)
     if m:
         sign, whole, num, den = m.groups()

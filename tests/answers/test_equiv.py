@@ -34,6 +34,8 @@ EQUAL = [
     (r"\binom{5}{2}", "10"),
     (r"\text{Evelyn}", "Evelyn"),
     ("(C)", r"\text{(C)}"),
+    (r"\text{\left( C \right)}", r"\text{(C)}"),
+    ("C", r"\textbf{(C)}"),
     (r"\log_2 8", "3"),
     (r"\sin^2 x+\cos^2 x", "1"),
     ("x+1=0", "1+x=0"),
