@@ -1,9 +1,10 @@
 # make run   set up .venv and train the default model (tiny LLaMA on arithmetic, CPU, ~5 minutes)
 # make test  set up .venv with the test extras and vLLM on CPU, then run the test suite
+# make bench-answers  answer checking against math-verify (bench/RESULTS.md), as CI runs it
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint
+.PHONY: run test lint bench-answers
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +25,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.vllm
 	$(PY) -m pytest -q
+
+# mathlit vs math-verify on the answer sets and the regression suite; fails on any mathlit false positive
+bench-answers: $(VENV)/.installed
+	$(PY) bench/answers.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,6 +1,7 @@
 """Answer checking, mathlit against math-verify, side by side in one run: agreement and checks/s.
 
     python bench/answers.py                       # prints a table, writes bench/out/answers.json
+                                                  # exits 1 if mathlit has a false positive (make bench-answers, CI)
 
 Sets (each check = extract the answer from a solution text, then compare it with a gold answer):
 - math500-gold: the 500 MATH500 gold solutions against their gold answers (all must be equal);
@@ -133,6 +134,9 @@ def main() -> None:
             )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "answers.json").write_text(json.dumps(report, indent=2))
+    wrong = [name for name, checkers in report.items() if checkers["mathlit"]["false_positives"]]
+    if wrong:  # CI runs this: a false positive fails it
+        sys.exit(f"mathlit called unequal answers equal on: {', '.join(wrong)} (see {OUT / 'answers.json'})")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def parse_number(text: str) -> Fraction | None:
 
 def is_inexact(text: str) -> bool:
     """Written as a decimal ('0.333', '2.5e3'): a rounded value, compared within a relative tolerance."""
-    return bool(re.search(r"\d\.\d|(?<![\w\\])\.\d|\de", text))
+    return bool(re.search(r"\d\.\d|(?<![\w\\])\.\d|\d[eE][-+]?\d", text))
 
 
 def numbers_equal(a: Fraction, b: Fraction, rel_tol: float = 0.0) -> bool:

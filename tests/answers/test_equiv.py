@@ -145,3 +145,12 @@ def test_checks_work_off_the_main_thread():
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda i: is_equiv(f"{i}x+x", f"{i + 1}x", "math"), range(12)))
     assert all(results)
+
+
+def test_only_answers_written_as_decimals_get_the_tolerance():
+    from mathlit.answers.numeric import is_inexact
+
+    assert is_equiv("0.3333333", r"\frac13", "math") and not is_equiv("0.3333333", r"\frac13", "math", rel_tol=0)
+    assert is_equiv("0.1428571", "1/7", "math") and is_equiv("0.1428571", r"\frac{1}{7}", "math")  # one rule
+    assert not is_equiv(r"\frac{333333}{1000000}", r"\frac13", "math")  # exact forms compare exactly
+    assert is_inexact("2.5e3") and is_inexact(".5") and not is_inexact("2e") and not is_inexact(r"\frac{1}{7}")

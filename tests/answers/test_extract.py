@@ -96,6 +96,8 @@ def test_non_text_input_is_none():
         ("Final answer: $x=3$", "math", "lenient", "x=3", "phrase"),
         (r"The final answer is \(\frac{1}{2}\). Done", "math", "lenient", r"\frac{1}{2}", "phrase"),
         ("**42**", "math", "lenient", "42", "bold"),
+        (r"so **$\frac12$**.", "math", "lenient", r"\frac12", "bold"),
+        ("**Answer:** 7", "math", "lenient", "7", "phrase"),
         ("**Step 2** then 7 remain", "math", "lenient", "7", "last_number"),
         ("nothing", "math", "lenient", None, "none"),
     ],
