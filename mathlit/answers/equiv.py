@@ -12,7 +12,9 @@ from mathlit.answers.numeric import REL_TOL, is_inexact, numbers_equal, parse_nu
 from mathlit.answers.symbolic import checker
 
 MAX_CHARS = 2000  # longer answers are compared as text only: no regex or parser sees a megabyte
-_WORDS = re.compile(r"[A-Za-z ]+|\([A-E]\)")  # "Evelyn", "(C)": text answers, compared as text only
+# "Evelyn", "Alice,Bob", "(C)": text answers, compared as text only (as products of symbols, "Ailce" would
+# equal "Alice"); a list of names in any order
+_WORDS = re.compile(r"[A-Za-z ]+(?:,[A-Za-z ]+)*|\([A-E]\)")
 
 
 def is_equiv(pred: str | None, gold: str | None, domain: str, rel_tol: float = REL_TOL) -> bool:
@@ -52,7 +54,7 @@ def _math_equiv(raw_pred: str, raw_gold: str, rel_tol: float) -> bool:
     if p is not None and g is not None:
         return numbers_equal(p, g, tol)
     if _WORDS.fullmatch(pred) or _WORDS.fullmatch(gold):
-        return pred.lower() == gold.lower()
+        return sorted(pred.lower().split(",")) == sorted(gold.lower().split(","))
     if checker().equal(pred, gold, tol):
         return True
     # "y = 2x+1" lost its label above; as equations, "3x+6y-2=0" and "y=-x/2+1/3" are one line
