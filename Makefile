@@ -1,10 +1,11 @@
 # make run   set up .venv and train the default model (tiny LLaMA on arithmetic, CPU, ~5 minutes)
 # make test  set up .venv with the test extras and vLLM on CPU, then run the test suite
 # make test-slurm  the SLURM tests: a one-node cluster on this machine (root; apt installs SLURM), ~3 minutes
+# make bench-answers  answer checking against math-verify (bench/RESULTS.md), as CI runs it
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-slurm lint
+.PHONY: run test test-slurm lint bench-answers
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +29,10 @@ test: $(VENV)/.vllm
 
 test-slurm: $(VENV)/.installed
 	$(PY) -m pytest -q -m slurm -rs
+
+# mathlit vs math-verify on the answer sets and the regression suite; fails on any mathlit false positive
+bench-answers: $(VENV)/.installed
+	$(PY) bench/answers.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

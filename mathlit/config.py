@@ -103,6 +103,11 @@ class Aggregate(StrEnum):
     sum = "sum"
 
 
+class ExtractMode(StrEnum):
+    strict = "strict"
+    lenient = "lenient"
+
+
 class RFTInit(StrEnum):
     base = "base"  # the model the SFT stage started from
     sft = "sft"  # the SFT stage's weights
@@ -300,6 +305,14 @@ class EvalConfig:
 
 
 @dataclass
+class AnswersConfig:
+    """Grading of every sample (eval, RFT, verifier data): see mathlit/answers."""
+
+    extract: ExtractMode = MISSING  # strict: \boxed / #### only; lenient: also answer phrases, bold, last number
+    rel_tol: float = MISSING  # relative tolerance when either answer is written as a decimal; exact forms: exact
+
+
+@dataclass
 class RFTConfig:
     """Rejection-sampling fine-tuning (task=rft)."""
 
@@ -374,6 +387,7 @@ class MathlitConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    answers: AnswersConfig = field(default_factory=AnswersConfig)
     rft: RFTConfig = field(default_factory=RFTConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     multitask: MultitaskConfig = field(default_factory=MultitaskConfig)

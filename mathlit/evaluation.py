@@ -9,11 +9,13 @@ before them), so a vLLM engine starts once per model:
     sampler.close()
 """
 
+from collections import Counter
 from pathlib import Path
 
 from omegaconf import DictConfig
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.io import write_json, write_jsonl
@@ -68,7 +70,14 @@ def sample_solutions(
     )
     template = cfg.data.prompt_template
     return sample_records(
-        sampler, examples, template=template, params=params, out_dir=out_dir, source=source, part=part
+        sampler,
+        examples,
+        template=template,
+        params=params,
+        out_dir=out_dir,
+        grading=Grading.from_config(cfg),
+        source=source,
+        part=part,
     )
 
 
@@ -105,7 +114,16 @@ def evaluate(
     if greedy:
         correct = sum(r["correct"] for r in records)
         metrics |= {"greedy_accuracy": correct / max(1, len(records)), "correct": correct, "problems": len(records)}
+        metrics.setdefault("answer_sources", {})["greedy"] = answer_sources(records)
+    if samples:
+        metrics.setdefault("answer_sources", {})["sampled"] = answer_sources(samples)
     return metrics | report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier)
+
+
+def answer_sources(records: list[dict]) -> dict[str, int]:
+    """How many answers each extraction step found (boxed, hashes, phrase, bold, last_number; none: no answer;
+    ambiguous: refused; error: grading failed, see the record's answer_error)."""
+    return dict(sorted(Counter(r.get("answer_source", "unknown") for r in records).items()))
 
 
 def report_samples(

@@ -27,8 +27,11 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     lines = (out / "sampled" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 24
     record = json.loads(lines[0])
-    fields = {"id", "sample_idx", "prompt", "completion", "answer", "correct", "num_tokens", "finish_reason"}
+    fields = {"id", "sample_idx", "prompt", "completion", "answer", "answer_source", "correct", "num_tokens"}
     assert fields <= record.keys()
+    sources = metrics["answer_sources"]  # where each answer came from (strict GSM8K-style: ####, then fallbacks)
+    assert sum(sources["greedy"].values()) == 6 and sum(sources["sampled"].values()) == 24
+    assert set(sources["sampled"]) <= {"hashes", "answer_is", "last_number", "none", "ambiguous", "error"}
 
     # The same folder again: every shard is on disk, so metrics come back without any sampler being built.
     def no_sampler(*args, **kwargs):

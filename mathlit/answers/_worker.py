@@ -1,4 +1,4 @@
-"""The symbolic-check worker: one JSON [pred, gold] per stdin line, '1' or '0' per stdout line.
+"""The symbolic-check worker: one JSON [pred, gold, rel_tol] per stdin line, '1' or '0' per stdout line.
 
 Started by mathlit.answers.symbolic with a memory limit; it is killed and replaced when a check
 runs past its time limit.
@@ -18,9 +18,9 @@ def main() -> None:
     sys.stdout.flush()
     for line in sys.stdin:
         try:
-            pred, gold = json.loads(line)
-            result = texts_equal(pred, gold)
-        except MemoryError:
+            pred, gold, rel_tol = json.loads(line)
+            result = texts_equal(pred, gold, rel_tol)
+        except (MemoryError, ValueError, TypeError, RecursionError, ArithmeticError):
             result = False
         sys.stdout.write("1\n" if result else "0\n")
         sys.stdout.flush()

@@ -4,13 +4,15 @@ import random
 
 import sympy as sp
 
-from mathlit.answers.latex import Collection, Equation, Matrix, ParseError, Seq, Union, parse_answer
+from mathlit.answers.latex import Collection, Equation, Matrix, ParseError, Region, Seq, Union, parse_answer
 
 # Answers hold exact numbers only (decimals parse to rationals), so equal values agree to all
 # 60 digits evaluated; a relative 1e-40 leaves room for rounding and none for near misses
-# such as 2^{1/10^{10}} = 1.00000000007 vs 1. Relative only: a tiny value is never 0.
+# such as 2^{1/10^{10}} = 1.00000000007 vs 1. Relative only: a tiny value is never 0. An answer
+# written as a decimal is rounded: the caller passes answers.rel_tol for it (see equiv.py).
 DIGITS = 60
-REL_TOL = sp.Float("1e-40", DIGITS)
+EXACT_TOL = sp.Float("1e-40", DIGITS)
+_rel_tol = EXACT_TOL  # the tolerance of the check in progress (one check at a time per worker)
 
 
 def _close(a: sp.Expr, b: sp.Expr) -> bool:
@@ -18,7 +20,11 @@ def _close(a: sp.Expr, b: sp.Expr) -> bool:
         return True
     if a == 0 or b == 0:
         return False
-    return bool(abs(a - b) <= REL_TOL * sp.Max(abs(a), abs(b)))
+    return bool(abs(a - b) <= _rel_tol * sp.Max(abs(a), abs(b)))
+
+
+def _undefined(e: sp.Basic) -> bool:
+    return e.has(sp.zoo, sp.nan)
 
 
 def _numeric(e: sp.Expr) -> sp.Expr | None:
@@ -29,6 +35,8 @@ def _numeric(e: sp.Expr) -> sp.Expr | None:
 
 
 def exprs_equal(a: sp.Expr, b: sp.Expr) -> bool:
+    if _undefined(a) or _undefined(b):  # an undefined value equals nothing, itself included
+        return False
     if a == b:
         return True
     if a.free_symbols or b.free_symbols:
@@ -60,15 +68,61 @@ def _matched(left: tuple, right: tuple) -> bool:
     return True
 
 
+def _proportional(da: sp.Expr, db: sp.Expr) -> bool:
+    """da = 0 and db = 0 are one equation when da = c * db for a non-zero constant c (3x+6y-2=0 and
+    y=-x/2+1/3). c is read at a probe point, then the identity is checked everywhere."""
+    if exprs_equal(da, db) or exprs_equal(da, -db):
+        return True
+    symbols = sorted(da.free_symbols | db.free_symbols, key=str)
+    if not symbols:
+        return False
+    rng = random.Random(1)
+    for _ in range(3):
+        point = {s: sp.Rational(rng.randint(1, 97), rng.randint(1, 13)) for s in symbols}
+        va, vb = _numeric(da.subs(point)), _numeric(db.subs(point))
+        if va is not None and vb is not None and vb != 0 and va != 0:
+            c = sp.simplify(da.subs(point) / db.subs(point))
+            return not _undefined(c) and not c.free_symbols and exprs_equal(da, c * db)
+    return False
+
+
+def _as_set(node) -> sp.Set | None:
+    """An interval, a union of intervals or an inequality as a set of reals; None for anything else."""
+    if isinstance(node, Region):
+        return node.set
+    if isinstance(node, Seq) and len(node.items) == 2 and node.open in "([" and node.close in ")]":
+        low, high = node.items
+        if not all(
+            isinstance(x, sp.Expr) and not x.free_symbols and x.is_extended_real is not False for x in (low, high)
+        ):
+            return None
+        interval = sp.Interval(low, high, left_open=node.open == "(", right_open=node.close == ")")
+        return None if interval.is_empty else interval
+    if isinstance(node, Union):
+        parts = [_as_set(p) for p in node.parts]
+        return None if any(p is None for p in parts) else sp.Union(*parts)
+    return None
+
+
+def _same_set(a: sp.Set, b: sp.Set) -> bool:
+    return a == b or a.symmetric_difference(b) == sp.S.EmptySet
+
+
 def nodes_equal(a, b) -> bool:
     if isinstance(a, sp.Basic) and isinstance(b, sp.Basic):
         return exprs_equal(a, b)
+    if isinstance(a, Region | Union) or isinstance(b, Region | Union):  # (-3,10) vs -3<a<10, [1,2]∪[2,3] vs [1,3]
+        sa, sb = _as_set(a), _as_set(b)
+        if sa is not None and sb is not None and not (isinstance(a, Region) and isinstance(b, Region)):
+            return _same_set(sa, sb)
     if type(a) is not type(b):
         return False
     if isinstance(a, Equation):
         da, db = a.lhs - a.rhs, b.lhs - b.rhs
         # the same equation, not merely two equations that are both "something = 0"
-        return (exprs_equal(a.lhs, b.lhs) and exprs_equal(a.rhs, b.rhs)) or exprs_equal(da, db) or exprs_equal(da, -db)
+        return (exprs_equal(a.lhs, b.lhs) and exprs_equal(a.rhs, b.rhs)) or _proportional(da, db)
+    if isinstance(a, Region):
+        return a.var == b.var and _same_set(a.set, b.set)
     if isinstance(a, Seq):
         return (
             (a.open, a.close) == (b.open, b.close)
@@ -87,9 +141,12 @@ def nodes_equal(a, b) -> bool:
     return False
 
 
-def texts_equal(pred: str, gold: str) -> bool:
-    """Both normalised answers parse and are equal; an unparsable side is never equal."""
+def texts_equal(pred: str, gold: str, rel_tol: float = 0.0) -> bool:
+    """Both normalised answers parse and are equal; an unparsable side is never equal. rel_tol > 0
+    (an answer written as a decimal) loosens numeric comparison to that relative tolerance."""
+    global _rel_tol
+    _rel_tol = max(EXACT_TOL, sp.Float(rel_tol, DIGITS))
     try:
         return nodes_equal(parse_answer(pred), parse_answer(gold))
-    except (ParseError, TypeError, ValueError, ZeroDivisionError, RecursionError, AttributeError):
+    except (ParseError, TypeError, ValueError, ZeroDivisionError, RecursionError, AttributeError, OverflowError):
         return False

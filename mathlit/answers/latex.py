@@ -22,7 +22,7 @@ MAX_CHARS = 600
 MAX_DEPTH = 50
 MAX_EXPONENT = 2000  # |n|^k with k above this is refused: 9^{9^{9^9}} must not be computed
 
-_TOKEN = re.compile(r"\s*(\d+\.\d*|\.\d+|\d|\\[a-zA-Z]+|\\[{}|,;!]|\\\\|[a-zA-Z]|[-+*/^_=(){}\[\],|!<>&'.:])")
+_TOKEN = re.compile(r"\s*(\d+\.\d*|\.\d+|\d|\\[a-zA-Z]+|\\[{}|,;!]|\\\\|[a-zA-Z]|[-+*/^_=(){}\[\],;|!<>&'.:])")
 GREEK = {
     "alpha",
     "beta",
@@ -75,6 +75,9 @@ FUNCTIONS = {
     "cosh": sp.cosh,
     "tanh": sp.tanh,
 }
+_GREATER = {">", "\\gt", "\\geq"}
+_STRICT = {"<", "\\lt", ">", "\\gt"}
+_INEQUALITIES = {"<", "\\lt", "\\leq", ">", "\\gt", "\\geq"}
 MATRICES = {"pmatrix", "bmatrix", "matrix", "vmatrix", "array"}
 
 
@@ -98,6 +101,14 @@ class Collection:
 class Equation:
     lhs: sp.Expr
     rhs: sp.Expr
+
+
+@dataclass(frozen=True)
+class Region:
+    """An inequality's solution set: x <= 5, -3 < a < 10 (compared with intervals as sets)."""
+
+    var: sp.Symbol
+    set: sp.Set
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,8 @@ class _Parser:
 
     def relation(self):
         left = self.union()
+        if self.peek() in _INEQUALITIES:
+            return self.inequality(left)
         if self.peek() == "=":
             self.take()
             right = self.union()
@@ -173,6 +186,26 @@ class _Parser:
                 raise ParseError("equation between non-expressions")
             return Equation(left, right)
         return left
+
+    def inequality(self, first) -> Region:
+        """a < x, x \\geq b, a < x \\leq b: one variable against constant bounds."""
+        items, strict, greater = [_arith(first)], [], set()
+        while self.peek() in _INEQUALITIES:
+            op = self.take()
+            strict.append(op in _STRICT)
+            greater.add(op in _GREATER)
+            items.append(_arith(self.expr()))
+        if len(greater) > 1:
+            raise ParseError("mixed inequality directions")
+        if True in greater:  # b >= x > a: read it the other way round
+            items, strict = items[::-1], strict[::-1]
+        symbols = [k for k, item in enumerate(items) if isinstance(item, sp.Symbol)]
+        if len(items) > 3 or len(symbols) != 1 or any(item.free_symbols for item in items if not item.is_Symbol):
+            raise ParseError("not an inequality in one variable")
+        k = symbols[0]
+        low = (items[0], strict[0]) if k > 0 else (-sp.oo, True)
+        high = (items[k + 1], strict[k]) if k + 1 < len(items) else (sp.oo, True)
+        return Region(items[k], sp.Interval(low[0], high[0], left_open=low[1], right_open=high[1]))
 
     def union(self):
         parts = [self.expr()]
@@ -203,7 +236,7 @@ class _Parser:
                 node = _arith(node) * _arith(self.unary())
             elif tok in ("/", "\\div"):
                 self.take()
-                node = _arith(node) / _arith(self.unary())
+                node = _divide(_arith(node), _arith(self.unary()))
             elif tok is not None and self._starts_atom(tok):  # implicit product: 2x, 3\sqrt{2}, x(y+1)
                 node = _arith(node) * _arith(self.power())
             else:
@@ -330,9 +363,11 @@ class _Parser:
     def _command(self, name: str):
         if name == "frac":
             numerator, denominator = _arith(self.script()), _arith(self.script())
-            return numerator / denominator
+            return _divide(numerator, denominator)
         if name == "binom":
             n, k = _arith(self.script()), _arith(self.script())
+            if n.is_Integer and k.is_Integer and min(k, n - k) > MAX_EXPONENT:
+                raise ParseError("binomial too large")
             return sp.binomial(n, k)
         if name == "sqrt":
             index = 2
@@ -407,6 +442,12 @@ def _arith(node) -> sp.Expr:
     if not isinstance(node, sp.Basic):
         raise ParseError("arithmetic on a tuple, set or equation")
     return node
+
+
+def _divide(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr:
+    if denominator.is_zero:  # 1/0 is no value: \\frac{1}{0} must not equal \\frac{2}{0}
+        raise ParseError("division by zero")
+    return numerator / denominator
 
 
 def _pow(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:

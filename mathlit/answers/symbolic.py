@@ -59,7 +59,8 @@ class SymbolicChecker:
             self._proc.wait()
             self._proc = None
 
-    def equal(self, pred: str, gold: str) -> bool:
+    def equal(self, pred: str, gold: str, rel_tol: float = 0.0) -> bool:
+        """pred and gold parse to equal answers, numbers within a relative rel_tol (0: exact)."""
         with self._lock:
             if os.getpid() != self._owner:  # inherited through fork: the pipe belongs to the parent
                 self._proc, self._owner = None, os.getpid()
@@ -67,7 +68,7 @@ class SymbolicChecker:
                 self._proc = self._start()
             self.stats["checks"] += 1
             try:
-                self._proc.stdin.write(json.dumps([pred, gold]) + "\n")
+                self._proc.stdin.write(json.dumps([pred, gold, rel_tol]) + "\n")
                 self._proc.stdin.flush()
             except BrokenPipeError:
                 self._kill()

@@ -134,12 +134,13 @@ def build_rft_data(
     Records are matched to questions by question text, so samples from other runs and models pool.
     """
     per_question: dict[str, list[dict]] = {q.question: [] for q in questions}
-    samples = 0
+    samples = answer_errors = 0
     for records in pools:
         for r in records:
             if r["question"] in per_question:
                 per_question[r["question"]].append(r)
                 samples += 1
+                answer_errors += "answer_error" in r
     augmented, rejected, distinct, covered = [], Counter(), [], 0
     for q in questions:
         selection = select_paths(per_question[q.question], q.solution if dedup_with_reference else None, dedup)
@@ -154,6 +155,7 @@ def build_rft_data(
         "questions": len(questions),
         "samples": samples,
         "accepted": len(augmented),
+        "answer_errors": answer_errors,  # samples whose grading failed (counted wrong; see their answer_error)
         "rejected": {reason: rejected.get(reason, 0) for reason in REASONS},
         "covered": covered,
         "coverage": covered / max(1, len(questions)),  # at least one correct path

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example, example_to_row
 from mathlit.data.tokenize import format_prompt
 from mathlit.datagen.filters import RFTData, build_rft_data
@@ -73,6 +74,7 @@ class RFTDataGenerator:
                 template=self.cfg.data.prompt_template,
                 params=params,
                 out_dir=out,
+                grading=Grading.from_config(self.cfg),
                 source=source,
             )
         except (RuntimeError, MemoryError, OSError, TimeoutError) as e:

@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterable
 from fractions import Fraction
 
 from mathlit.answers import is_equiv
-from mathlit.answers.extract import normalize_number
+from mathlit.answers.extract import gsm8k_number
 from mathlit.answers.normalize import normalize
-from mathlit.answers.numeric import parse_number
 
 
 def by_problem(records: Iterable[dict]) -> dict[str, list[dict]]:
@@ -40,7 +39,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 def answer_key(answer: str, domain: str) -> str | Fraction:
     """A cheap canonical key; answers with equal keys are equal (the converse needs is_equiv)."""
     if domain == "gsm8k":
-        number = parse_number(normalize_number(answer))
+        number = gsm8k_number(answer)
         return number if number is not None else answer.strip()
     return normalize(answer)
 

@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from mathlit.answers import extract, is_equiv
+from mathlit.answers.grading import Grading, grade_answer
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import format_prompt
 from mathlit.errors import ConfigError
@@ -22,16 +22,18 @@ log = logging.getLogger(__name__)
 SHARD_SIZE = 64  # problems per shard: the unit of resumption
 
 
-def grade(example: Example, prompt: str, index: int, text: str, num_tokens: int, finish_reason: str) -> dict:
-    answer = extract(text, example.domain)
+def grade(
+    example: Example, prompt: str, index: int, text: str, num_tokens: int, finish_reason: str, grading: Grading
+) -> dict:
+    """One sample's record; grading never raises (a failure is the record's answer_error)."""
+    graded = grade_answer(text, example.answer, example.domain, grading)
     return {
         "id": example.id,
         "sample_idx": index,
         "prompt": prompt,
         "completion": text,
-        "answer": answer,
+        **graded,
         "gold": example.answer,
-        "correct": is_equiv(answer, example.answer, example.domain),
         "num_tokens": num_tokens,
         "finish_reason": finish_reason,
         "domain": example.domain,
@@ -58,9 +60,10 @@ def _read_shard(path: Path, chunk: list[Example], n: int) -> list[dict]:
     return rows
 
 
-def _fingerprint(examples: list[Example], template: str, params: SamplingParams, source: str) -> str:
+def _fingerprint(examples: list[Example], template: str, params: SamplingParams, source: str, grading: Grading) -> str:
     ids = hashlib.sha1("\n".join(e.id for e in examples).encode()).hexdigest()
-    return json.dumps({"ids": ids, "template": template, "params": asdict(params), "source": source}, sort_keys=True)
+    settings = {"ids": ids, "template": template, "params": asdict(params), "source": source}
+    return json.dumps(settings | {"grading": asdict(grading)}, sort_keys=True)
 
 
 def sample_records(
@@ -70,20 +73,22 @@ def sample_records(
     template: str,
     params: SamplingParams,
     out_dir: str | Path,
+    grading: Grading,
     source: str = "",
     shard_size: int | None = None,
     part: tuple[int, int] = (0, 1),
 ) -> list[dict] | None:
     """Sample params.n completions per example into out_dir/samples.jsonl; returns all records in order.
 
-    `source` names the weights (a folder and version) so that resumed shards come from the same model.
+    `source` names the weights (a folder and version) so that resumed shards come from the same model;
+    `grading` (answers.extract, answers.rel_tol) is pinned with the other settings.
     part=(i, n): sample only shards i, i+n, ... (one job of an array); None while others' shards are missing.
     """
     out_dir = Path(out_dir)
     shard_size = shard_size or SHARD_SIZE
     shards = out_dir / "shards"
     manifest = shards / "manifest.json"
-    fingerprint = _fingerprint(examples, template, params, source)
+    fingerprint = _fingerprint(examples, template, params, source, grading)
     if manifest.exists() and json.loads(manifest.read_text())["fingerprint"] != fingerprint:
         raise ConfigError(
             f"{shards} holds samples made with other settings or weights; remove it or choose another output folder"
@@ -104,7 +109,7 @@ def sample_records(
             # A seed per shard: a resumed shard draws what it would have drawn in one go.
             completions = sampler.generate(prompts, replace(params, seed=params.seed * 100_003 + index))
             rows = [
-                grade(e, p, i, c.text, c.num_tokens, c.finish_reason)
+                grade(e, p, i, c.text, c.num_tokens, c.finish_reason, grading)
                 for e, p, cs in zip(chunk, prompts, completions, strict=True)
                 for i, c in enumerate(cs)
             ]

@@ -33,7 +33,10 @@ EQUAL = [
     ("5!", "120"),
     (r"\binom{5}{2}", "10"),
     (r"\text{Evelyn}", "Evelyn"),
+    (r"\text{Alice and Bob}", "Bob, Alice"),
     ("(C)", r"\text{(C)}"),
+    (r"\text{\left( C \right)}", r"\text{(C)}"),
+    ("C", r"\textbf{(C)}"),
     (r"\log_2 8", "3"),
     (r"\sin^2 x+\cos^2 x", "1"),
     ("x+1=0", "1+x=0"),
@@ -51,6 +54,8 @@ NOT_EQUAL = [
     (r"\{1,2\}", r"\{1,2,3\}"),
     ("(1,2)", "(2,1)"),
     ("A", "B"),
+    ("Alice, Bob", "Ailce, Bob"),
+    (r"\text{Alice and Bob}", "Alice"),
     (r"\frac{1}{2}", r"\frac{1}{3}"),
     ("2x", "2y"),
     ("", "0"),
@@ -143,3 +148,12 @@ def test_checks_work_off_the_main_thread():
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda i: is_equiv(f"{i}x+x", f"{i + 1}x", "math"), range(12)))
     assert all(results)
+
+
+def test_only_answers_written_as_decimals_get_the_tolerance():
+    from mathlit.answers.numeric import is_inexact
+
+    assert is_equiv("0.3333333", r"\frac13", "math") and not is_equiv("0.3333333", r"\frac13", "math", rel_tol=0)
+    assert is_equiv("0.1428571", "1/7", "math") and is_equiv("0.1428571", r"\frac{1}{7}", "math")  # one rule
+    assert not is_equiv(r"\frac{333333}{1000000}", r"\frac13", "math")  # exact forms compare exactly
+    assert is_inexact("2.5e3") and is_inexact(".5") and not is_inexact("2e") and not is_inexact(r"\frac{1}{7}")

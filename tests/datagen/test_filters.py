@@ -72,3 +72,10 @@ def test_union_pools_sources_by_question_and_dedups_across_them():
     assert {e.meta["source"] for e in union.augmented} == {"a", "b"}
     assert union.augmented[0].id == "q1#rft0" and union.augmented[0].answer == "14"
     assert union.report["distinct_paths_histogram"] == {"2": 1} and union.report["coverage"] == 1.0
+
+
+def test_samples_whose_grading_failed_are_counted_and_never_kept():
+    q = Example("q1", "Q", REFERENCE, "14", "gsm8k")
+    failed = path("#### 14", correct=False, answer=None) | {"answer_error": "OverflowError: too large"}
+    data = build_rft_data([[failed, path("4+3=<<4+3=7>>7 then 2*7=<<2*7=14>>14\n#### 14", i=1)]], [q])
+    assert data.report["answer_errors"] == 1 and data.report["accepted"] == 1

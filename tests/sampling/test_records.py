@@ -2,10 +2,12 @@
 
 import pytest
 
+from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams
 from mathlit.sampling.records import parse_part, sample_records
+from tests.conftest import make_cfg
 
 EXAMPLES = [
     Example(f"q{i}", f"What is {i}+{i}?", f"{i}+{i}=<<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}", str(2 * i), "gsm8k")
@@ -33,10 +35,15 @@ class Arithmetic:
         pass
 
 
+GRADING = Grading("strict", 1e-6)
+
+
 def run(sampler, out_dir, part=(0, 1), n=2, **kw):
     params = SamplingParams(n=n, **kw)
     template = "Q: {question}\nA:"
-    return sample_records(sampler, EXAMPLES, template=template, params=params, out_dir=out_dir, shard_size=3, part=part)
+    return sample_records(
+        sampler, EXAMPLES, template=template, params=params, out_dir=out_dir, grading=GRADING, shard_size=3, part=part
+    )
 
 
 def test_records_are_graded_and_ordered(tmp_path):
@@ -84,3 +91,41 @@ def test_a_shard_with_other_samples_is_refused(tmp_path):
 def test_a_bad_part_names_the_key(value):
     with pytest.raises(ConfigError, match=f"eval.shard={value}: expected i/n"):
         parse_part(value, "eval.shard")
+
+
+def test_a_sample_whose_grading_fails_is_recorded_and_counted_not_fatal(tmp_path, monkeypatch):
+    import mathlit.answers.grading as grading
+
+    def broken(pred, gold, domain, rel_tol):
+        if pred == "4":
+            raise OverflowError("boom")
+        return pred == gold
+
+    monkeypatch.setattr(grading, "is_equiv", broken)
+    records = run(Arithmetic(), tmp_path)
+    failed = [r for r in records if "answer_error" in r]
+    assert [r["id"] for r in failed] == ["q2", "q2"]
+    assert failed[0]["answer_error"] == "OverflowError: boom" and failed[0]["correct"] is False
+    assert failed[0]["answer_source"] == "error" and records[0]["answer_source"] == "hashes"
+    assert len(records) == 20
+
+
+def test_another_extraction_mode_is_other_settings(tmp_path):
+    run(Arithmetic(), tmp_path)
+    with pytest.raises(ConfigError, match="other settings"):
+        sample_records(
+            Arithmetic(),
+            EXAMPLES,
+            template="Q: {question}\nA:",
+            params=SamplingParams(n=2),
+            out_dir=tmp_path,
+            grading=Grading("lenient", 1e-6),
+            shard_size=3,
+        )
+
+
+def test_grading_comes_from_the_answers_config():
+    assert Grading.from_config(make_cfg()) == Grading("strict", 1e-6)
+    assert Grading.from_config(make_cfg("answers.extract=lenient", "answers.rel_tol=0")) == Grading("lenient", 0.0)
+    with pytest.raises(Exception, match="answers.extract"):
+        make_cfg("answers.extract=loose")
