@@ -20,8 +20,8 @@ from transformers import (
 
 from mathlit.config import LlamaArch, ModelConfig
 from mathlit.errors import ConfigError
-from mathlit.models.lora import add_lora, quantization_config
 from mathlit.io import write_json
+from mathlit.models.lora import add_lora, quantization_config
 
 log = logging.getLogger(__name__)
 
