@@ -1,5 +1,7 @@
 """Sampling runs: graded records in atomic shards; an interrupted run resumes without redoing work."""
 
+from dataclasses import replace
+
 import pytest
 
 from mathlit.data.formats import Example
@@ -33,9 +35,12 @@ class Arithmetic:
         pass
 
 
-def run(sampler, out_dir, **kw):
+def run(sampler, out_dir, source="sha256:a", examples=EXAMPLES, **kw):
     params = SamplingParams(n=2, **kw)
-    return sample_records(sampler, EXAMPLES, template="Q: {question}\nA:", params=params, out_dir=out_dir, shard_size=3)
+    template = "Q: {question}\nA:"
+    return sample_records(
+        sampler, examples, template=template, params=params, out_dir=out_dir, source=source, shard_size=3
+    )
 
 
 def test_records_are_graded_and_ordered(tmp_path):
@@ -61,3 +66,25 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     run(Arithmetic(), tmp_path)
     with pytest.raises(ConfigError, match="other settings"):
         run(Arithmetic(), tmp_path, temperature=0.7)
+
+
+def test_an_edited_question_under_the_same_id_is_refused(tmp_path):
+    run(Arithmetic(), tmp_path)
+    edited = [replace(EXAMPLES[0], question="What is 0+0? Think.")] + EXAMPLES[1:]
+    with pytest.raises(ConfigError, match="other settings"):
+        run(Arithmetic(), tmp_path, examples=edited)
+
+
+def test_other_weights_under_the_same_name_are_sampled_again(tmp_path):
+    """Shards of other weights are never reused: a rerun after the folder's weights changed samples every shard,
+    also when the previous resample was interrupted."""
+    run(Arithmetic(), tmp_path, source="sha256:old")
+    with pytest.raises(RuntimeError, match="engine died"):
+        run(Arithmetic(fail_on_call=2), tmp_path, source="sha256:new")
+    assert not (tmp_path / "samples.jsonl").exists()  # the old weights' samples are gone, not left as if new
+    new = Arithmetic()
+    run(new, tmp_path, source="sha256:new")
+    assert new.calls == 3  # shards 1-3: shard 0 was sampled with the new weights before the crash
+    again = Arithmetic()
+    run(again, tmp_path, source="sha256:new")
+    assert again.calls == 0
