@@ -18,6 +18,7 @@ from transformers import (
 
 from mathlit.config import LlamaArch, ModelConfig
 from mathlit.errors import ConfigError
+from mathlit.io import respect_umask
 
 log = logging.getLogger(__name__)
 
@@ -89,4 +90,5 @@ def save_hf(
     path = Path(path)
     model.save_pretrained(path, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(path)
+    respect_umask(*(p for p in path.iterdir() if p.is_file()))
     return path
