@@ -1,9 +1,10 @@
 # make run   set up .venv and train the default model (tiny LLaMA on arithmetic, CPU, ~5 minutes)
 # make test  set up .venv with the test extras and vLLM on CPU, then run the test suite
+# make test-faults  only the fault-injection tests (kill -9 and rerun, held folders, swapped weights, permissions)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint
+.PHONY: run test test-faults lint
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +25,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.vllm
 	$(PY) -m pytest -q
+
+test-faults: $(VENV)/.installed
+	$(PY) -m pytest -q tests/test_faults.py tests/test_folder_lock.py tests/test_permissions.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
