@@ -1,11 +1,12 @@
 # make run   set up .venv and train the default model (tiny LLaMA on arithmetic, CPU, ~5 minutes)
 # make test  set up .venv with the test extras and vLLM on CPU, then run the test suite
 # make test-slurm  the SLURM tests: a one-node cluster on this machine (root; apt installs SLURM), ~3 minutes
+# make test-faults  only the fault-injection tests (kill -9 and rerun, held folders, swapped weights, permissions)
 # make bench-answers  answer checking against math-verify (bench/RESULTS.md), as CI runs it
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-slurm lint bench-answers
+.PHONY: run test test-slurm test-faults lint bench-answers
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +30,9 @@ test: $(VENV)/.vllm
 
 test-slurm: $(VENV)/.installed
 	$(PY) -m pytest -q -m slurm -rs
+
+test-faults: $(VENV)/.installed
+	$(PY) -m pytest -q tests/test_faults.py tests/test_folder_lock.py tests/test_permissions.py
 
 # mathlit vs math-verify on the answer sets and the regression suite; fails on any mathlit false positive
 bench-answers: $(VENV)/.installed

@@ -1,4 +1,5 @@
-"""Files that survive interruption: atomic writes, and jsonl reads (plain or gzip) naming file and line on error."""
+"""Files that survive interruption: atomic writes with the permissions of a plain open(), and jsonl reads
+(plain or gzip) that name the file and line on error."""
 
 import gzip
 import json
@@ -13,12 +14,36 @@ from mathlit.errors import DataError
 T = TypeVar("T")
 
 
+def umask() -> int:
+    """The process umask, read without setting it: os.umask can only swap it, and for that moment files
+    that other threads create get mode 0666."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # no /proc (not Linux): the swap it is
+    os.umask(mask)
+    return mask
+
+
+def respect_umask(*paths: str | Path) -> None:
+    """Give files the mode open() would have (0666 less the umask, 0644 under umask 022). Temporaries renamed
+    into place (ours, safetensors' and hence save_pretrained's) keep mkstemp's 0600: teammates on a shared
+    machine could not read the results."""
+    mode = 0o666 & ~umask()
+    for path in paths:
+        os.chmod(path, mode)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the whole new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        respect_umask(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

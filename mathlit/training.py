@@ -22,6 +22,7 @@ from mathlit.data.splits import Splits
 from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
 from mathlit.errors import ConfigError
 from mathlit.models.build import save_hf
+from mathlit.models.digest import folder_digest
 from mathlit.models.gather import gathered_model
 from mathlit.models.lora import check_strategy, is_lora
 from mathlit.modules.generator import GeneratorSFT
@@ -114,8 +115,9 @@ class StageResult(NamedTuple):
 
     @property
     def source(self) -> str:
-        """Names these weights: what sample files record so they are never reused for other weights."""
-        return f"{self.hf_dir}@step{self.global_step}"
+        """Names these weights (the digest of the saved folder): what sample files record so they are never
+        reused for other weights, e.g. those of an earlier run in the same folder."""
+        return folder_digest(self.hf_dir)
 
 
 def sft_parts(cfg: DictConfig, tokenizer, splits=None, model=None) -> tuple[GeneratorSFT, MathDataModule]:

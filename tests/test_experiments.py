@@ -67,7 +67,9 @@ def fakes(monkeypatch, tokenizer):
         "table": lambda metrics: "",
         "save_verifier": lambda module, folder: folder,
         "save_verifier_spec": lambda cfg, folder: None,
+        "folder_digest": lambda folder: "sha256:fake",  # no weights saved
     }
+    monkeypatch.setattr("mathlit.training.folder_digest", replacements["folder_digest"])  # StageResult.source
     for module in (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask):
         for name, fake in replacements.items():
             if hasattr(module, name):

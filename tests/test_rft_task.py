@@ -24,6 +24,7 @@ def test_rft_runs_sft_sampling_filtering_and_finetuning(tmp_path):
     assert stages[1]["train_examples"] == stages[0]["train_examples"] + report["accepted"]
     meta = json.loads((tmp_path / "rft" / "round1" / "samples" / "meta.json").read_text())
     assert meta["source"] == "round1@4" and meta["params"]["n"] == 4 and meta["versions"]["torch"]
+    assert meta["weights"].startswith("sha256:")  # the digest its shards are pinned to
     # provenance records the settings used (rft.*), and the sampler holds no sampling settings of its own
     assert meta["params"]["temperature"] == 0.7 and "temperature" not in meta["sampler"]
     assert (tmp_path / "rft" / "round1" / "distinct_paths.png").exists()

@@ -1,8 +1,8 @@
 """One RFT data round: sample k paths per training question with the given weights, pool the other
 sources, filter, and write <out>/<name>/augmented.jsonl with its report.
 
-Samples land in shards (resumable, atomic) beside a meta.json recording the weights (folder and
-version), the sampling settings, the seed and the library versions. The sampler follows the
+Samples land in shards (resumable, atomic) beside a meta.json recording the weights (folder or
+version, and digest), the sampling settings, the seed and the library versions. The sampler follows the
 weights round after round (mathlit.sampling.engine: one vLLM engine, new weights loaded in memory
 and probed).
 """
@@ -21,6 +21,7 @@ from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import parse_jsonl, write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
+from mathlit.models.digest import folder_digest, model_digest
 from mathlit.sampling import LazySampler, SamplingParams, make_sampler
 from mathlit.sampling.engine import PolicySampler
 from mathlit.sampling.records import sample_records
@@ -65,7 +66,8 @@ class RFTDataGenerator:
             seed=self.cfg.seed,
         )
 
-    def _sample(self, sampler, out: Path, source: str) -> list[dict]:
+    def _sample(self, sampler, out: Path, source: str, weights: str) -> list[dict]:
+        """Records of `sampler` (holding the weights named `source`, digest `weights`) tagged with `source`."""
         params = self.params
         try:
             records = sample_records(
@@ -75,7 +77,7 @@ class RFTDataGenerator:
                 params=params,
                 out_dir=out,
                 grading=Grading.from_config(self.cfg),
-                source=source,
+                source=weights,
             )
         except (RuntimeError, MemoryError, OSError, TimeoutError) as e:
             kept = len(list((out / "shards").glob("0*.jsonl")))
@@ -87,6 +89,7 @@ class RFTDataGenerator:
             out / "meta.json",
             {
                 "source": source,
+                "weights": weights,
                 "sampler": OmegaConf.to_container(self.cfg.sampler, enum_to_str=True),
                 "params": params.__dict__ | {"stop": list(params.stop)},
                 "seed": self.cfg.seed,
@@ -105,7 +108,7 @@ class RFTDataGenerator:
             raise SamplingError(f"{source}: neither a samples file nor a model folder (set by rft.sources)")
         cfg = self.cfg
         sampler = LazySampler(lambda: make_sampler(cfg.sampler, self.tokenizer, model_dir=path, seed=cfg.seed))
-        records = self._sample(sampler, self.out_dir / "sources" / path.name, str(path.resolve()))
+        records = self._sample(sampler, self.out_dir / "sources" / path.name, str(path.resolve()), folder_digest(path))
         sampler.close()
         return records
 
@@ -115,7 +118,8 @@ class RFTDataGenerator:
         """Sample with `model` (weights `version`, saved in `folder` if it is), filter, write <out>/<name>/."""
         out = self.out_dir / name
         sampler = LazySampler(lambda: self.policy.holding(model, version, folder))
-        pools = [self._sample(sampler, out / "samples", f"{name}@{version}")]
+        weights = model_digest(model, self.tokenizer)
+        pools = [self._sample(sampler, out / "samples", f"{name}@{version}", weights)]
         self.policy.pause()
         pools += [self._source_records(s) for s in self.cfg.rft.sources]
         data = build_rft_data(pools, self.questions, self.cfg.rft.dedup, self.cfg.rft.dedup_with_reference)

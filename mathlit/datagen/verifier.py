@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from mathlit.data.splits import Splits
 from mathlit.evaluation import sample_solutions
+from mathlit.models.digest import folder_digest
 from mathlit.sampling import Sampler
 
 
@@ -20,7 +21,7 @@ def candidates(
         "temperature": v.temperature,
         "top_p": 1.0,
         "max_new_tokens": v.max_new_tokens,
-        "source": str(Path(generator_dir).resolve()),
+        "source": folder_digest(generator_dir),
     }
     train = sample_solutions(cfg, sampler, splits.train, out_dir / "train", **settings)
     val = sample_solutions(cfg, sampler, splits.val, out_dir / "val", **settings) if splits.val else []

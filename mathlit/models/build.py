@@ -20,7 +20,7 @@ from transformers import (
 
 from mathlit.config import LlamaArch, ModelConfig
 from mathlit.errors import ConfigError
-from mathlit.io import write_json
+from mathlit.io import respect_umask, write_json
 from mathlit.models.lora import add_lora, quantization_config
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def save_hf(
     model.save_pretrained(path, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(path)
     write_json(path / MARKER, {"prompt_template": prompt_template})
+    respect_umask(*(p for p in path.iterdir() if p.is_file()))
     return path
 
 

@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from mathlit.config import ModelConfig, OptimConfig, VerifierConfig, yaml_values
 from mathlit.data.verifier import format_verifier_prompt
 from mathlit.errors import ConfigError
-from mathlit.io import write_json
+from mathlit.io import respect_umask, write_json
 from mathlit.metrics.verifier import accuracy, auroc, best_of_n
 from mathlit.models.build import build_model
 from mathlit.models.shard import fully_shard_decoder
@@ -151,6 +151,7 @@ def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
             {k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()},
             hf_dir / "score_head.safetensors",
         )
+        respect_umask(hf_dir / "score_head.safetensors")
     return hf_dir
 
 

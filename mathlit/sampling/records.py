@@ -2,7 +2,10 @@
 
 Problems are sampled in shards, each written atomically as its own file, so an interrupted run
 resumes without redoing finished shards and never leaves a half-written line. A manifest pins
-the settings; resuming with other settings is refused instead of mixing two experiments.
+the settings (problems, prompts, gold answers, sampling parameters) and the weights (a digest of
+their content, mathlit.models.digest): resuming with other settings is refused instead of mixing two
+experiments; other weights under the same name (a folder overwritten since) make every shard stale,
+so they are sampled again, never reused.
 """
 
 import hashlib
@@ -60,10 +63,29 @@ def _read_shard(path: Path, chunk: list[Example], n: int) -> list[dict]:
     return rows
 
 
-def _fingerprint(examples: list[Example], template: str, params: SamplingParams, source: str, grading: Grading) -> str:
-    ids = hashlib.sha1("\n".join(e.id for e in examples).encode()).hexdigest()
-    settings = {"ids": ids, "template": template, "params": asdict(params), "source": source}
-    return json.dumps(settings | {"grading": asdict(grading)}, sort_keys=True)
+def _settings(examples: list[Example], template: str, params: SamplingParams, grading: Grading) -> str:
+    # The prompts and gold answers themselves, not only the ids: an edited data file changes them.
+    problems = hashlib.sha256()
+    for e in examples:
+        problems.update(json.dumps([e.id, format_prompt(template, e.question), e.answer, e.domain]).encode())
+    settings = {"problems": problems.hexdigest(), "params": asdict(params), "grading": asdict(grading)}
+    return json.dumps(settings, sort_keys=True)
+
+
+def _check_manifest(out_dir: Path, settings: str, source: str) -> None:
+    """Refuse other settings; drop the shards (and samples.jsonl) of other weights, then pin these."""
+    shards = out_dir / "shards"
+    manifest = shards / "manifest.json"
+    pinned = {"settings": settings, "source": source}
+    stored = json.loads(manifest.read_text()) if manifest.exists() else pinned
+    if stored.get("settings", settings) != settings:  # (a manifest older than "settings" only loses its shards)
+        raise ConfigError(f"{shards} holds samples made with other settings; remove it or choose another output folder")
+    if stored != pinned:
+        log.warning("%s: samples of other weights (%s, now %s): sampling again", shards, stored.get("source"), source)
+        # Shards first, manifest last: a run killed in between still finds the old manifest and finishes this.
+        for path in [out_dir / "samples.jsonl", *shards.glob("0*.jsonl")]:
+            path.unlink(missing_ok=True)
+    write_json(manifest, pinned)
 
 
 def sample_records(
@@ -74,26 +96,20 @@ def sample_records(
     params: SamplingParams,
     out_dir: str | Path,
     grading: Grading,
-    source: str = "",
+    source: str,
     shard_size: int | None = None,
     part: tuple[int, int] = (0, 1),
 ) -> list[dict] | None:
     """Sample params.n completions per example into out_dir/samples.jsonl; returns all records in order.
 
-    `source` names the weights (a folder and version) so that resumed shards come from the same model;
+    `source` names the exact weights (mathlit.models.digest) so that stored shards come from the same model;
     `grading` (answers.extract, answers.rel_tol) is pinned with the other settings.
     part=(i, n): sample only shards i, i+n, ... (one job of an array); None while others' shards are missing.
     """
     out_dir = Path(out_dir)
     shard_size = shard_size or SHARD_SIZE
     shards = out_dir / "shards"
-    manifest = shards / "manifest.json"
-    fingerprint = _fingerprint(examples, template, params, source, grading)
-    if manifest.exists() and json.loads(manifest.read_text())["fingerprint"] != fingerprint:
-        raise ConfigError(
-            f"{shards} holds samples made with other settings or weights; remove it or choose another output folder"
-        )
-    write_json(manifest, {"fingerprint": fingerprint})
+    _check_manifest(out_dir, _settings(examples, template, params, grading), source)
     records: list[dict] = []
     missing = 0
     for index, start in enumerate(range(0, len(examples), shard_size)):

@@ -1,8 +1,9 @@
 """Tasks by name: each module is one paper recipe, read top to bottom, in two parts.
 
 `train(cfg)` runs on every rank (Lightning stages, data generation) and returns what the report needs;
-`report(cfg, trained)` runs on global rank 0 only (evaluation) and returns a `Report`. The runner writes
-its metrics to <run_dir>/metrics.json, prints its summary, and returns its objective (Hydra sweeps).
+`report(cfg, trained)` runs on global rank 0 only (evaluation) and returns a `Report`. The runner holds the
+run folder against a second run (mathlit.folder_lock), writes the metrics to <run_dir>/metrics.json, prints
+the summary, and returns the objective (Hydra sweeps).
 No task imports another: shared steps live in mathlit.training, mathlit.evaluation and mathlit.datagen.
 """
 
@@ -15,6 +16,7 @@ from omegaconf import DictConfig
 
 from mathlit.config import check_keys
 from mathlit.data.prompts import settle_prompt
+from mathlit.folder_lock import holding
 from mathlit.io import write_json
 from mathlit.models.build import check_model_choice
 from mathlit.strategies import check_strategy
@@ -35,13 +37,14 @@ def run_task(cfg: DictConfig) -> float | None:
     if cfg.task.name != "eval":
         check_strategy(cfg.trainer.strategy)
     settle_prompt(cfg)
-    task = importlib.import_module(f"mathlit.tasks.{cfg.task.name}")
-    trained = task.train(cfg)
-    if rank_zero_only.rank != 0:
-        return None
-    report = task.report(cfg, trained)
     run_dir = Path(cfg.run_dir)
-    if report.metrics is not None:
-        write_json(run_dir / "metrics.json", report.metrics)
+    with holding(run_dir):
+        task = importlib.import_module(f"mathlit.tasks.{cfg.task.name}")
+        trained = task.train(cfg)
+        if rank_zero_only.rank != 0:
+            return None
+        report = task.report(cfg, trained)
+        if report.metrics is not None:
+            write_json(run_dir / "metrics.json", report.metrics)
     print(f"mathlit {cfg.task.name}: {report.summary}\noutputs in {run_dir}", flush=True)
     return report.objective

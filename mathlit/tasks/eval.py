@@ -23,6 +23,7 @@ from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, report_samples, sampler_for, table
 from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
+from mathlit.models.digest import folder_digest
 from mathlit.sampling.records import parse_part
 from mathlit.tasks import Report
 
@@ -49,7 +50,7 @@ def report(cfg: DictConfig, trained: None) -> Report:
         if cfg.eval.rerank and cfg.eval.n <= 0:
             raise ConfigError("eval.rerank needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
         sampler = sampler_for(cfg, load_tokenizer(cfg.model), folder=cfg.model.path)
-        source = str(Path(cfg.model.path).resolve())
+        source = folder_digest(cfg.model.path)
         part = parse_part(cfg.eval.shard, "eval.shard")
         metrics = evaluate(
             cfg,

@@ -30,6 +30,7 @@ from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, sampler_for, table
 from mathlit.io import write_json
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.models.digest import folder_digest
 from mathlit.modules.verifier import save_verifier
 from mathlit.sampling import LazySampler
 from mathlit.tasks import Report
@@ -99,7 +100,7 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
         kept = trained.sft_sampler if name == "sft" else None
         sampler = kept or sampler_for(cfg, trained.tokenizer, folder=folder)
         out_dir = Path(cfg.run_dir) / "test" / name
-        source = str(folder.resolve())
+        source = folder_digest(folder)
         metrics[name] = evaluate(cfg, sampler, trained.test, out_dir, source=source, n=cfg.eval.n, verifier=folder)
         sampler.close()
     summary = "\n".join(f"{name} model as its own verifier:\n{table(metrics[name])}" for name in ("sft", "multitask"))

@@ -24,6 +24,7 @@ from mathlit.data.splits import Splits, load_splits
 from mathlit.datagen.verifier import candidates
 from mathlit.evaluation import evaluate, sampler_for, table
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.models.digest import folder_digest
 from mathlit.modules.verifier import save_verifier
 from mathlit.sampling import LazySampler
 from mathlit.tasks import Report
@@ -65,7 +66,7 @@ def train(cfg: DictConfig) -> Trained:
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
-    source = str(trained.generator_dir.resolve())
+    source = folder_digest(trained.generator_dir)
     test_dir = Path(cfg.run_dir) / "test"
     metrics = evaluate(
         cfg,

@@ -1,5 +1,7 @@
 """Sampling runs: graded records in atomic shards; an interrupted run resumes without redoing work."""
 
+from dataclasses import replace
+
 import pytest
 
 from mathlit.answers.grading import Grading
@@ -38,11 +40,19 @@ class Arithmetic:
 GRADING = Grading("strict", 1e-6)
 
 
-def run(sampler, out_dir, part=(0, 1), n=2, **kw):
+def run(sampler, out_dir, part=(0, 1), n=2, source="sha256:a", examples=EXAMPLES, **kw):
     params = SamplingParams(n=n, **kw)
     template = "Q: {question}\nA:"
     return sample_records(
-        sampler, EXAMPLES, template=template, params=params, out_dir=out_dir, grading=GRADING, shard_size=3, part=part
+        sampler,
+        examples,
+        template=template,
+        params=params,
+        out_dir=out_dir,
+        grading=GRADING,
+        source=source,
+        shard_size=3,
+        part=part,
     )
 
 
@@ -120,6 +130,7 @@ def test_another_extraction_mode_is_other_settings(tmp_path):
             params=SamplingParams(n=2),
             out_dir=tmp_path,
             grading=Grading("lenient", 1e-6),
+            source="sha256:a",
             shard_size=3,
         )
 
@@ -129,3 +140,25 @@ def test_grading_comes_from_the_answers_config():
     assert Grading.from_config(make_cfg("answers.extract=lenient", "answers.rel_tol=0")) == Grading("lenient", 0.0)
     with pytest.raises(Exception, match="answers.extract"):
         make_cfg("answers.extract=loose")
+
+
+def test_an_edited_question_under_the_same_id_is_refused(tmp_path):
+    run(Arithmetic(), tmp_path)
+    edited = [replace(EXAMPLES[0], question="What is 0+0? Think.")] + EXAMPLES[1:]
+    with pytest.raises(ConfigError, match="other settings"):
+        run(Arithmetic(), tmp_path, examples=edited)
+
+
+def test_other_weights_under_the_same_name_are_sampled_again(tmp_path):
+    """Shards of other weights are never reused: a rerun after the folder's weights changed samples every shard,
+    also when the previous resample was interrupted."""
+    run(Arithmetic(), tmp_path, source="sha256:old")
+    with pytest.raises(RuntimeError, match="engine died"):
+        run(Arithmetic(fail_on_call=2), tmp_path, source="sha256:new")
+    assert not (tmp_path / "samples.jsonl").exists()  # the old weights' samples are gone, not left as if new
+    new = Arithmetic()
+    run(new, tmp_path, source="sha256:new")
+    assert new.calls == 3  # shards 1-3: shard 0 was sampled with the new weights before the crash
+    again = Arithmetic()
+    run(again, tmp_path, source="sha256:new")
+    assert again.calls == 0

@@ -1,0 +1,188 @@
+"""Fault injection on the tiny model, as a demanding user would do it by hand: kill -9 during training and during
+evaluation, then rerun; a second run in a held folder; other weights swapped into an evaluated folder.
+
+`python -m mathlit` is killed at a deterministic point: a bootstrap (test code only) wraps the function that
+finishes a checkpoint or a shard so that, at the chosen one, it touches a file and waits; the test kills the
+process once that file appears. Reruns and the uninterrupted references run in this process (same code path).
+"""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mathlit.io import umask
+from mathlit.models.build import build_model, save_hf
+from mathlit.tasks import run_task
+from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
+
+HANG = """
+import pathlib, runpy, sys, time
+import {module} as target
+owner = target if {cls!r} is None else getattr(target, {cls!r})
+original = getattr(owner, {name!r})
+def hang_after(*args):
+    result = original(*args)
+    if {condition}:
+        pathlib.Path({mark!r}).touch()
+        time.sleep(600)
+    return result
+setattr(owner, {name!r}, hang_after)
+{setup}
+sys.argv = ["mathlit", *{args!r}]
+runpy.run_module("mathlit", run_name="__main__")
+"""
+
+
+def start_hanging(run_dir: Path, overrides: list[str], *, module, cls, name, condition, setup="") -> subprocess.Popen:
+    """`python -m mathlit` in run_dir, stopped where `condition` holds after `module.cls.name` returns."""
+    mark = run_dir.parent / f"{run_dir.name}.hanging"
+    args = [f"paths.data={DATA}", *overrides, f"hydra.run.dir={run_dir}"]
+    code = HANG.format(module=module, cls=cls, name=name, condition=condition, mark=str(mark), setup=setup, args=args)
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    while not mark.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended before its kill point:\n{process.stderr.read()[-3000:]}")
+        time.sleep(0.05)
+    return process
+
+
+def kill9(process: subprocess.Popen) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+
+
+TRAIN = [
+    "debug=fast",
+    *MICRO_MODEL,
+    "trainer.max_steps=8",
+    "trainer.checkpoint_every_n_steps=2",
+    "trainer.val_every_n_steps=null",
+    "data.max_train_examples=24",
+    "data.max_test_examples=4",
+]
+
+
+def losses(run_dir: Path) -> dict[int, str]:
+    """train/loss by step over every (re)start's log, as written (exact decimal strings)."""
+    rows = {}
+    for log in sorted(run_dir.glob("logs/version_*/metrics.csv")):
+        rows |= {int(r["step"]): r["train/loss"] for r in csv.DictReader(log.open()) if r["train/loss"]}
+    return rows
+
+
+@pytest.mark.slow  # a subprocess start and two in-process runs
+def test_kill_9_after_a_checkpoint_then_rerun_ends_with_the_uninterrupted_weights_and_losses(tmp_path):
+    run_task(make_cfg(*TRAIN, run_dir=tmp_path / "whole"))
+    killed = tmp_path / "killed"
+    process = start_hanging(
+        killed,
+        TRAIN,
+        module="lightning.pytorch.callbacks",
+        cls="ModelCheckpoint",
+        name="_save_checkpoint",
+        condition="args[1].global_step == 4",
+    )
+    kill9(process)
+    assert (killed / "checkpoints" / "last.ckpt").exists() and not (killed / "hf").exists()
+    assert (killed / ".mathlit.lock").exists()  # left by the killed run: the rerun must take it over
+    run_task(make_cfg(*TRAIN, run_dir=killed))
+    whole, resumed = (
+        load_file(tmp_path / "whole" / "hf" / "model.safetensors"),
+        load_file(killed / "hf" / "model.safetensors"),
+    )
+    assert whole.keys() == resumed.keys()
+    for name in whole:
+        torch.testing.assert_close(whole[name], resumed[name], rtol=0, atol=0, msg=name)
+    after_resume = {step: loss for step, loss in losses(killed).items() if step >= 4}
+    assert len(after_resume) == 4 and after_resume.items() <= losses(tmp_path / "whole").items()
+    assert (
+        json.loads((killed / "metrics.json").read_text())["greedy_accuracy"]
+        == json.loads((tmp_path / "whole" / "metrics.json").read_text())["greedy_accuracy"]
+    )
+
+
+def micro_folder(tokenizer, folder: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    return save_hf(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, folder)
+
+
+EVAL = ["task=eval", "debug=fast", "eval.n=2", "eval.max_examples=6"]
+SHARDS_OF_2 = "import mathlit.sampling.records as records; records.SHARD_SIZE = 2"
+
+
+def pairs(run_dir: Path, kind: str) -> list[tuple[str, int]]:
+    lines = (run_dir / kind / "samples.jsonl").read_text().splitlines()
+    return [(r["id"], r["sample_idx"]) for r in map(json.loads, lines)]
+
+
+@pytest.mark.slow  # a subprocess start and two in-process runs
+def test_kill_9_during_eval_sampling_refuses_a_second_run_then_resumes_to_the_same_metrics(
+    tmp_path, tokenizer, monkeypatch
+):
+    model = micro_folder(tokenizer, tmp_path / "model", seed=0)
+    overrides = [*EVAL, f"model.path={model}"]
+    monkeypatch.setattr("mathlit.sampling.records.SHARD_SIZE", 2)  # 3 shards, each with its own seed
+    run_task(make_cfg(*overrides, run_dir=tmp_path / "whole"))
+
+    run = tmp_path / "killed"
+    first = start_hanging(
+        run,
+        overrides,
+        module="mathlit.sampling.records",
+        cls=None,
+        name="write_jsonl",
+        condition="args[0].name == '00001.jsonl' and args[0].parent.parent.name == 'sampled'",
+        setup=SHARDS_OF_2,
+    )
+    hydra_config = (run / ".hydra" / "config.yaml").read_text()
+    second = subprocess.run(
+        [sys.executable, "-m", "mathlit", f"paths.data={DATA}", *overrides, "seed=7", f"hydra.run.dir={run}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert second.returncode == 1
+    refusal = f"mathlit: error: {run} is in use by another run (pid {first.pid} on {socket.gethostname()}, started "
+    [line] = second.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(refusal) and line.endswith("choose another folder (hydra.run.dir)")
+    assert (run / ".hydra" / "config.yaml").read_text() == hydra_config  # the second run's seed=7 record undone
+    assert sorted(p.name for p in (run / "sampled" / "shards").glob("0*.jsonl")) == ["00000.jsonl", "00001.jsonl"]
+    kill9(first)
+
+    run_task(make_cfg(*overrides, run_dir=run))
+    for kind in ("greedy", "sampled"):
+        assert pairs(run, kind) == pairs(tmp_path / "whole", kind)  # none missing, none twice, in order
+    assert json.loads((run / "metrics.json").read_text()) == json.loads(
+        (tmp_path / "whole" / "metrics.json").read_text()
+    )
+    readable = 0o666 & ~umask()  # 0644 under umask 022: teammates can read every output
+    modes = {p.relative_to(run): p.stat().st_mode & 0o777 for p in run.rglob("*") if p.is_file()}
+    assert {path: oct(mode) for path, mode in modes.items() if mode != readable} == {}
+
+
+def test_other_weights_swapped_into_an_evaluated_folder_are_sampled_again(tmp_path, tokenizer):
+    model = tmp_path / "model"
+    run = tmp_path / "eval"
+
+    def evaluate(folder: Path, run_dir: Path) -> list[str]:
+        run_task(make_cfg(*EVAL, f"model.path={folder}", run_dir=run_dir))
+        return (run_dir / "sampled" / "samples.jsonl").read_text().splitlines()
+
+    before = evaluate(micro_folder(tokenizer, model, seed=0), run)
+    after = evaluate(micro_folder(tokenizer, model, seed=1), run)  # a later training run wrote its weights there
+    fresh = evaluate(micro_folder(tokenizer, tmp_path / "other", seed=1), tmp_path / "fresh")
+    assert after == fresh != before
+    assert json.loads((run / "metrics.json").read_text()) == json.loads(
+        (tmp_path / "fresh" / "metrics.json").read_text()
+    )
