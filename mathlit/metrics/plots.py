@@ -1,4 +1,4 @@
-"""Metric curves against the number of samples k (log scale), as PNG."""
+"""Metric curves as PNG: against the number of samples k, reasoning steps, or a sweep's settings."""
 
 from pathlib import Path
 
@@ -56,4 +56,51 @@ def plot_histogram(counts: dict[int, int], path: str | Path, title: str, xlabel:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
+
+
+def _error_bars(ax, xs: list[float], means: list[float], intervals: list[list[float]], label: str, joined=True):
+    low = [100 * (m - lo) for m, (lo, _) in zip(means, intervals, strict=True)]
+    high = [100 * (hi - m) for m, (_, hi) in zip(means, intervals, strict=True)]
+    style = "-" if joined else "none"
+    return ax.errorbar(xs, [100 * m for m in means], yerr=[low, high], marker="o", ls=style, capsize=3, label=label)
+
+
+def plot_power_law(by_steps: dict, path: str | Path, title: str) -> Path:
+    """Accuracy per number of reasoning steps (mean over problems, 95% interval) and the fitted p^s."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    rows = by_steps["by_steps"]
+    steps = [int(s) for s in rows]
+    means, intervals = [r["accuracy"] for r in rows.values()], [r["ci95"] for r in rows.values()]
+    _error_bars(ax, steps, means, intervals, "measured", joined=False)
+    low, high = by_steps["p_ci95"]
+    label = f"p^s, p={by_steps['p']:.3f} [{low:.3f}, {high:.3f}]"
+    ax.plot(steps, [100 * r["fitted"] for r in rows.values()], "--", label=label)
+    ax.set_xlabel("reasoning steps of the reference solution")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xticks(steps)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_sweep(
+    series: dict[str, dict], path: str | Path, title: str, xlabel: str, ylabel: str, log_x: bool = False
+) -> Path:
+    """One line per series: {"x": [...], "mean": [...], "ci95": [[lo, hi], ...]} and an optional "fit":
+    {"x": [...], "y": [...], "label": ...} drawn dashed in the series' colour."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for name, s in series.items():
+        line = _error_bars(ax, s["x"], s["mean"], s["ci95"], name, joined="fit" not in s)
+        if fit := s.get("fit"):
+            ax.plot(fit["x"], [100 * y for y in fit["y"]], "--", color=line[0].get_color(), label=fit["label"])
+    if log_x:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path)
