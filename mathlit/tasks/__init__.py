@@ -2,7 +2,8 @@
 
 `train(cfg)` runs on every rank (Lightning stages, data generation) and returns what the report needs;
 `report(cfg, trained)` runs on global rank 0 only (evaluation) and returns a `Report`. The runner writes
-its metrics to <run_dir>/metrics.json, prints its summary, and returns its objective (Hydra sweeps).
+its metrics to <run_dir>/metrics.json (led by the `headline` block every task shares), prints its summary, and
+returns its objective (Hydra sweeps).
 No task imports another: shared steps live in mathlit.training, mathlit.evaluation and mathlit.datagen.
 """
 
@@ -14,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from mathlit.config import check_keys
+from mathlit.headline import headline
 from mathlit.io import write_json
 
 
@@ -22,6 +24,7 @@ class Report:
     metrics: dict  # written to <run_dir>/metrics.json
     summary: str  # printed after "mathlit <task>: "
     objective: float | None  # the number a sweep optimises: what run_task returns
+    figures: dict  # the task's part of metrics.json's "headline" (mathlit.headline)
 
 
 def run_task(cfg: DictConfig) -> float | None:
@@ -34,6 +37,6 @@ def run_task(cfg: DictConfig) -> float | None:
         return None
     report = task.report(cfg, trained)
     run_dir = Path(cfg.run_dir)
-    write_json(run_dir / "metrics.json", report.metrics)
+    write_json(run_dir / "metrics.json", {"headline": headline(cfg, report.figures)} | report.metrics)
     print(f"mathlit {cfg.task.name}: {report.summary}\noutputs in {run_dir}", flush=True)
     return report.objective

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from mathlit.data.splits import load_splits
 from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, report_samples, sampler_for, table
+from mathlit.headline import accuracy_figures
 from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
 from mathlit.tasks import Report
@@ -50,4 +51,4 @@ def report(cfg: DictConfig, trained: None) -> Report:
         )
         sampler.close()
     objective = metrics.get("greedy_accuracy", metrics.get("sampled", {}).get("pass_ratio"))
-    return Report(metrics, f"{cfg.data.name}\n{table(metrics)}", objective)
+    return Report(metrics, f"{cfg.data.name}\n{table(metrics)}", objective, accuracy_figures(metrics))
