@@ -30,6 +30,7 @@ class Task(StrEnum):
     rft = "rft"
     verifier = "verifier"
     multitask = "multitask"
+    report = "report"
 
 
 class Attention(StrEnum):
@@ -315,6 +316,13 @@ class MultitaskConfig:
 
 
 @dataclass
+class ReportConfig:
+    """Sweep reports (task=report, and the multirun callback callbacks.sweep_report)."""
+
+    dir: Any = MISSING  # a multirun folder, a run folder, or a list of them
+
+
+@dataclass
 class PathsConfig:
     data: str = MISSING  # root of the GSM8K and MATH files
 
@@ -332,6 +340,7 @@ class MathlitConfig:
     rft: RFTConfig = field(default_factory=RFTConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = MISSING
     run_dir: str = MISSING
