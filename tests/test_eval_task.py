@@ -56,7 +56,9 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
 
     rescored = make_cfg("task=eval", f"eval.samples_path={out}/sampled/samples.jsonl", run_dir=tmp_path / "rescore")
     run_task(rescored)
-    assert json.loads((tmp_path / "rescore" / "metrics.json").read_text())["sampled"] == sampled
+    rescore_metrics = json.loads((tmp_path / "rescore" / "metrics.json").read_text())
+    assert rescore_metrics["sampled"] == sampled and rescore_metrics["error_types"]["sampled"] == errors
+    assert "reasoning_steps" not in rescore_metrics  # no reference solutions without the data
 
     # task=report on the two eval folders (no .hydra/: nothing swept, one group of two runs).
     run_task(make_cfg("task=report", f"report.dir=[{out},{tmp_path}/rescore]", run_dir=tmp_path / "report"))

@@ -7,7 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
 
+from callbacks.sweep_report import SweepReport
 from mathlit.errors import ConfigError
 from mathlit.tasks import run_task
 from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
@@ -29,6 +32,7 @@ def test_a_multirun_with_epochs_fixed_reports_itself_and_task_report_agrees(tmp_
         assert h["task"] == "sft" and h["model"] == {"name": "tiny_llama", "path": None} and h["seed"] == 42
         assert {"train/loss", "val/loss"} <= h["loss"].keys() and h["sampling"] == {"n": 0, "max_new_tokens": 32}
         assert h["data"]["test"] == 8 and 0 <= h["accuracy"]["greedy_accuracy"] <= 1
+        assert 0 <= h["accuracy"]["single_step_p"] <= 1  # fitted on greedy accuracy (eval.n=0 in sft)
 
     summary = json.loads((sweep / "sweep.json").read_text())  # written by the callback
     assert summary["runs"] == 2 and summary["swept"] == ["data.max_train_examples"] and summary["unfinished"] == []
@@ -51,3 +55,13 @@ def test_a_multirun_with_epochs_fixed_reports_itself_and_task_report_agrees(tmp_
 def test_task_report_needs_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="task=report needs report.dir"):
         run_task(make_cfg("task=report", run_dir=tmp_path))
+
+
+def test_the_callback_is_registered_and_can_be_turned_off():
+    with initialize_config_module("mathlit.conf", version_base="1.3"):
+        callbacks = compose("config", return_hydra_config=True).hydra.callbacks
+        assert instantiate(callbacks.sweep_report).__class__ is SweepReport
+        assert (
+            "sweep_report"
+            not in compose("config", ["~hydra.callbacks.sweep_report"], return_hydra_config=True).hydra.callbacks
+        )
