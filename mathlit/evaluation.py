@@ -140,7 +140,8 @@ def report_samples(
                 metrics[f"by_{field}"] = table
         flat = {f"PassRatio@{sampled['n']}": sampled["pass_ratio"]} | ({"greedy": greedy} if greedy is not None else {})
         title = f"{cfg.data.name}: {sampled['problems']} problems, N={sampled['n']}"
-        plot_vs_k(curves_from_summary(sampled, ("pass", "maj")), out_dir / "pass_at_k.png", title, flat)
+        curves = curves_from_summary(sampled, ("pass", "maj"))
+        plot_vs_k(curves, out_dir / "pass_at_k.png", title, flat, sampled["ci95"])
     if verifier is not None:
         if not samples:
             raise ConfigError("re-ranking needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
@@ -172,6 +173,7 @@ def rerank_report(
         out_dir / "rerank.png",
         f"re-ranking, N={summary['n']}",
         {"greedy": greedy} if greedy is not None else None,
+        summary["ci95"],
     )
     return summary
 

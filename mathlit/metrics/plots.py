@@ -28,13 +28,21 @@ def curves_from_summary(summary: dict, names: tuple[str, ...]) -> dict[str, dict
 
 
 def plot_vs_k(
-    curves: dict[str, dict[int, float]], path: str | Path, title: str, flat: dict[str, float] | None = None
+    curves: dict[str, dict[int, float]],
+    path: str | Path,
+    title: str,
+    flat: dict[str, float] | None = None,
+    intervals: dict[str, list[float]] | None = None,
 ) -> Path:
-    """One line per curve; `flat` values (e.g. PassRatio@N, greedy) as dashed horizontal lines."""
+    """One line per curve, shaded by its `intervals` ({"pass@4": [low, high], ...}) where given; `flat` values
+    (e.g. PassRatio@N, greedy) as dashed horizontal lines."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for name, points in curves.items():
         ks = sorted(points)
-        ax.plot(ks, [100 * points[k] for k in ks], marker="o", label=f"{name}@k")
+        (line,) = ax.plot(ks, [100 * points[k] for k in ks], marker="o", label=f"{name}@k")
+        if intervals and all(f"{name}@{k}" in intervals for k in ks):
+            low, high = ([100 * intervals[f"{name}@{k}"][side] for k in ks] for side in (0, 1))
+            ax.fill_between(ks, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
     for name, value in (flat or {}).items():
         ax.axhline(100 * value, linestyle="--", linewidth=1, color="gray")
         ax.text(1, 100 * value, f" {name} {100 * value:.1f}", va="bottom", fontsize=8, color="gray")
