@@ -5,7 +5,9 @@
     python -m mathlit task=eval model.path=OUT/hf eval.n=16 eval.rerank=VERIFIER/hf   # + verifier re-ranking
 
 Writes greedy/samples.jsonl, sampled/samples.jsonl, metrics.json (overall, and per level and subject
-for MATH) and pass_at_k.png; with eval.rerank also scored.jsonl, rerank.json and rerank.png. Samples are
+for MATH; bootstrap intervals over problems; error types of the wrong samples; accuracy by the reference
+solution's reasoning steps with the fitted acc = p^s), pass_at_k.png and steps.png; with eval.rerank also
+scored.jsonl, rerank.json and rerank.png. Samples are
 stored in shards as they are made: a rerun in the same folder samples only what is missing, and a rerun
 with everything on disk recomputes metrics without a model.
 """
