@@ -30,6 +30,8 @@ class Task(StrEnum):
     rft = "rft"
     verifier = "verifier"
     multitask = "multitask"
+    report = "report"
+    pretrain = "pretrain"
 
 
 class Attention(StrEnum):
@@ -373,6 +375,25 @@ class MultitaskConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """Causal-LM pre-training from scratch (task=pretrain)."""
+
+    path: str | None = MISSING  # a .txt (blank-line-separated documents) or .jsonl corpus; null: arithmetic text
+    text_field: str = MISSING  # the .jsonl field holding a document
+    num_documents: int = MISSING  # arithmetic text: problems with worked solutions (path null)
+    seed: int = MISSING  # arithmetic text's generator seed
+    block_size: int = MISSING  # tokens per training sequence (documents joined with EOS)
+    val_documents: int = MISSING  # held out for the pre-training loss
+
+
+@dataclass
+class ReportConfig:
+    """Sweep reports (task=report, and the multirun callback callbacks.sweep_report)."""
+
+    dir: Any = MISSING  # a multirun folder, a run folder, or a list of them
+
+
+@dataclass
 class PathsConfig:
     data: str = MISSING  # root of the GSM8K and MATH files
 
@@ -391,6 +412,8 @@ class MathlitConfig:
     rft: RFTConfig = field(default_factory=RFTConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = MISSING
     run_dir: str = MISSING

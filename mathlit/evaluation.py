@@ -19,8 +19,11 @@ from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.io import write_json, write_jsonl
+from mathlit.metrics.error_types import count_error_types
+from mathlit.metrics.intervals import mean_interval
 from mathlit.metrics.pass_at_k import summarize, summarize_by
-from mathlit.metrics.plots import curves_from_summary, plot_vs_k
+from mathlit.metrics.plots import curves_from_summary, plot_power_law, plot_vs_k
+from mathlit.metrics.steps import accuracy_by_steps, reasoning_steps
 from mathlit.sampling import LazySampler, Sampler, SamplingParams, make_sampler
 from mathlit.sampling.records import sample_records
 
@@ -94,7 +97,8 @@ def evaluate(
     part: tuple[int, int] = (0, 1),
 ) -> dict | None:
     """Greedy accuracy (maj1@1, out_dir/greedy/), then n samples per problem at eval.temperature
-    (out_dir/sampled/, pass_at_k.png) re-ranked by `verifier` when one is given (see `report_samples`).
+    (out_dir/sampled/, pass_at_k.png) re-ranked by `verifier` when one is given (see `report_samples`); with
+    bootstrap intervals over problems, error types of the wrong samples, and accuracy by reasoning steps.
     `source` names the weights the sampler holds, so that stored samples are reused only for them.
     part=(i, n): sample this job's share of both passes; None until every job's shards are on disk."""
     out_dir = Path(out_dir)
@@ -115,9 +119,25 @@ def evaluate(
         correct = sum(r["correct"] for r in records)
         metrics |= {"greedy_accuracy": correct / max(1, len(records)), "correct": correct, "problems": len(records)}
         metrics.setdefault("answer_sources", {})["greedy"] = answer_sources(records)
+        if records:
+            metrics["greedy_ci95"] = mean_interval([float(r["correct"]) for r in records])
     if samples:
         metrics.setdefault("answer_sources", {})["sampled"] = answer_sources(samples)
-    return metrics | report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier)
+    metrics |= report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier)
+    if records:
+        metrics["error_types"] = {"greedy": count_error_types(records)} | metrics.get("error_types", {})
+    steps = {e.id: reasoning_steps(e.solution) for e in examples}
+    if by_steps := steps_report(samples or records, steps, out_dir, f"{cfg.data.name}: accuracy by reasoning steps"):
+        metrics["reasoning_steps"] = by_steps | {"accuracy_of": "sampled" if samples else "greedy"}
+    return metrics
+
+
+def steps_report(records: list[dict], steps: dict[str, int], out_dir: Path, title: str) -> dict | None:
+    """Per-problem accuracy by the reference solution's reasoning steps, the fitted acc = p^s, and steps.png."""
+    by_steps = accuracy_by_steps(records, steps)
+    if by_steps is not None:
+        plot_power_law(by_steps, out_dir / "steps.png", title)
+    return by_steps
 
 
 def answer_sources(records: list[dict]) -> dict[str, int]:
@@ -133,18 +153,20 @@ def report_samples(
     greedy: float | None = None,
     verifier: str | Path | None = None,
 ) -> dict:
-    """pass@k, maj@k and PassRatio@N of sampled records (per level and subject where the data has them) and
-    pass_at_k.png; with a verifier also the re-ranking of `rerank_report`."""
+    """pass@k, maj@k and PassRatio@N of sampled records (per level and subject where the data has them), the
+    error types of the wrong ones and pass_at_k.png; with a verifier also the re-ranking of `rerank_report`."""
     out_dir = Path(out_dir)
     metrics: dict = {}
     if samples:
         sampled = metrics["sampled"] = summarize(samples)
+        metrics["error_types"] = {"sampled": count_error_types(samples)}
         for field in ("level", "subject"):
             if table := summarize_by(samples, field):
                 metrics[f"by_{field}"] = table
         flat = {f"PassRatio@{sampled['n']}": sampled["pass_ratio"]} | ({"greedy": greedy} if greedy is not None else {})
         title = f"{cfg.data.name}: {sampled['problems']} problems, N={sampled['n']}"
-        plot_vs_k(curves_from_summary(sampled, ("pass", "maj")), out_dir / "pass_at_k.png", title, flat)
+        curves = curves_from_summary(sampled, ("pass", "maj"))
+        plot_vs_k(curves, out_dir / "pass_at_k.png", title, flat, sampled["ci95"])
     if verifier is not None:
         if not samples:
             raise ConfigError("re-ranking needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
@@ -176,6 +198,7 @@ def rerank_report(
         out_dir / "rerank.png",
         f"re-ranking, N={summary['n']}",
         {"greedy": greedy} if greedy is not None else None,
+        summary["ci95"],
     )
     return summary
 

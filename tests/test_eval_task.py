@@ -24,6 +24,21 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     assert sampled["pass@1"] == sampled["pass_ratio"] <= sampled["pass@4"]
     assert 0 <= metrics["greedy_accuracy"] <= 1
     assert (out / "pass_at_k.png").stat().st_size > 10_000
+    low, high = metrics["greedy_ci95"]
+    assert low <= metrics["greedy_accuracy"] <= high and sampled["ci95"]["pass@4"][0] <= sampled["pass@4"]
+    errors = metrics["error_types"]["sampled"]
+    assert errors["samples"] == 24 and sum(errors["counts"].values()) == errors["wrong"]
+    assert metrics["error_types"]["greedy"]["samples"] == 6
+    by_steps = metrics["reasoning_steps"]  # arith: 2-3 annotated steps per reference solution
+    assert (
+        by_steps["accuracy_of"] == "sampled" and by_steps["problems"] == 6 and set(by_steps["by_steps"]) <= {"2", "3"}
+    )
+    assert 0 <= by_steps["p"] <= 1 and (out / "steps.png").stat().st_size > 10_000
+    headline = metrics["headline"]
+    assert headline["task"] == "eval" and headline["model"]["path"] == f"{tmp_path}/sft/hf"
+    assert headline["sampling"] == {"n": 4, "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 32}
+    assert headline["accuracy"]["pass@4"] == sampled["pass@4"] and headline["ci95"]["maj@4"] == sampled["ci95"]["maj@4"]
+    assert headline["accuracy"]["single_step_p"] == by_steps["p"] and headline["data"]["test"] == 6
     lines = (out / "sampled" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 24
     record = json.loads(lines[0])
@@ -44,4 +59,13 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
 
     rescored = make_cfg("task=eval", f"eval.samples_path={out}/sampled/samples.jsonl", run_dir=tmp_path / "rescore")
     run_task(rescored)
-    assert json.loads((tmp_path / "rescore" / "metrics.json").read_text())["sampled"] == sampled
+    rescore_metrics = json.loads((tmp_path / "rescore" / "metrics.json").read_text())
+    assert rescore_metrics["sampled"] == sampled and rescore_metrics["error_types"]["sampled"] == errors
+    assert "reasoning_steps" not in rescore_metrics  # no reference solutions without the data
+
+    # task=report on the two eval folders (no .hydra/: nothing swept, one group of two runs).
+    run_task(make_cfg("task=report", f"report.dir=[{out},{tmp_path}/rescore]", run_dir=tmp_path / "report"))
+    report = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert report["runs"] == 2 and report["swept"] == [] and len(report["groups"]) == 1
+    figures = report["groups"][0]["figures"]  # the figures both runs have: a re-scoring has no greedy
+    assert set(figures) == {"pass@4", "maj@4", "pass_ratio"} and figures["pass@4"]["mean"] == sampled["pass@4"]

@@ -4,6 +4,7 @@ Composition alone checks keys and types; this also runs each task's own code on 
 (its checks of combinations, data loading, the modules and data modules built from the config), in seconds.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,8 @@ def fakes(monkeypatch, tokenizer):
 
     def evaluate(cfg, sampler, examples, out_dir, *, source, greedy=True, n=0, verifier=None):
         calls.append(("evaluate", Path(out_dir).name, n, verifier is not None))
-        rerank = {"n": n, f"cluster@{n}": 0.0} if verifier is not None else None
+        at_n = {f"{name}@{n}": 0.0 for name in ("best_of", "weighted", "cluster")}
+        rerank = {"n": n, **at_n, "ci95": dict.fromkeys(at_n, [0.0, 0.0])} if verifier is not None else None
         return {"greedy_accuracy": 0.0, "problems": len(examples), **({"rerank": rerank} if rerank else {})}
 
     replacements = {
@@ -83,6 +85,9 @@ def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
     run_task(cfg)
     fits = [c for c in fakes if c[0] == "fit"]
     assert fits and all(train_batches > 0 for *_, train_batches in fits)
+    headline = json.loads((tmp_path / "metrics.json").read_text())["headline"]
+    assert headline["task"] == cfg.task.name and headline["model"]["path"] == "/weights"
+    assert headline["accuracy"]["greedy_accuracy"] == 0.0 and headline["data"]["train"] > 0
     if cfg.task.name == "multitask":
         assert [c[2] for c in fits] == ["GeneratorSFT", "VerifierModule", "GeneratorSFT"]
         assert ("evaluate", "multitask", cfg.eval.n, True) in fakes

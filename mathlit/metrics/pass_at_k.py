@@ -15,6 +15,7 @@ from fractions import Fraction
 from mathlit.answers import is_equiv
 from mathlit.answers.extract import gsm8k_number
 from mathlit.answers.normalize import normalize
+from mathlit.metrics.intervals import mean_intervals
 
 
 def by_problem(records: Iterable[dict]) -> dict[str, list[dict]]:
@@ -89,22 +90,29 @@ def powers_of_two(n: int) -> list[int]:
 
 
 def summarize(records: list[dict]) -> dict:
-    """pass@k, maj@k for k = 1, 2, 4, ..., N and PassRatio@N, averaged over problems."""
+    """pass@k, maj@k for k = 1, 2, 4, ..., N and PassRatio@N, averaged over problems, with intervals."""
     groups = by_problem(records)
     if not groups:
         return {"problems": 0}
     n = min(len(g) for g in groups.values())
     ks = powers_of_two(n)
-    totals: dict[str, float] = defaultdict(float)
+    per_problem: dict[str, list[float]] = defaultdict(list)
     for samples in groups.values():
         samples = samples[:n]
         c = sum(bool(r["correct"]) for r in samples)
-        totals["pass_ratio"] += c / n
+        per_problem["pass_ratio"].append(c / n)
         for k in ks:
-            totals[f"pass@{k}"] += pass_at_k(n, c, k)
-            totals[f"maj@{k}"] += maj_at_k(samples, k)
-    result = {name: value / len(groups) for name, value in totals.items()}
-    return {"problems": len(groups), "n": n, **dict(sorted(result.items()))}
+            per_problem[f"pass@{k}"].append(pass_at_k(n, c, k))
+            per_problem[f"maj@{k}"].append(maj_at_k(samples, k))
+    return problem_means(per_problem) | {"n": n}
+
+
+def problem_means(per_problem: dict[str, list[float]]) -> dict:
+    """Each metric's mean over problems, and under "ci95" its bootstrap interval over problems."""
+    names = sorted(per_problem)
+    problems = len(per_problem[names[0]])
+    means = {name: sum(per_problem[name]) / problems for name in names}
+    return {"problems": problems, **means, "ci95": mean_intervals({name: per_problem[name] for name in names})}
 
 
 def summarize_by(records: list[dict], field: str) -> dict[str, dict]:

@@ -1,4 +1,4 @@
-"""Metric curves against the number of samples k (log scale), as PNG."""
+"""Metric curves as PNG: against the number of samples k, reasoning steps, or a sweep's settings."""
 
 from pathlib import Path
 
@@ -28,13 +28,21 @@ def curves_from_summary(summary: dict, names: tuple[str, ...]) -> dict[str, dict
 
 
 def plot_vs_k(
-    curves: dict[str, dict[int, float]], path: str | Path, title: str, flat: dict[str, float] | None = None
+    curves: dict[str, dict[int, float]],
+    path: str | Path,
+    title: str,
+    flat: dict[str, float] | None = None,
+    intervals: dict[str, list[float]] | None = None,
 ) -> Path:
-    """One line per curve; `flat` values (e.g. PassRatio@N, greedy) as dashed horizontal lines."""
+    """One line per curve, shaded by its `intervals` ({"pass@4": [low, high], ...}) where given; `flat` values
+    (e.g. PassRatio@N, greedy) as dashed horizontal lines."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for name, points in curves.items():
         ks = sorted(points)
-        ax.plot(ks, [100 * points[k] for k in ks], marker="o", label=f"{name}@k")
+        (line,) = ax.plot(ks, [100 * points[k] for k in ks], marker="o", label=f"{name}@k")
+        if intervals and all(f"{name}@{k}" in intervals for k in ks):
+            low, high = ([100 * intervals[f"{name}@{k}"][side] for k in ks] for side in (0, 1))
+            ax.fill_between(ks, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
     for name, value in (flat or {}).items():
         ax.axhline(100 * value, linestyle="--", linewidth=1, color="gray")
         ax.text(1, 100 * value, f" {name} {100 * value:.1f}", va="bottom", fontsize=8, color="gray")
@@ -56,4 +64,51 @@ def plot_histogram(counts: dict[int, int], path: str | Path, title: str, xlabel:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
+
+
+def _error_bars(ax, xs: list[float], means: list[float], intervals: list[list[float]], label: str, joined=True):
+    low = [100 * (m - lo) for m, (lo, _) in zip(means, intervals, strict=True)]
+    high = [100 * (hi - m) for m, (_, hi) in zip(means, intervals, strict=True)]
+    style = "-" if joined else "none"
+    return ax.errorbar(xs, [100 * m for m in means], yerr=[low, high], marker="o", ls=style, capsize=3, label=label)
+
+
+def plot_power_law(by_steps: dict, path: str | Path, title: str) -> Path:
+    """Accuracy per number of reasoning steps (mean over problems, 95% interval) and the fitted p^s."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    rows = by_steps["by_steps"]
+    steps = [int(s) for s in rows]
+    means, intervals = [r["accuracy"] for r in rows.values()], [r["ci95"] for r in rows.values()]
+    _error_bars(ax, steps, means, intervals, "measured", joined=False)
+    low, high = by_steps["p_ci95"]
+    label = f"p^s, p={by_steps['p']:.3f} [{low:.3f}, {high:.3f}]"
+    ax.plot(steps, [100 * r["fitted"] for r in rows.values()], "--", label=label)
+    ax.set_xlabel("reasoning steps of the reference solution")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xticks(steps)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_sweep(
+    series: dict[str, dict], path: str | Path, title: str, xlabel: str, ylabel: str, log_x: bool = False
+) -> Path:
+    """One line per series: {"x": [...], "mean": [...], "ci95": [[lo, hi], ...]} and an optional "fit":
+    {"x": [...], "y": [...], "label": ...} drawn dashed in the series' colour."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for name, s in series.items():
+        line = _error_bars(ax, s["x"], s["mean"], s["ci95"], name, joined="fit" not in s)
+        if fit := s.get("fit"):
+            ax.plot(fit["x"], [100 * y for y in fit["y"]], "--", color=line[0].get_color(), label=fit["label"])
+    if log_x:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path)

@@ -8,9 +8,18 @@ Ties go to the answer seen first; a sample without an answer never wins; no answ
 Each method at k is averaged over the N // k disjoint runs of k samples, like maj@k.
 """
 
+from collections import defaultdict
 from collections.abc import Callable
 
-from mathlit.metrics.pass_at_k import by_problem, cluster_answers, maj_at_k, mean_over_runs, pass_at_k, powers_of_two
+from mathlit.metrics.pass_at_k import (
+    by_problem,
+    cluster_answers,
+    maj_at_k,
+    mean_over_runs,
+    pass_at_k,
+    powers_of_two,
+    problem_means,
+)
 
 AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "mean": lambda xs: sum(xs) / len(xs),
@@ -44,7 +53,8 @@ def _correct(choice: dict | list[dict] | None) -> float:
 
 
 def rerank_summary(records: list[dict], top_k: int = 8, aggregate: str = "mean") -> dict:
-    """pass@k, maj@k, best_of@k, weighted@k, cluster@k for k = 1, 2, 4, ..., N, averaged over problems."""
+    """pass@k, maj@k, best_of@k, weighted@k, cluster@k for k = 1, 2, 4, ..., N, averaged over problems, with
+    bootstrap intervals over problems under "ci95"."""
     groups = by_problem(records)
     n = min(len(g) for g in groups.values())
     methods = {
@@ -52,7 +62,7 @@ def rerank_summary(records: list[dict], top_k: int = 8, aggregate: str = "mean")
         "weighted": weighted_vote,
         "cluster": lambda run: cluster_rerank(run, top_k, aggregate),
     }
-    totals: dict[str, float] = {}
+    per_problem: dict[str, list[float]] = defaultdict(list)
     for samples in groups.values():
         samples = samples[:n]
         c = sum(bool(r["correct"]) for r in samples)
@@ -62,5 +72,5 @@ def rerank_summary(records: list[dict], top_k: int = 8, aggregate: str = "mean")
                 name: mean_over_runs(samples, k, lambda run, f=f: _correct(f(run))) for name, f in methods.items()
             }
             for name, value in scores.items():
-                totals[f"{name}@{k}"] = totals.get(f"{name}@{k}", 0.0) + value
-    return {"problems": len(groups), "n": n, **{key: value / len(groups) for key, value in sorted(totals.items())}}
+                per_problem[f"{name}@{k}"].append(value)
+    return problem_means(per_problem) | {"n": n}

@@ -2,8 +2,8 @@
 
 `train(cfg)` runs on every rank (Lightning stages, data generation) and returns what the report needs;
 `report(cfg, trained)` runs on global rank 0 only (evaluation) and returns a `Report`. The runner holds the
-run folder against a second run (mathlit.folder_lock), writes the metrics to <run_dir>/metrics.json, prints
-the summary, and returns the objective (Hydra sweeps).
+run folder against a second run (mathlit.folder_lock), writes the metrics to <run_dir>/metrics.json (led by
+the `headline` block every task shares), prints the summary, and returns the objective (Hydra sweeps).
 No task imports another: shared steps live in mathlit.training, mathlit.evaluation and mathlit.datagen.
 """
 
@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from mathlit.config import check_keys
 from mathlit.data.prompts import settle_prompt
 from mathlit.folder_lock import holding
+from mathlit.headline import headline
 from mathlit.io import write_json
 from mathlit.models.build import check_model_choice
 from mathlit.strategies import check_strategy
@@ -27,6 +28,7 @@ class Report:
     metrics: dict | None  # written to <run_dir>/metrics.json; None: none yet (one job of an array)
     summary: str  # printed after "mathlit <task>: "
     objective: float | None  # the number a sweep optimises: what run_task returns
+    figures: dict  # the task's part of metrics.json's "headline" (mathlit.headline)
 
 
 def run_task(cfg: DictConfig) -> float | None:
@@ -45,6 +47,6 @@ def run_task(cfg: DictConfig) -> float | None:
             return None
         report = task.report(cfg, trained)
         if report.metrics is not None:
-            write_json(run_dir / "metrics.json", report.metrics)
+            write_json(run_dir / "metrics.json", {"headline": headline(cfg, report.figures)} | report.metrics)
     print(f"mathlit {cfg.task.name}: {report.summary}\noutputs in {run_dir}", flush=True)
     return report.objective

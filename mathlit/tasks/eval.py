@@ -7,7 +7,9 @@
         'eval.shard=${oc.env:SLURM_ARRAY_TASK_ID}/2'   # then the same without eval.shard merges
 
 Writes greedy/samples.jsonl, sampled/samples.jsonl, metrics.json (overall, and per level and subject
-for MATH) and pass_at_k.png; with eval.rerank also scored.jsonl, rerank.json and rerank.png. Samples are
+for MATH; bootstrap intervals over problems; error types of the wrong samples; accuracy by the reference
+solution's reasoning steps with the fitted acc = p^s), pass_at_k.png and steps.png; with eval.rerank also
+scored.jsonl, rerank.json and rerank.png. Samples are
 stored in shards as they are made: a rerun in the same folder samples only what is missing, and a rerun
 with everything on disk recomputes metrics without a model. eval.shard=i/n samples only shards i, i+n, ...
 into the same folder (a job array) and writes metrics only if it finds every shard on disk; the same
@@ -21,6 +23,7 @@ from omegaconf import DictConfig
 from mathlit.data.splits import load_test
 from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, report_samples, sampler_for, table
+from mathlit.headline import accuracy_figures
 from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
 from mathlit.models.digest import folder_digest
@@ -65,6 +68,6 @@ def report(cfg: DictConfig, trained: None) -> Report:
         )
         sampler.close()
         if metrics is None:
-            return Report(None, f"sampled shard {cfg.eval.shard}; other jobs' shards are still missing", None)
+            return Report(None, f"sampled shard {cfg.eval.shard}; other jobs' shards are still missing", None, {})
     objective = metrics.get("greedy_accuracy", metrics.get("sampled", {}).get("pass_ratio"))
-    return Report(metrics, f"{cfg.data.name}\n{table(metrics)}", objective)
+    return Report(metrics, f"{cfg.data.name}\n{table(metrics)}", objective, accuracy_figures(metrics))

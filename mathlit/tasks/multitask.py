@@ -28,6 +28,7 @@ from mathlit.data.verifier import verifier_prompt_template
 from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, sampler_for, table
+from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.io import write_json
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.models.digest import folder_digest
@@ -55,6 +56,8 @@ class Trained(NamedTuple):
     folders: list[Path]  # each stage's saved weights
     test: list[Example]
     sft_sampler: LazySampler | None  # the first stage's, paused after sampling candidates: it samples the test too
+    steps: int  # optimizer steps of all stages
+    data_report: dict
 
 
 def train(cfg: DictConfig) -> Trained:
@@ -67,7 +70,7 @@ def train(cfg: DictConfig) -> Trained:
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)
     verifier_splits = Splits(splits.train[: cfg.verifier.max_questions], splits.val, [], {})
-    model, folders, sft_sampler = None, [], None
+    model, folders, sft_sampler, steps_done = None, [], None, 0
     for i, stage in enumerate(cfg.multitask.stages, start=1):
         steps = stage.max_steps if stage.max_steps or stage.kind == "generator" else cfg.verifier.max_steps
         stage_cfg, out = with_steps(cfg, steps), run_dir / f"stage{i}_{stage.kind}"
@@ -83,13 +86,14 @@ def train(cfg: DictConfig) -> Trained:
             else:
                 sampler.close()
             module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, verifier_splits, model)
-        folder = fit_stage(stage_cfg, module, data, out).hf_dir
+        result = fit_stage(stage_cfg, module, data, out)
+        folder, steps_done = result.hf_dir, steps_done + result.global_step
         if stage.kind == "verifier":
             save_verifier(module, folder)
         # The next stage starts from the saved full weights, not the in-memory (possibly sharded) module.
         model = build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
         folders.append(folder)
-    return Trained(tokenizer, folders, splits.test, sft_sampler)
+    return Trained(tokenizer, folders, splits.test, sft_sampler, steps_done, splits.report)
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
@@ -105,4 +109,7 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
         sampler.close()
     summary = "\n".join(f"{name} model as its own verifier:\n{table(metrics[name])}" for name in ("sft", "multitask"))
     rerank = metrics["multitask"]["rerank"]
-    return Report(metrics, summary, rerank[f"cluster@{rerank['n']}"])
+    # The headline: the final model, its last stage's losses, the steps of all stages.
+    stage = training_figures(trained.folders[-1].parent, trained.steps, trained.data_report)
+    figures = merge(stage, accuracy_figures(metrics["multitask"]))
+    return Report(metrics, summary, rerank[f"cluster@{rerank['n']}"], figures)

@@ -28,6 +28,7 @@ from callbacks.rft_data import RFTDataCallback
 from mathlit.data.splits import load_splits
 from mathlit.datagen.rft import RFTDataGenerator
 from mathlit.evaluation import evaluate, sampler_for
+from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts
@@ -63,7 +64,7 @@ def train(cfg: DictConfig) -> list[dict]:
         module, data = sft_parts(cfg, tokenizer, replace(splits, train=train, report=dict(splits.report)), start_model)
         callback = RFTDataCallback(generator, next_round, cfg.rft.every_n_epochs) if next_round else None
         result = fit_stage(cfg, module, data, run_dir / name, callbacks=[callback] if callback else [])
-        row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir)}
+        row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir), "steps": result.global_step}
         if result.model is not None:  # global rank 0: greedy accuracy of the weights in memory
             sampler = sampler_for(cfg, tokenizer, model=result.model)
             row.update(evaluate(cfg, sampler, splits.test, run_dir / name / "test", source=result.source))
@@ -89,4 +90,7 @@ def train(cfg: DictConfig) -> list[dict]:
 
 
 def report(cfg: DictConfig, rows: list[dict]) -> Report:
-    return Report({"stages": rows}, f"{len(rows)} stages\n{table(rows)}", rows[-1]["greedy_accuracy"])
+    final = rows[-1]  # the headline: the last stage
+    stage = training_figures(Path(cfg.run_dir) / final["stage"], final["steps"], {"train": final["train_examples"]})
+    figures = merge(stage, accuracy_figures(final))
+    return Report({"stages": rows}, f"{len(rows)} stages\n{table(rows)}", final["greedy_accuracy"], figures)

@@ -19,6 +19,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mathlit.data.splits import Splits
 from mathlit.evaluation import evaluate, sampler_for
+from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import load_tokenizer
 from mathlit.tasks import Report
 from mathlit.training import StageResult, fit_stage, sft_parts
@@ -48,4 +49,5 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
     metrics["seconds"] = round(time.time() - trained.started, 1)
     accuracy = metrics.get("greedy_accuracy")
     summary = f"greedy accuracy {accuracy:.1%} on {metrics['problems']} test problems; " if test else ""
-    return Report(metrics, f"{summary}{metrics['seconds']:.0f} s; model in {stage.hf_dir}", accuracy)
+    figures = merge(training_figures(cfg.run_dir, stage.global_step, trained.splits.report), accuracy_figures(metrics))
+    return Report(metrics, f"{summary}{metrics['seconds']:.0f} s; model in {stage.hf_dir}", accuracy, figures)

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from mathlit.data.splits import Splits, load_splits
 from mathlit.datagen.verifier import candidates
 from mathlit.evaluation import evaluate, sampler_for, table
+from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.models.digest import folder_digest
 from mathlit.modules.verifier import save_verifier
@@ -37,6 +38,7 @@ class Trained(NamedTuple):
     verifier_dir: Path
     splits: Splits
     training_data: dict
+    verifier_steps: int
 
 
 def train(cfg: DictConfig) -> Trained:
@@ -61,8 +63,9 @@ def train(cfg: DictConfig) -> Trained:
     )
     stage_cfg = with_steps(cfg, cfg.verifier.max_steps)
     module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, splits, start)
-    verifier_dir = save_verifier(module, fit_stage(stage_cfg, module, data, run_dir / "verifier").hf_dir)
-    return Trained(generator_dir, generator, verifier_dir, splits, data.splits.report)
+    stage = fit_stage(stage_cfg, module, data, run_dir / "verifier")
+    verifier_dir = save_verifier(module, stage.hf_dir)
+    return Trained(generator_dir, generator, verifier_dir, splits, data.splits.report, stage.global_step)
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
@@ -81,4 +84,7 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
     metrics["verifier_training"] = trained.training_data
     rerank, n = metrics["rerank"], metrics["rerank"]["n"]
     summary = f"{cfg.verifier.loss} verifier, head={cfg.verifier.head}\n{table(metrics)}"
-    return Report(metrics, summary, max(rerank[f"best_of@{n}"], rerank[f"cluster@{n}"]))
+    # The headline: the verifier stage's training, the generator's test accuracy and its re-ranking.
+    stage = training_figures(Path(cfg.run_dir) / "verifier", trained.verifier_steps, trained.training_data)
+    figures = merge(stage, accuracy_figures(metrics))
+    return Report(metrics, summary, max(rerank[f"best_of@{n}"], rerank[f"cluster@{n}"]), figures)

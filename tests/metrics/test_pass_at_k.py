@@ -73,5 +73,10 @@ def test_summary_by_hand():
     assert s["pass_ratio"] == pytest.approx((1 / 4 + 1) / 2)
     assert s["pass@1"] == pytest.approx((0.25 + 1) / 2) and s["pass@4"] == 1.0
     assert s["maj@4"] == pytest.approx((1 + 1) / 2)  # a: four different answers, the first ("0") is right
+    # Intervals over the two problems: every metric's, from resampling (a, b): between the two problems' values.
+    assert s["ci95"].keys() == s.keys() - {"problems", "n", "ci95"}
+    assert (
+        s["ci95"]["pass@4"] == [1.0, 1.0] and 0.25 <= s["ci95"]["pass@1"][0] < s["pass@1"] < s["ci95"]["pass@1"][1] <= 1
+    )
     by_level = summarize_by(records, "level")
     assert by_level["1"]["pass_ratio"] == 0.25 and by_level["2"]["pass_ratio"] == 1.0

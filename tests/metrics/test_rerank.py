@@ -67,6 +67,7 @@ def test_summary_when_every_candidate_is_wrong_and_when_reranking_fixes_majority
     assert summary["problems"] == 2 and summary["n"] == 4
     assert summary["maj@4"] == 0.0 and summary["best_of@4"] == 0.5 and summary["cluster@4"] == 0.5
     assert summary["pass@4"] == 0.5 and summary["weighted@4"] == 0.5
+    assert summary["ci95"]["best_of@4"] == [0.0, 1.0] and summary["ci95"]["maj@4"] == [0.0, 0.0]
 
 
 def test_auroc_accuracy_and_best_of_n_by_hand():
