@@ -144,7 +144,7 @@ def test_wrong_type_fails_naming_the_key():
         ("optim.schedule=cosin", "cosine, linear, constant"),
         ("trainer.strategy=fsdp3", "auto, ddp, fsdp, fsdp2"),
         ("verifier.loss=listwise", "pointwise, pairwise"),
-        ("task.name=synth", "sft, eval, rft, verifier, multitask"),
+        ("task.name=distill", "sft, eval, rft, verifier, multitask, synth"),
         ("multitask.stages=[{kind: verifir}]", "generator, verifier"),
     ],
 )

