@@ -58,7 +58,7 @@ class OpenAISampler:
             raise SamplingError(
                 f"{self.url}: unreachable after {self.cfg.max_retries} retries ({type(e).__name__}: {_short(str(e))})"
             ) from None
-        except openai.OpenAIError as e:  # a body that is not JSON, among others
+        except (openai.OpenAIError, ValueError) as e:  # a body that is not JSON, among others
             raise SamplingError(f"{self.url}: answered garbage ({type(e).__name__}: {_short(str(e))})") from None
         return self._completions(response, params)
 
