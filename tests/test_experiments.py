@@ -4,6 +4,7 @@ Composition alone checks keys and types; this also runs each task's own code on 
 (its checks of combinations, data loading, the modules and data modules built from the config), in seconds.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 import mathlit.tasks.multitask
 import mathlit.tasks.rft
 import mathlit.tasks.sft
+import mathlit.tasks.synth
 import mathlit.tasks.verifier
+from mathlit.sampling.base import Completion
 from mathlit.strategies import build_strategy
 from mathlit.tasks import run_task
 from mathlit.training import StageResult, resolve_precision
@@ -33,6 +36,10 @@ def fakes(monkeypatch, tokenizer):
         return StageResult(Path(out_dir) / "hf", 0, object())  # rank 0 holds the trained model
 
     class FakeSampler:
+        def generate(self, prompts, params):  # empty replies: task=synth rejects every one as unparseable
+            calls.append(("generate", len(prompts), params.n, params.temperature))
+            return [[Completion("", 0, "stop")] * params.n for _ in prompts]
+
         def pause(self):
             pass
 
@@ -59,13 +66,15 @@ def fakes(monkeypatch, tokenizer):
         "build_model": lambda cfg, tokenizer: None,
         "fit_stage": fit_stage,
         "sampler_for": lambda cfg, tokenizer, **kwargs: FakeSampler(),
+        "generator_sampler": lambda cfg, tokenizer: (FakeSampler(), {"sampler": f"{cfg.sampler.name}"}),
         "candidates": candidates,
         "evaluate": evaluate,
         "table": lambda metrics: "",
         "save_verifier": lambda module, folder: folder,
         "save_verifier_spec": lambda cfg, folder: None,
     }
-    for module in (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask):
+    tasks = (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask, mathlit.tasks.synth)
+    for module in tasks:
         for name, fake in replacements.items():
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, fake)
@@ -76,6 +85,11 @@ def fakes(monkeypatch, tokenizer):
 def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
     cfg = make_cfg(f"experiment={experiment}", *SMALL_DATA, run_dir=tmp_path)
     run_task(cfg)
+    if cfg.task.name == "synth":  # no training: the generator's calls and the report
+        report = json.loads((tmp_path / "synth_report.json").read_text())
+        assert report["rejected"]["unparseable"] == report["seeds"] * cfg.synth.per_seed > 0
+        assert ("generate", report["seeds"], cfg.synth.per_seed, cfg.synth.temperature) in fakes
+        return
     fits = [c for c in fakes if c[0] == "fit"]
     assert fits and all(train_batches > 0 for *_, train_batches in fits)
     if cfg.task.name == "multitask":

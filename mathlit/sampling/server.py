@@ -50,10 +50,10 @@ class OpenAISampler:
             else:
                 response = self.client.completions.create(prompt=prompt, max_tokens=params.max_new_tokens, **settings)
         except openai.APIStatusError as e:
+            retried = e.status_code in (408, 409, 429) or e.status_code >= 500
+            when = f" after {self.cfg.max_retries} retries" if retried else ""
             hint = f" (is ${self.cfg.api_key_env} set?)" if e.status_code in (401, 403) else ""
-            raise SamplingError(
-                f"{self.url}: HTTP {e.status_code} after {self.cfg.max_retries} retries{hint}: {_short(e.message)}"
-            ) from None
+            raise SamplingError(f"{self.url}: HTTP {e.status_code}{when}{hint}: {_short(e.message)}") from None
         except openai.APIConnectionError as e:  # timeouts included
             raise SamplingError(
                 f"{self.url}: unreachable after {self.cfg.max_retries} retries ({type(e).__name__}: {_short(str(e))})"

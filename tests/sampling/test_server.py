@@ -149,3 +149,11 @@ def test_the_chat_api_sends_the_prompt_as_one_user_message(serve, tokenizer):
     path, _, body = stub.requests[0]
     assert path == "/v1/chat/completions" and body["messages"] == [{"role": "user", "content": "Q"}]
     assert body["max_completion_tokens"] == 8
+
+
+def test_a_refused_key_names_its_variable_never_the_key(serve, tokenizer, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-secret")
+    stub = serve((401, {"error": {"message": "invalid key"}}))
+    with pytest.raises(SamplingError, match=r": HTTP 401 \(is \$MY_KEY set\?\): .*invalid key$") as e:
+        sampler(stub.url, tokenizer, "sampler.api_key_env=MY_KEY").generate(["Q"], PARAMS)
+    assert "sk-secret" not in str(e.value) and len(stub.requests) == 1  # 401 is not retried
