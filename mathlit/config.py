@@ -104,6 +104,11 @@ class RFTInit(StrEnum):
     sft = "sft"  # the SFT stage's weights
 
 
+class RFTStrategy(StrEnum):
+    uniform = "uniform"  # rft.k paths per question
+    prop2diff = "prop2diff"  # DART-Math: more rounds until a target of correct paths that grows with difficulty
+
+
 class VerifierLoss(StrEnum):
     pointwise = "pointwise"
     pairwise = "pairwise"
@@ -274,7 +279,10 @@ class EvalConfig:
 class RFTConfig:
     """Rejection-sampling fine-tuning (task=rft)."""
 
-    k: int = MISSING  # sampled paths per training question
+    k: int = MISSING  # sampled paths per training question (prop2diff: per round)
+    strategy: RFTStrategy = MISSING
+    min_correct: int = MISSING  # prop2diff: distinct correct paths wanted for the hardest questions
+    max_samples: int = MISSING  # prop2diff: at most this many tries per question (rounds of k)
     temperature: float = MISSING
     top_p: float = MISSING
     max_new_tokens: int = MISSING

@@ -16,6 +16,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.data.formats import Example, example_to_row
 from mathlit.data.tokenize import format_prompt
+from mathlit.datagen.difficulty import by_difficulty, cap_to_targets, failure_rates, sample_until_targets
 from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import parse_jsonl, write_json, write_jsonl
@@ -64,12 +65,12 @@ class RFTDataGenerator:
             seed=self.cfg.seed,
         )
 
-    def _sample(self, sampler, out: Path, source: str) -> list[dict]:
+    def _sample(self, sampler, out: Path, source: str, questions: list[Example] | None = None) -> list[dict]:
         params = self.params
         try:
             records = sample_records(
                 sampler,
-                self.questions,
+                self.questions if questions is None else questions,
                 template=self.cfg.data.prompt_template,
                 params=params,
                 out_dir=out,
@@ -113,10 +114,34 @@ class RFTDataGenerator:
         """Sample with `model` (weights `version`, saved in `folder` if it is), filter, write <out>/<name>/."""
         out = self.out_dir / name
         sampler = LazySampler(lambda: self.policy.holding(model, version, folder))
-        pools = [self._sample(sampler, out / "samples", f"{name}@{version}")]
+        source = f"{name}@{version}"
+        pools = [self._sample(sampler, out / "samples", source)]
+        r = self.cfg.rft
+        if r.strategy == "prop2diff":  # more rounds for the questions short of their difficulty's target
+            failures = failure_rates(pools[0], self.questions)
+            pools[0], goal = sample_until_targets(
+                self.questions,
+                pools[0],
+                lambda questions, i: self._sample(sampler, out / f"samples_round{i}", source, questions),
+                min_correct=r.min_correct,
+                k=r.k,
+                max_samples=r.max_samples,
+                dedup=r.dedup,
+                with_reference=r.dedup_with_reference,
+            )
         self.policy.pause()
-        pools += [self._source_records(s) for s in self.cfg.rft.sources]
-        data = build_rft_data(pools, self.questions, self.cfg.rft.dedup, self.cfg.rft.dedup_with_reference)
+        pools += [self._source_records(s) for s in r.sources]
+        data = build_rft_data(pools, self.questions, r.dedup, r.dedup_with_reference)
+        if r.strategy == "prop2diff":
+            augmented, kept = cap_to_targets(data.augmented, goal)
+            data.report |= {
+                "accepted": len(augmented),
+                "over_target": len(data.augmented) - len(augmented),
+                "targets_mean": sum(goal.values()) / max(1, len(goal)),
+                "by_difficulty": by_difficulty(failures, kept),
+            }
+            data = RFTData(augmented, data.report)
+        data.report["strategy"] = f"{r.strategy}"
         path = out / "augmented.jsonl"
         write_jsonl(path, [example_to_row(e) for e in data.augmented])
         write_json(out / "report.json", data.report)
