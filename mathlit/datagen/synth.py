@@ -230,7 +230,7 @@ class SynthGenerator:
         }
 
 
-def test_questions(cfg: DictConfig, own: list[Example]) -> list[str]:
+def decontamination_questions(cfg: DictConfig, own: list[Example]) -> list[str]:
     """The questions of data's own test split and of every synth.test_paths file, once each."""
     questions = [e.question for e in own]
     for i, path in enumerate(cfg.synth.test_paths):

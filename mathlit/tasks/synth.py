@@ -19,7 +19,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mathlit.data.splits import load_splits
-from mathlit.datagen.synth import SynthGenerator, SynthResult, generator_sampler, test_questions
+from mathlit.datagen.synth import SynthGenerator, SynthResult, decontamination_questions, generator_sampler
 from mathlit.models.build import load_tokenizer
 from mathlit.tasks import Report
 
@@ -32,7 +32,7 @@ def train(cfg: DictConfig) -> SynthResult:
     known = [e.question for e in splits.train + splits.val]
     sampler, generator = generator_sampler(cfg, tokenizer)
     result = SynthGenerator(cfg, tokenizer, sampler, generator).run(
-        seeds, known, test_questions(cfg, splits.test), Path(cfg.run_dir)
+        seeds, known, decontamination_questions(cfg, splits.test), Path(cfg.run_dir)
     )
     sampler.close()
     return result
