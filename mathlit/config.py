@@ -32,6 +32,7 @@ class Task(StrEnum):
     multitask = "multitask"
     report = "report"
     pretrain = "pretrain"
+    synth = "synth"
 
 
 class Attention(StrEnum):
@@ -90,6 +91,12 @@ class Schedule(StrEnum):
 class SamplerName(StrEnum):
     hf = "hf"
     vllm = "vllm"
+    openai = "openai"  # any OpenAI-compatible server (vllm serve, SGLang, a hosted API)
+
+
+class ServerAPI(StrEnum):
+    completions = "completions"  # /v1/completions: the prompt as text (base and SFT models)
+    chat = "chat"  # /v1/chat/completions: the prompt as one user message (instruction-tuned models)
 
 
 class LoggerName(StrEnum):
@@ -113,6 +120,11 @@ class ExtractMode(StrEnum):
 class RFTInit(StrEnum):
     base = "base"  # the model the SFT stage started from
     sft = "sft"  # the SFT stage's weights
+
+
+class RFTStrategy(StrEnum):
+    uniform = "uniform"  # rft.k paths per question
+    prop2diff = "prop2diff"  # DART-Math: more rounds until a target of correct paths that grows with difficulty
 
 
 class VerifierLoss(StrEnum):
@@ -217,6 +229,7 @@ class DataConfig:
     prompt_format: PromptFormat = MISSING
     system_prompt: str = MISSING  # the system message of the chat format ("": none)
     prompt_from_model: bool = MISSING  # a model folder mathlit trained is sampled with the prompt it was trained on
+    synthetic_max: int | None = MISSING  # at most this many synthetic rows (task=synth's) of augment_paths
     train_fraction: float = MISSING  # deterministic subsample of the train set (data-amount scaling)
     max_train_examples: int | None = MISSING
     max_test_examples: int | None = MISSING
@@ -278,6 +291,14 @@ class SamplerConfig:
     max_num_seqs: int | None = MISSING  # vLLM's cap on sequences per step (null: vLLM's default)
     start_timeout_s: float = MISSING
     sleep_mode: bool = MISSING  # GPU: a kept engine sleeps (weights to CPU, KV cache freed) while training runs
+    # OpenAI-compatible server settings, read by sampler=openai
+    base_url: str | None = MISSING  # e.g. http://127.0.0.1:8000/v1
+    served_model: str | None = MISSING  # the model name the server knows
+    api: ServerAPI = MISSING
+    api_key_env: str = MISSING  # the NAME of the environment variable holding the key (the key is never stored)
+    max_concurrency: int = MISSING  # requests in flight at once
+    timeout_s: float = MISSING  # per request
+    max_retries: int = MISSING  # on connection errors, timeouts, 408/409/429/5xx, with exponential backoff
 
 
 @dataclass
@@ -318,7 +339,10 @@ class AnswersConfig:
 class RFTConfig:
     """Rejection-sampling fine-tuning (task=rft)."""
 
-    k: int = MISSING  # sampled paths per training question
+    k: int = MISSING  # sampled paths per training question (prop2diff: per round)
+    strategy: RFTStrategy = MISSING
+    min_correct: int = MISSING  # prop2diff: distinct correct paths wanted for the hardest questions
+    max_samples: int = MISSING  # prop2diff: at most this many tries per question (rounds of k)
     temperature: float = MISSING
     top_p: float = MISSING
     max_new_tokens: int = MISSING
@@ -332,6 +356,35 @@ class RFTConfig:
     every_n_epochs: int | None = MISSING  # regenerate inside a stage every N epochs, not between stages
     sync_timeout_s: float = MISSING  # loading weights into the vLLM engine
     probe_tolerance: float = MISSING  # max |log-prob| gap between engine and trainer after a sync (fp32)
+
+
+@dataclass
+class SynthPrompts:
+    """The three prompts of task=synth ({question} is replaced); the group synth_prompts=X picks a set."""
+
+    create: str = MISSING  # a new question from the seed question
+    verify: str = MISSING  # solve and revise: CREATED QUESTION / VERIFICATION AND MODIFICATION / FINAL CREATED QUESTION
+    answer: str | None = MISSING  # a chain-of-thought solution; null: data.prompt_template (an SFT model's own)
+
+
+@dataclass
+class SynthConfig:
+    """Synthetic questions (task=synth, Xwin-Math): create, verify, answer, label by majority, filter."""
+
+    seeds: int | None = MISSING  # the first N training questions are seeds (null: all)
+    per_seed: int = MISSING  # new questions created from each seed
+    temperature: float = MISSING  # creating and verifying
+    top_p: float = MISSING
+    max_new_tokens: int = MISSING  # creating and verifying (answers: sampler.max_new_tokens)
+    verify: bool = MISSING  # false: the created question is used as it is (no second call)
+    answers: int = MISSING  # m chain-of-thought solutions per new question
+    answer_temperature: float = MISSING
+    min_majority: float = MISSING  # the majority answer labels a question when its share of the m reaches this
+    max_question_tokens: int = MISSING  # longer new questions are rejected (too_long)
+    ngram: int = MISSING  # n of the n-gram overlap with test questions (decontamination)
+    max_overlap: float = MISSING  # contaminated when this share of a question's n-grams occur in one test question
+    test_paths: list[str] = MISSING  # test files to decontaminate against, besides data's own test split
+    prompts: SynthPrompts = field(default_factory=SynthPrompts)
 
 
 @dataclass
@@ -414,6 +467,7 @@ class MathlitConfig:
     multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = MISSING
     run_dir: str = MISSING

@@ -66,8 +66,8 @@ def headline(cfg: DictConfig, figures: dict) -> dict:
         "sampling": {"n": 0},
     }
     block = merge(block, figures)
-    if block["sampling"]["n"]:  # the settings of the N samples per problem, when there were any
-        block["sampling"] |= {"temperature": cfg.eval.temperature, "top_p": cfg.eval.top_p}
+    if block["sampling"]["n"]:  # the settings of the N samples per problem (eval's unless the task gave its own)
+        block["sampling"] = {"temperature": cfg.eval.temperature, "top_p": cfg.eval.top_p} | block["sampling"]
     block["sampling"]["max_new_tokens"] = cfg.sampler.max_new_tokens
     return block
 

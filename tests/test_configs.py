@@ -144,7 +144,7 @@ def test_wrong_type_fails_naming_the_key():
         ("optim.schedule=cosin", "cosine, linear, constant"),
         ("trainer.strategy=fsdp3", "auto, ddp, fsdp, fsdp2"),
         ("verifier.loss=listwise", "pointwise, pairwise"),
-        ("task.name=synth", "sft, eval, rft, verifier, multitask, report, pretrain"),
+        ("task.name=distill", "sft, eval, rft, verifier, multitask, report, pretrain, synth"),
         ("multitask.stages=[{kind: verifir}]", "generator, verifier"),
     ],
 )

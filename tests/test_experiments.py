@@ -12,7 +12,9 @@ import pytest
 import mathlit.tasks.multitask
 import mathlit.tasks.rft
 import mathlit.tasks.sft
+import mathlit.tasks.synth
 import mathlit.tasks.verifier
+from mathlit.sampling.base import Completion
 from mathlit.strategies import build_strategy
 from mathlit.tasks import run_task
 from mathlit.training import StageResult, resolve_precision
@@ -37,6 +39,10 @@ def fakes(monkeypatch, tokenizer):
         return StageResult(Path(out_dir) / "hf", 0, object())  # rank 0 holds the trained model
 
     class FakeSampler:
+        def generate(self, prompts, params):  # empty replies: task=synth rejects every one as unparseable
+            calls.append(("generate", len(prompts), params.n, params.temperature))
+            return [[Completion("", 0, "stop")] * params.n for _ in prompts]
+
         def pause(self):
             pass
 
@@ -64,6 +70,7 @@ def fakes(monkeypatch, tokenizer):
         "build_model": lambda cfg, tokenizer: None,
         "fit_stage": fit_stage,
         "sampler_for": lambda cfg, tokenizer, **kwargs: FakeSampler(),
+        "generator_sampler": lambda cfg, tokenizer: (FakeSampler(), {"sampler": f"{cfg.sampler.name}"}),
         "candidates": candidates,
         "evaluate": evaluate,
         "table": lambda metrics: "",
@@ -72,7 +79,8 @@ def fakes(monkeypatch, tokenizer):
         "folder_digest": lambda folder: "sha256:fake",  # no weights saved
     }
     monkeypatch.setattr("mathlit.training.folder_digest", replacements["folder_digest"])  # StageResult.source
-    for module in (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask):
+    tasks = (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask, mathlit.tasks.synth)
+    for module in tasks:
         for name, fake in replacements.items():
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, fake)
@@ -81,8 +89,15 @@ def fakes(monkeypatch, tokenizer):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
-    cfg = make_cfg(f"experiment={experiment}", *SMALL_DATA, run_dir=tmp_path)
+    synth = make_cfg(f"experiment={experiment}").task.name == "synth"  # a server generates: no weights to load
+    small = [o for o in SMALL_DATA if not (synth and o.startswith("model.path="))]
+    cfg = make_cfg(f"experiment={experiment}", *small, run_dir=tmp_path)
     run_task(cfg)
+    if cfg.task.name == "synth":  # no training: the generator's calls and the report
+        report = json.loads((tmp_path / "synth_report.json").read_text())
+        assert report["rejected"]["unparseable"] == report["seeds"] * cfg.synth.per_seed > 0
+        assert ("generate", report["seeds"], cfg.synth.per_seed, cfg.synth.temperature) in fakes
+        return
     fits = [c for c in fakes if c[0] == "fit"]
     assert fits and all(train_batches > 0 for *_, train_batches in fits)
     headline = json.loads((tmp_path / "metrics.json").read_text())["headline"]

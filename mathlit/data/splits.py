@@ -63,6 +63,17 @@ def _capped(test: list[Example], cfg: DataConfig) -> list[Example]:
     return test[: cfg.max_test_examples] if cfg.max_test_examples is not None else test
 
 
+def cap_synthetic(examples: list[Example], limit: int | None, report: dict) -> list[Example]:
+    """At most `limit` synthetic rows (task=synth's, marked meta.synthetic), chosen in the seed-free order so that
+    a smaller cap's rows are a subset of a larger one's; other rows are all kept."""
+    synthetic = [e for e in examples if e.meta.get("synthetic")]
+    if limit is None or len(synthetic) <= limit:
+        return examples
+    kept = {id(e) for e in _stable_order(synthetic)[:limit]}
+    report["synthetic_dropped"] = len(synthetic) - limit
+    return [e for e in examples if not e.meta.get("synthetic") or id(e) in kept]
+
+
 def load_splits(cfg: DataConfig) -> Splits:
     if not 0 < cfg.train_fraction <= 1:
         raise ConfigError(f"data.train_fraction must be in (0, 1], got {cfg.train_fraction}")
@@ -94,9 +105,11 @@ def load_splits(cfg: DataConfig) -> Splits:
     train = pool[:n]
     report.update(train_pool=len(pool), train_original=len(train), val=len(val))
 
+    augmented = []
     for i, path in enumerate(cfg.augment_paths):
-        augmented = _load(path, f"data.augment_paths[{i}]", cfg, report)
-        report.setdefault("augmented", {})[path] = len(augmented)
-        train += augmented
+        rows = _load(path, f"data.augment_paths[{i}]", cfg, report)
+        report.setdefault("augmented", {})[path] = len(rows)
+        augmented += rows
+    train += cap_synthetic(augmented, cfg.synthetic_max, report)
     report.update(train=len(train), test=len(test))
     return Splits(train, val, test, report)

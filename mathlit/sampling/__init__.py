@@ -19,7 +19,12 @@ def make_sampler(
     model_dir: str | Path | None = None,
     seed: int = 0,
 ) -> Sampler:
-    """`hf` samples with the given in-memory model; `vllm` starts an engine on the HF folder `model_dir`."""
+    """`hf` samples with the given in-memory model; `vllm` starts an engine on the HF folder `model_dir`;
+    `openai` sends requests to the server at sampler.base_url."""
+    if cfg.name == "openai":
+        from mathlit.sampling.server import OpenAISampler
+
+        return OpenAISampler(cfg, tokenizer)
     if cfg.name == "hf":
         if model is None:
             from mathlit.models.build import DTYPES

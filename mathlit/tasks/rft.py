@@ -5,7 +5,8 @@
     python -m mathlit task=rft rft.sft_path=OUT/sft/hf rft.sources=[A/samples.jsonl,B/hf]   # union (RFT-U13B)
 
 1. SFT on the original data (or start from rft.sft_path);
-2. sample rft.k paths per training question (sampler=vllm or hf) with the SFT weights;
+2. sample rft.k paths per training question (sampler=vllm or hf) with the SFT weights; rft.strategy=prop2diff
+   samples again the questions short of a target of correct paths that grows with their failure rate (DART-Math);
 3. keep correct paths whose calculations hold, deduplicated to distinct reasoning paths (equation lists),
    pooled with rft.sources (union across models);
 4. fine-tune from the base model (rft.init=base, or sft) on original + selected paths;
