@@ -26,7 +26,7 @@ SMALL_DATA = ["data.max_train_examples=32", "data.val_examples=4", "data.max_tes
 def fakes(monkeypatch, tokenizer):
     calls = []
 
-    def fit_stage(cfg, module, data, out_dir, *, callbacks=()):
+    def fit_stage(cfg, module, data, out_dir, *, callbacks=(), keep_best=None):
         build_strategy(cfg.trainer.strategy), resolve_precision(cfg.trainer.precision)
         data.setup("fit")
         calls.append(("fit", Path(out_dir).name, type(module).__name__, len(data.train_set)))
@@ -49,7 +49,7 @@ def fakes(monkeypatch, tokenizer):
         ]
         return records, [r for r in records if r["sample_idx"] < 2]
 
-    def evaluate(cfg, sampler, examples, out_dir, *, source, greedy=True, n=0, verifier=None):
+    def evaluate(cfg, sampler, examples, out_dir, *, source, greedy=True, n=0, verifier=None, generator=None):
         calls.append(("evaluate", Path(out_dir).name, n, verifier is not None))
         rerank = {"n": n, f"cluster@{n}": 0.0} if verifier is not None else None
         return {"greedy_accuracy": 0.0, "problems": len(examples), **({"rerank": rerank} if rerank else {})}
@@ -79,7 +79,8 @@ def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
     fits = [c for c in fakes if c[0] == "fit"]
     assert fits and all(train_batches > 0 for *_, train_batches in fits)
     if cfg.task.name == "multitask":
-        assert [c[2] for c in fits] == ["GeneratorSFT", "VerifierModule", "GeneratorSFT"]
+        control = ["GeneratorSFT"] if cfg.multitask.sft_control else []
+        assert [c[2] for c in fits] == ["GeneratorSFT", "VerifierModule", "GeneratorSFT", *control]
         assert ("evaluate", "multitask", cfg.eval.n, True) in fakes
 
 
