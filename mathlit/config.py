@@ -137,6 +137,18 @@ class VerifierHead(StrEnum):
     scalar = "scalar"
 
 
+class VerifierObjective(StrEnum):
+    last_token = "last_token"  # one prediction, at the end of the evaluation prompt (Liu et al. 2023)
+    token_level = "token_level"  # the outcome label at every solution token too (Cobbe et al. 2021)
+    process = "process"  # step labels: steps from the first wrong calculation on are labelled incorrect
+
+
+class TokenScore(StrEnum):
+    last = "last"
+    mean = "mean"
+    min = "min"
+
+
 class PairLoss(StrEnum):
     bradley_terry = "bradley_terry"
     margin = "margin"
@@ -394,6 +406,10 @@ class VerifierConfig:
     # pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect); the group verifier=X sets it
     loss: VerifierLoss = MISSING
     head: VerifierHead = MISSING  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
+    objective: VerifierObjective = MISSING  # where the label is predicted: last_token | token_level | process
+    token_score: TokenScore = MISSING  # a solution's score from its per-token scores: last | mean | min
+    dropout: float = MISSING  # attention dropout of the verifier's model and dropout before a scalar head
+    keep_best: bool = MISSING  # export the weights of the best validation AUROC, not the last
     # {question} and {solution}; {prompt} stands for the generation prompt (data.prompt_template)
     prompt_template: str = MISSING
     yes_word: str = MISSING
@@ -425,6 +441,7 @@ class MultitaskConfig:
     """Multi-task sequential fine-tuning of one backbone (task=multitask)."""
 
     stages: list[StageConfig] = MISSING
+    sft_control: bool = MISSING  # also an SFT-only model with the generator stages' steps summed
 
 
 @dataclass

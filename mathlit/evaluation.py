@@ -28,6 +28,7 @@ from mathlit.sampling import LazySampler, Sampler, SamplingParams, make_sampler
 from mathlit.sampling.records import sample_records
 
 RERANK_METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
+LIKELIHOOD = "likelihood"  # eval.rerank=likelihood: the generator's own likelihood scores the samples
 
 
 def sampler_for(
@@ -95,11 +96,13 @@ def evaluate(
     n: int = 0,
     verifier: str | Path | None = None,
     part: tuple[int, int] = (0, 1),
+    generator: str | Path | None = None,
 ) -> dict | None:
     """Greedy accuracy (maj1@1, out_dir/greedy/), then n samples per problem at eval.temperature
     (out_dir/sampled/, pass_at_k.png) re-ranked by `verifier` when one is given (see `report_samples`); with
     bootstrap intervals over problems, error types of the wrong samples, and accuracy by reasoning steps.
-    `source` names the weights the sampler holds, so that stored samples are reused only for them.
+    `source` names the weights the sampler holds, so that stored samples are reused only for them;
+    `generator`, their saved folder, scores the likelihood baseline beside a verifier.
     part=(i, n): sample this job's share of both passes; None until every job's shards are on disk."""
     out_dir = Path(out_dir)
     kwargs = {"source": source, "part": part}
@@ -123,7 +126,7 @@ def evaluate(
             metrics["greedy_ci95"] = mean_interval([float(r["correct"]) for r in records])
     if samples:
         metrics.setdefault("answer_sources", {})["sampled"] = answer_sources(samples)
-    metrics |= report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier)
+    metrics |= report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier, generator)
     if records:
         metrics["error_types"] = {"greedy": count_error_types(records)} | metrics.get("error_types", {})
     steps = {e.id: reasoning_steps(e.solution) for e in examples}
@@ -152,9 +155,12 @@ def report_samples(
     out_dir: str | Path,
     greedy: float | None = None,
     verifier: str | Path | None = None,
+    generator: str | Path | None = None,
 ) -> dict:
     """pass@k, maj@k and PassRatio@N of sampled records (per level and subject where the data has them), the
-    error types of the wrong ones and pass_at_k.png; with a verifier also the re-ranking of `rerank_report`."""
+    error types of the wrong ones and pass_at_k.png; with a verifier also the re-ranking of `rerank_report`, and
+    beside a trained verifier the re-ranking by the likelihood of `generator` (the model that wrote the samples)
+    as its baseline."""
     out_dir = Path(out_dir)
     metrics: dict = {}
     if samples:
@@ -170,20 +176,43 @@ def report_samples(
     if verifier is not None:
         if not samples:
             raise ConfigError("re-ranking needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
-        metrics["rerank"] = rerank_report(samples, verifier, cfg, out_dir, greedy)
+        metrics["rerank"] = rerank_report(samples, verifier, cfg, out_dir, greedy, generator)
+        if str(verifier) != LIKELIHOOD and generator is not None:
+            metrics["rerank_likelihood"] = rerank_report(
+                samples, LIKELIHOOD, cfg, out_dir / LIKELIHOOD, greedy, generator
+            )
     return metrics
 
 
-def rerank_report(
-    records: list[dict], verifier_dir: str | Path, cfg: DictConfig, out_dir: str | Path, greedy: float | None = None
-) -> dict:
-    """Score the samples with a verifier; maj@k, best-of-k, weighted vote, cluster re-ranking and pass@k
-    side by side for k = 1, 2, 4, ..., N: scored.jsonl, rerank.json, rerank.png and the returned summary."""
-    from mathlit.metrics.rerank import rerank_summary
+def score_samples(records: list[dict], verifier: str | Path, generator: str | Path | None = None) -> list[float]:
+    """Each record's score: p(correct) by a saved verifier, or with verifier="likelihood" the geometric-mean
+    token probability of its completion under `generator`."""
+    if str(verifier) == LIKELIHOOD:
+        from mathlit.models.likelihood import LikelihoodScorer
+
+        if generator is None:
+            raise ConfigError("eval.rerank=likelihood needs the model that wrote the samples: set model.path")
+        return LikelihoodScorer(generator).score([(r["prompt"], r["completion"]) for r in records])
     from mathlit.modules.verifier import Scorer
 
+    return Scorer(verifier).score([(r["question"], r["completion"]) for r in records])
+
+
+def rerank_report(
+    records: list[dict],
+    verifier_dir: str | Path,
+    cfg: DictConfig,
+    out_dir: str | Path,
+    greedy: float | None = None,
+    generator: str | Path | None = None,
+) -> dict:
+    """Score the samples with a verifier (or the generator's likelihood, see `score_samples`); maj@k,
+    best-of-k, weighted vote, cluster re-ranking and pass@k side by side for k = 1, 2, 4, ..., N:
+    scored.jsonl, rerank.json, rerank.png and the returned summary."""
+    from mathlit.metrics.rerank import rerank_summary
+
     out_dir = Path(out_dir)
-    scores = Scorer(verifier_dir).score([(r["question"], r["completion"]) for r in records])
+    scores = score_samples(records, verifier_dir, generator)
     scored = [r | {"score": s} for r, s in zip(records, scores, strict=True)]
     write_jsonl(
         out_dir / "scored.jsonl", [{"id": r["id"], "sample_idx": r["sample_idx"], "score": r["score"]} for r in scored]
@@ -196,7 +225,7 @@ def rerank_report(
     plot_vs_k(
         curves_from_summary(summary, RERANK_METHODS),
         out_dir / "rerank.png",
-        f"re-ranking, N={summary['n']}",
+        f"re-ranking by {Path(verifier_dir).name}, N={summary['n']}",
         {"greedy": greedy} if greedy is not None else None,
         summary["ci95"],
     )
@@ -210,10 +239,11 @@ def table(metrics: dict) -> str:
     if "greedy_accuracy" in metrics:
         rows.insert(0, ("greedy (maj1@1)", metrics["greedy_accuracy"]))
     lines = [f"  {name:<16} {100 * value:6.2f}%" for name, value in rows]
-    if rerank := metrics.get("rerank"):
-        lines.append(f"  re-ranked by {rerank['verifier']}:")
-        ks = sorted({int(key.split("@")[1]) for key in rerank if "@" in key})
-        lines.append(f"  {'k':>4}" + "".join(f"{name:>10}" for name in RERANK_METHODS))
-        for k in ks:
-            lines.append(f"  {k:>4}" + "".join(f"{100 * rerank[f'{name}@{k}']:>9.1f}%" for name in RERANK_METHODS))
+    for key in ("rerank", "rerank_likelihood"):
+        if rerank := metrics.get(key):
+            lines.append(f"  re-ranked by {rerank['verifier']}:")
+            ks = sorted({int(name.split("@")[1]) for name in rerank if "@" in name})
+            lines.append(f"  {'k':>4}" + "".join(f"{name:>10}" for name in RERANK_METHODS))
+            for k in ks:
+                lines.append(f"  {k:>4}" + "".join(f"{100 * rerank[f'{m}@{k}']:>9.1f}%" for m in RERANK_METHODS))
     return "\n".join(lines)

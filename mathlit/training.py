@@ -146,7 +146,9 @@ def verifier_parts(
     if v.head == "scalar" and cfg.trainer.strategy in ("fsdp", "fsdp2"):
         raise ConfigError("verifier.head=scalar is not sharded: use verifier.head=token with trainer.strategy=fsdp*")
     v = OmegaConf.merge(v, {"prompt_template": verifier_prompt_template(cfg)})
-    encoder = VerifierEncoder(tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0)
+    encoder = VerifierEncoder(
+        tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0, objective=v.objective
+    )
     if v.loss == "pairwise":
         train = make_pairs(
             train_records,
@@ -193,16 +195,23 @@ def fit_stage(
     out_dir: str | Path,
     *,
     callbacks: list[Callback] = (),
+    keep_best: str | None = None,
 ) -> StageResult:
-    """Train (resuming from out_dir/checkpoints/last.ckpt when there is one) and export out_dir/hf."""
+    """Train (resuming from out_dir/checkpoints/last.ckpt when there is one) and export out_dir/hf: the
+    last weights, or with keep_best (a validation metric, higher is better) those of its best validation."""
     out_dir = Path(out_dir)
     check_strategy(cfg.model, cfg.trainer.strategy)
     data.setup("fit")
+    best = None
+    if keep_best and data.val_set:
+        best = ModelCheckpoint(
+            dirpath=out_dir / "checkpoints", filename="best", monitor=keep_best, mode="max", save_weights_only=True
+        )
     trainer = build_trainer(
         cfg.trainer,
         cfg.logger,
         out_dir,
-        callbacks=list(callbacks),
+        callbacks=[*callbacks, *([best] if best else [])],
         validate=bool(data.val_set),
         global_batch_size=cfg.trainer.global_batch_size,
         micro_batch_size=cfg.trainer.micro_batch_size,
@@ -213,6 +222,12 @@ def fit_stage(
         log.info("resuming from %s", ckpt_path)
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     trainer.save_checkpoint(last)  # the finished state: a re-run with resume=true stops at once
+    if best is not None and best.best_model_path:
+        log.info("exporting the weights of %s=%.4f: %s", keep_best, best.best_model_score, best.best_model_path)
+        # A sharded (FSDP) checkpoint is loaded into the model in place and returns no state_dict.
+        checkpoint = trainer.strategy.load_checkpoint(best.best_model_path)
+        if "state_dict" in checkpoint:
+            trainer.strategy.load_model_state_dict(checkpoint)
     hf_dir = out_dir / "hf"
     model = gathered_model(trainer, module)
     if trainer.is_global_zero:

@@ -32,7 +32,7 @@ def fakes(monkeypatch, tokenizer):
     for module in ("mathlit.tasks", "mathlit.strategies"):
         monkeypatch.setattr(f"{module}.check_strategy", lambda name: None)
 
-    def fit_stage(cfg, module, data, out_dir, *, callbacks=()):
+    def fit_stage(cfg, module, data, out_dir, *, callbacks=(), keep_best=None):
         build_strategy(cfg.trainer.strategy), resolve_precision(cfg.trainer.precision)
         data.setup("fit")
         calls.append(("fit", Path(out_dir).name, type(module).__name__, len(data.train_set)))
@@ -59,7 +59,7 @@ def fakes(monkeypatch, tokenizer):
         ]
         return records, [r for r in records if r["sample_idx"] < 2]
 
-    def evaluate(cfg, sampler, examples, out_dir, *, source, greedy=True, n=0, verifier=None):
+    def evaluate(cfg, sampler, examples, out_dir, *, source, greedy=True, n=0, verifier=None, generator=None):
         calls.append(("evaluate", Path(out_dir).name, n, verifier is not None))
         at_n = {f"{name}@{n}": 0.0 for name in ("best_of", "weighted", "cluster")}
         rerank = {"n": n, **at_n, "ci95": dict.fromkeys(at_n, [0.0, 0.0])} if verifier is not None else None
@@ -104,7 +104,8 @@ def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
     assert headline["task"] == cfg.task.name and headline["model"]["path"] == "/weights"
     assert headline["accuracy"]["greedy_accuracy"] == 0.0 and headline["data"]["train"] > 0
     if cfg.task.name == "multitask":
-        assert [c[2] for c in fits] == ["GeneratorSFT", "VerifierModule", "GeneratorSFT"]
+        control = ["GeneratorSFT"] if cfg.multitask.sft_control else []
+        assert [c[2] for c in fits] == ["GeneratorSFT", "VerifierModule", "GeneratorSFT", *control]
         assert ("evaluate", "multitask", cfg.eval.n, True) in fakes
 
 

@@ -1,8 +1,11 @@
 """task=verifier, task=multitask and task=eval eval.rerank end to end on a micro model (CPU, seconds)."""
 
+import csv
 import json
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from mathlit.errors import ConfigError
 from mathlit.tasks import run_task
@@ -64,18 +67,54 @@ def test_pairwise_verifier_trains_and_reranks(tmp_path, monkeypatch):
     assert_rerank_summary(json.loads((out / "metrics.json").read_text())["rerank"], problems=6, n=4)
     with pytest.raises(ConfigError, match="eval.rerank"):
         run_task(make_cfg(*args, f"eval.rerank={tmp_path}/nowhere", run_dir=tmp_path / "bad"))
+    # Beside a trained verifier, the generator's own likelihood re-ranks the same samples; alone it is eval.rerank.
+    baseline = metrics["rerank_likelihood"]
+    assert_rerank_summary(baseline, problems=8, n=4) and baseline["verifier"] == "likelihood"
+    assert baseline["maj@4"] == metrics["rerank"]["maj@4"] and baseline["pass@4"] == metrics["rerank"]["pass@4"]
+    lik = [json.loads(line)["score"] for line in (tmp_path / "test" / "likelihood" / "scored.jsonl").open()]
+    assert len(lik) == 32 and all(0 < s <= 1 for s in lik) and len(set(lik)) > 1
+    run_task(make_cfg(*args, "eval.rerank=likelihood", run_dir=tmp_path / "lik"))
+    alone = json.loads((tmp_path / "lik" / "metrics.json").read_text())["rerank"]
+    assert_rerank_summary(alone, problems=6, n=4) and alone["verifier"] == "likelihood"
+
+
+def test_process_verifier_trains_on_step_labels_and_keeps_its_best_validation(tmp_path):
+    steps = ["verifier.max_steps=6", "trainer.val_every_n_steps=2"]
+    run_task(
+        make_cfg(
+            "task=verifier", *SMALL, *steps, "verifier.objective=process", "verifier.token_score=min", run_dir=tmp_path
+        )
+    )
+    spec = json.loads((tmp_path / "verifier" / "hf" / "verifier.json").read_text())
+    assert spec["objective"] == "process" and spec["token_score"] == "min"
+    [log] = (tmp_path / "verifier" / "logs").rglob("metrics.csv")
+    assert len([r for r in csv.DictReader(log.open()) if r.get("val/auroc")]) == 3  # every 2 of 6 steps
+    best = torch.load(tmp_path / "verifier" / "checkpoints" / "best.ckpt", weights_only=False)
+    exported = load_file(tmp_path / "verifier" / "hf" / "model.safetensors")
+    for name, tensor in exported.items():  # the best validation's weights were exported, not the last
+        assert torch.equal(best["state_dict"][f"model.{name}"], tensor), name
+    if best["global_step"] != 6:
+        last = torch.load(tmp_path / "verifier" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        assert any(not torch.equal(last[f"model.{name}"], tensor) for name, tensor in exported.items())
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert_rerank_summary(metrics["rerank"], problems=8, n=4)
+    assert_rerank_summary(metrics["rerank_likelihood"], problems=8, n=4)
 
 
 def test_multitask_runs_its_stages_and_reports_against_sft(tmp_path, monkeypatch):
     built = counting_samplers(monkeypatch)
     objective = run_task(make_cfg("task=multitask", *SMALL, run_dir=tmp_path))
-    # The SFT model's sampler serves its candidates and its test solutions; the final model gets its own.
-    assert [kw["model_dir"].parent.name for kw in built] == ["stage1_generator", "stage3_generator"]
+    # The SFT model's sampler serves its candidates and its test solutions; the final model and the control their own.
+    assert [kw["model_dir"].parent.name for kw in built] == ["stage1_generator", "stage3_generator", "sft_control"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [s.split("/")[-2] for s in metrics["stages"]] == ["stage1_generator", "stage2_verifier", "stage3_generator"]
     for name in ("sft", "multitask"):
         assert_rerank_summary(metrics[name]["rerank"], problems=8, n=4)
     assert objective == metrics["multitask"]["rerank"]["cluster@4"]
+    # SFT only, for as many steps as the two generator stages together (debug=fast: 4 each).
+    control = metrics["sft_control"]
+    assert control["problems"] == 8 and control["sampled"]["n"] == 4 and "rerank" not in control
+    assert torch.load(tmp_path / "sft_control" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 8
     final = json.loads((tmp_path / "stage3_generator" / "hf" / "verifier.json").read_text())
     assert final["head"] == "token"  # the final generator is its own verifier
 

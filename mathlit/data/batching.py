@@ -22,7 +22,7 @@ from mathlit.errors import ConfigError
 
 
 def pad_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad each list field to its own width; `*labels` with IGNORE, others with pad_id.
+    """Right-pad each list field to its own width; `*labels` and `*targets` with IGNORE, others with pad_id.
 
     Every `<prefix>input_ids` field gets a `<prefix>attention_mask`, so one example can carry several
     sequences (a verifier's evaluation prompt and the generation sequence of its LM regulariser).
@@ -34,7 +34,7 @@ def pad_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
             batch[key] = torch.tensor(values)
             continue
         width = max(len(v) for v in values)
-        fill = IGNORE if key.endswith("labels") else pad_id
+        fill = IGNORE if key.endswith(("labels", "targets")) else pad_id
         batch[key] = torch.tensor([v + [fill] * (width - len(v)) for v in values])
         if key.endswith("input_ids"):
             mask = key.removesuffix("input_ids") + "attention_mask"

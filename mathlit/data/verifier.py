@@ -4,6 +4,8 @@ Each question's correct and incorrect samples (exact repeats removed) are balanc
 has both; the reference solution can join as a positive. Encoded items carry the evaluation
 sequence ("Here is a math problem ... The above candidate solution is") and, for positives, the
 generation sequence on which an optional LM loss keeps the model a generator (multi-task stage).
+With a token-level or process objective they also carry `value_targets`: a label for every solution
+token and the last token, IGNORE elsewhere.
 """
 
 import random
@@ -13,6 +15,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import IGNORE, encode_sft, format_prompt
+from mathlit.datagen.filters import first_bad_calculation
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,42 @@ def verifier_prompt_template(cfg) -> str:
 
 def format_verifier_prompt(template: str, question: str, solution: str) -> str:
     return template.replace("{question}", question).replace("{solution}", solution.strip())
+
+
+def solution_span(template: str, question: str, solution: str) -> tuple[int, int]:
+    """Where the solution lies in format_verifier_prompt's text, as character offsets."""
+    start = len(template.split("{solution}", 1)[0].replace("{question}", question))
+    return start, start + len(solution.strip())
+
+
+def step_labels(solution: str, correct: bool, objective: str) -> list[int]:
+    """A label per character of the stripped solution. token_level: the outcome everywhere. process: a
+    wrong outcome is pinned on the step (line) of its first calculation that does not hold: earlier steps
+    are correct, that one and the rest incorrect; with no such calculation every step takes the outcome."""
+    text = solution.strip()
+    if objective == "token_level" or correct:
+        return [int(correct)] * len(text)
+    bad = first_bad_calculation(text)
+    if bad is None:
+        return [0] * len(text)
+    step_start = text.rfind("\n", 0, bad) + 1
+    return [1] * step_start + [0] * (len(text) - step_start)
+
+
+def value_targets(
+    tokenizer: PreTrainedTokenizerBase, template: str, question: str, solution: str, correct: bool, objective: str
+) -> tuple[list[int], list[int]]:
+    """(input_ids, targets) of the evaluation sequence: each solution token takes its step's label
+    (step_labels), the last token the outcome, every other token IGNORE."""
+    text = format_verifier_prompt(template, question, solution)
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    start, end = solution_span(template, question, solution)
+    labels = step_labels(solution, correct, objective)
+    # A token that overlaps the solution (" She" may start with the template's space) takes the label of
+    # its first character inside it.
+    targets = [labels[max(a, start) - start] if a < end and b > start else IGNORE for a, b in encoded["offset_mapping"]]
+    targets[-1] = int(correct)
+    return encoded["input_ids"], targets
 
 
 def _by_question(records: list[dict], questions: list[Example]) -> list[tuple[int, Example, list[str], list[str]]]:
@@ -99,9 +138,14 @@ class VerifierEncoder:
     """Candidates or pairs -> token fields for the shared DataModule layer."""
 
     def __init__(
-        self, tokenizer: PreTrainedTokenizerBase, verifier_template: str, generation_template: str, with_lm: bool
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        verifier_template: str,
+        generation_template: str,
+        with_lm: bool,
+        objective: str = "last_token",
     ):
-        self.tokenizer, self.with_lm = tokenizer, with_lm
+        self.tokenizer, self.with_lm, self.objective = tokenizer, with_lm, objective
         self.verifier_template, self.generation_template = verifier_template, generation_template
 
     def _eval_ids(self, question: str, solutions: list[str]) -> list[list[int]]:
@@ -120,14 +164,17 @@ class VerifierEncoder:
     def candidates(self, items: list[Candidate]) -> list[dict]:
         out = []
         for c in items:
-            [ids] = self._eval_ids(c.question, [c.solution])
+            if self.objective == "last_token":
+                [ids] = self._eval_ids(c.question, [c.solution])
+                fields = {"input_ids": ids}
+            else:
+                ids, targets = value_targets(
+                    self.tokenizer, self.verifier_template, c.question, c.solution, c.correct, self.objective
+                )
+                fields = {"input_ids": ids, "value_targets": targets}
             out.append(
-                {
-                    "input_ids": ids,
-                    "label": float(c.correct),
-                    "qid": c.qid,
-                    **self._lm(c.question, c.solution if c.correct else None),
-                }
+                fields
+                | {"label": float(c.correct), "qid": c.qid, **self._lm(c.question, c.solution if c.correct else None)}
             )
         return out
 

@@ -47,18 +47,24 @@ def states_final_answer(text: str, domain: str) -> bool:
 _AFTER = re.compile(r"<<[^<>]*>>\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)?")
 
 
-def calculations_hold(text: str) -> bool:
-    """Every <<lhs=rhs>> holds, and the number written right after it (if any) is its rhs: a copy slip
-    such as `53-37=<<53-37=16>>17` teaches a wrong result even when the final answer comes out right."""
-    for equation, after in zip(_ANNOTATION.findall(text), _AFTER.findall(text), strict=True):
-        lhs, sep, rhs = equation.rpartition("=")
+def first_bad_calculation(text: str) -> int | None:
+    """Where the first calculation that does not hold starts in `text` (None: all hold). A calculation
+    fails when its <<lhs=rhs>> is false, or the number written right after it is not its rhs (a copy slip
+    such as `53-37=<<53-37=16>>17` teaches a wrong result even when the final answer comes out right)."""
+    for match in _AFTER.finditer(text):
+        lhs, sep, rhs = match.group(0)[2 : match.group(0).index(">>")].rpartition("=")
         left, right = evaluate(lhs), evaluate(rhs)
         if not sep or left is None or right is None or abs(left - right) >= 1e-3:
-            return False
+            return match.start()
+        after = match.group(1)
         written = evaluate(after.replace(",", "")) if after else None
         if after and (written is None or abs(written - right) >= 1e-3):
-            return False
-    return True
+            return match.start()
+    return None
+
+
+def calculations_hold(text: str) -> bool:
+    return first_bad_calculation(text) is None
 
 
 def word_distance(a: str, b: str) -> int:

@@ -3,6 +3,10 @@
 Score z (a logit): with head=token, the LM's own next-token logits after the evaluation prompt,
 z = logit(yes_word) - logit(no_word), so S = sigmoid(z) = p(correct) / (p(correct) + p(incorrect)) and the
 model stays a plain LM that can also generate; with head=scalar, a linear head on the last hidden state.
+Objectives (where z is trained): last_token, one z at the end of the evaluation prompt (the paper's);
+token_level, z at every solution token too, each toward the outcome (Cobbe et al. 2021: a value per token
+overfits later than one at the end); process, z per token toward its step's label (data/verifier.py). A
+solution's score is then the last, mean or min of its token scores (verifier.token_score).
 Losses: pointwise binary cross-entropy; pairwise Bradley-Terry -log sigmoid(z+ - z-) or the paper's
 margin max(0, log S(bad) - log S(good) + margin). An optional generation loss on correct solutions
 (verifier.lm_weight) keeps generation alive during a multitask verifier stage. Losses are exact means
@@ -21,7 +25,9 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.config import ModelConfig, OptimConfig, VerifierConfig, yaml_values
-from mathlit.data.verifier import format_verifier_prompt
+from mathlit.data.batching import pad_batch
+from mathlit.data.tokenize import IGNORE
+from mathlit.data.verifier import format_verifier_prompt, value_targets
 from mathlit.errors import ConfigError
 from mathlit.io import respect_umask, write_json
 from mathlit.metrics.verifier import accuracy, auroc, best_of_n
@@ -67,26 +73,50 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
         self.yes, self.no = word_token(tokenizer, cfg.yes_word), word_token(tokenizer, cfg.no_word)
         if self.yes == self.no:
             raise ConfigError(f"verifier.yes_word and no_word start with the same token ({self.yes})")
+        if cfg.objective != "last_token" and cfg.loss != "pointwise":
+            raise ConfigError(f"verifier.objective={cfg.objective} trains pointwise: set verifier=pointwise")
+        self.dropout = nn.Dropout(cfg.dropout)
         self._val: dict[str, list] = {"qid": [], "score": [], "label": []}
 
     def configure_model(self) -> None:
         if self.model is None:
             self.model = build_model(self.model_cfg, self.tokenizer)
+        for module in self.model.modules():  # HF attention layers read their dropout rate at every call
+            if isinstance(getattr(module, "attention_dropout", None), float):
+                module.attention_dropout = self.cfg.dropout
         fully_shard_decoder(self.model, self.device_mesh)
         if self.cfg.head == "scalar" and self.head is None:
             self.head = nn.Linear(self.model.config.hidden_size, 1, dtype=self.model.dtype)
 
-    def score(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """z per sequence, read at its last real token (sequences are right-padded)."""
+    def token_scores(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """z at every position, (batch, length)."""
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=self.head is not None)
-        last = attention_mask.sum(dim=1) - 1
-        rows = torch.arange(input_ids.size(0), device=input_ids.device)
         if self.head is not None:
-            return self.head(out.hidden_states[-1][rows, last]).squeeze(-1).float()
-        logits = out.logits[rows, last].float()
-        return logits[:, self.yes] - logits[:, self.no]
+            return self.head(self.dropout(out.hidden_states[-1])).squeeze(-1).float()
+        logits = out.logits.float()
+        return logits[..., self.yes] - logits[..., self.no]
+
+    def score(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """z per sequence: at its last real token (sequences are right-padded), or the mean or min over the
+        positions that `targets` labels (the solution's tokens and the last one)."""
+        z = self.token_scores(input_ids, attention_mask)
+        if self.cfg.token_score == "last" or targets is None:
+            last = attention_mask.sum(dim=1) - 1
+            return z[torch.arange(z.size(0), device=z.device), last]
+        scored = targets != IGNORE
+        if self.cfg.token_score == "mean":
+            return (z * scored).sum(dim=1) / scored.sum(dim=1).clamp(min=1)
+        return z.masked_fill(~scored, float("inf")).amin(dim=1)
 
     def item_losses(self, batch: dict) -> torch.Tensor:
+        if self.cfg.objective != "last_token":
+            z = self.token_scores(batch["input_ids"], batch["attention_mask"])
+            targets = batch["value_targets"]
+            scored = targets != IGNORE
+            losses = F.binary_cross_entropy_with_logits(z, targets.clamp(min=0).float(), reduction="none")
+            return (losses * scored).sum(dim=1) / scored.sum(dim=1).clamp(min=1)  # each candidate weighs the same
         z = self.score(batch["input_ids"], batch["attention_mask"])
         if self.cfg.loss == "pointwise":
             return F.binary_cross_entropy_with_logits(z, batch["label"].float(), reduction="none")
@@ -114,7 +144,7 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        z = self.score(batch["input_ids"], batch["attention_mask"])
+        z = self.score(batch["input_ids"], batch["attention_mask"], batch.get("value_targets"))
         for key, values in (("qid", batch["qid"]), ("score", z), ("label", batch["label"])):
             self._val[key] += values.tolist()
 
@@ -125,8 +155,8 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
             "val/accuracy": accuracy(gathered["score"], labels),
             "val/best_of_n": best_of_n(gathered["qid"], gathered["score"], labels),
         }
-        if (area := auroc(gathered["score"], labels)) is not None:
-            metrics["val/auroc"] = area
+        area = auroc(gathered["score"], labels)
+        metrics["val/auroc"] = float("nan") if area is None else area  # one class only: undefined, never "best"
         self.log_dict(metrics, prog_bar=True, rank_zero_only=True)
         self._val = {k: [] for k in self._val}
 
@@ -141,6 +171,8 @@ def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
         hf_dir / "verifier.json",
         {
             "head": module.cfg.head,
+            "objective": module.cfg.objective,
+            "token_score": module.cfg.token_score,
             "prompt_template": module.cfg.prompt_template,
             "yes_word": module.cfg.yes_word,
             "no_word": module.cfg.no_word,
@@ -184,8 +216,25 @@ class Scorer:
     def score(self, pairs: list[tuple[str, str]]) -> list[float]:
         """p(correct) for each (question, solution)."""
         scores: list[float] = []
+        cfg = self.module.cfg
         for start in range(0, len(pairs), self.batch_size):
-            texts = [format_verifier_prompt(self.template, q, s) for q, s in pairs[start : start + self.batch_size]]
-            enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="right").to(self.device)
-            scores += torch.sigmoid(self.module.score(enc["input_ids"], enc["attention_mask"])).tolist()
+            chunk = pairs[start : start + self.batch_size]
+            if cfg.objective == "last_token" or cfg.token_score == "last":
+                texts = [format_verifier_prompt(self.template, q, s) for q, s in chunk]
+                enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="right").to(self.device)
+                z = self.module.score(enc["input_ids"], enc["attention_mask"])
+            else:
+                z = self.module.score(**self._with_targets(chunk))
+            scores += torch.sigmoid(z).tolist()
         return scores
+
+    def _with_targets(self, chunk: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+        """The batch with the solution tokens marked (their labels are placeholders), for mean/min scores."""
+        rows = [value_targets(self.tokenizer, self.template, q, s, True, "token_level") for q, s in chunk]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        batch = pad_batch([{"input_ids": ids, "value_targets": targets} for ids, targets in rows], pad)
+        return {
+            "input_ids": batch["input_ids"].to(self.device),
+            "attention_mask": batch["attention_mask"].to(self.device),
+            "targets": batch["value_targets"].to(self.device),
+        }

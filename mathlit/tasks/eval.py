@@ -3,13 +3,15 @@
     python -m mathlit task=eval model.path=OUT/hf data=gsm8k eval.n=256 eval.temperature=0.7
     python -m mathlit task=eval eval.samples_path=OUT/sampled/samples.jsonl   # metrics only, no model
     python -m mathlit task=eval model.path=OUT/hf eval.n=16 eval.rerank=VERIFIER/hf   # + verifier re-ranking
+    python -m mathlit task=eval model.path=OUT/hf eval.n=16 eval.rerank=likelihood    # by the model's likelihood
     MATHLIT_RUN_DIR=EVAL sbatch --array=0-1 launchers/slurm.sbatch task=eval model.path=OUT/hf \
         'eval.shard=${oc.env:SLURM_ARRAY_TASK_ID}/2'   # then the same without eval.shard merges
 
 Writes greedy/samples.jsonl, sampled/samples.jsonl, metrics.json (overall, and per level and subject
 for MATH; bootstrap intervals over problems; error types of the wrong samples; accuracy by the reference
 solution's reasoning steps with the fitted acc = p^s), pass_at_k.png and steps.png; with eval.rerank also
-scored.jsonl, rerank.json and rerank.png. Samples are
+scored.jsonl, rerank.json and rerank.png (beside a trained verifier, the same for the likelihood baseline
+under likelihood/). Samples are
 stored in shards as they are made: a rerun in the same folder samples only what is missing, and a rerun
 with everything on disk recomputes metrics without a model. eval.shard=i/n samples only shards i, i+n, ...
 into the same folder (a job array) and writes metrics only if it finds every shard on disk; the same
@@ -22,7 +24,7 @@ from omegaconf import DictConfig
 
 from mathlit.data.splits import load_test
 from mathlit.errors import ConfigError
-from mathlit.evaluation import evaluate, report_samples, sampler_for, table
+from mathlit.evaluation import LIKELIHOOD, evaluate, report_samples, sampler_for, table
 from mathlit.headline import accuracy_figures
 from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
@@ -37,11 +39,11 @@ def train(cfg: DictConfig) -> None:
 
 def report(cfg: DictConfig, trained: None) -> Report:
     run_dir = Path(cfg.run_dir)
-    if cfg.eval.rerank and not (Path(cfg.eval.rerank) / "config.json").exists():
+    if cfg.eval.rerank not in (None, LIKELIHOOD) and not (Path(cfg.eval.rerank) / "config.json").exists():
         raise ConfigError(f"{cfg.eval.rerank}: not a saved model folder (set by eval.rerank)")
     if cfg.eval.samples_path:
         records, _ = parse_jsonl(cfg.eval.samples_path, lambda row, _: row, config_key="eval.samples_path")
-        metrics = report_samples(cfg, records, run_dir, verifier=cfg.eval.rerank)
+        metrics = report_samples(cfg, records, run_dir, verifier=cfg.eval.rerank, generator=cfg.model.path)
     else:
         if cfg.model.path is None:
             raise ConfigError("task=eval needs model.path (a trained HF folder) or eval.samples_path")
@@ -65,6 +67,7 @@ def report(cfg: DictConfig, trained: None) -> Report:
             n=cfg.eval.n,
             verifier=cfg.eval.rerank,
             part=part,
+            generator=cfg.model.path,
         )
         sampler.close()
         if metrics is None:

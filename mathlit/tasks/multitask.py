@@ -10,9 +10,11 @@ the previous stage's weights:
   candidates the current model samples for the training questions; verifier.lm_weight keeps the
   generation loss on correct solutions as a regulariser.
 Then, on the test split, the plain SFT model (the first generator stage) and the final model: greedy,
-maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted vote, cluster re-ranking),
-in metrics.json under "sft" and "multitask". The first stage's sampler (one vLLM engine) samples both the
-first verifier stage's candidates and its test solutions.
+maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted vote, cluster re-ranking)
+and by its own likelihood, in metrics.json under "sft" and "multitask". With multitask.sft_control, also
+an SFT-only model trained for as many steps as all generator stages together ("sft_control": greedy,
+maj@N), so that the multi-task gain is not just more generation steps. The first stage's sampler (one vLLM
+engine) samples both the first verifier stage's candidates and its test solutions.
 """
 
 from pathlib import Path
@@ -54,6 +56,7 @@ def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
 class Trained(NamedTuple):
     tokenizer: PreTrainedTokenizerBase
     folders: list[Path]  # each stage's saved weights
+    sft_control: Path | None  # SFT only, with the generator stages' steps summed
     test: list[Example]
     sft_sampler: LazySampler | None  # the first stage's, paused after sampling candidates: it samples the test too
     steps: int  # optimizer steps of all stages
@@ -86,14 +89,21 @@ def train(cfg: DictConfig) -> Trained:
             else:
                 sampler.close()
             module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, verifier_splits, model)
-        result = fit_stage(stage_cfg, module, data, out)
+        keep_best = "val/auroc" if stage.kind == "verifier" and cfg.verifier.keep_best else None
+        result = fit_stage(stage_cfg, module, data, out, keep_best=keep_best)
         folder, steps_done = result.hf_dir, steps_done + result.global_step
         if stage.kind == "verifier":
             save_verifier(module, folder)
         # The next stage starts from the saved full weights, not the in-memory (possibly sharded) module.
         model = build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
         folders.append(folder)
-    return Trained(tokenizer, folders, splits.test, sft_sampler, steps_done, splits.report)
+    control = None
+    if cfg.multitask.sft_control:
+        steps = sum(s.max_steps or cfg.trainer.max_steps for s in cfg.multitask.stages if s.kind == "generator")
+        L.seed_everything(cfg.seed, workers=True)
+        control_cfg = with_steps(cfg, steps)
+        control = fit_stage(control_cfg, *sft_parts(control_cfg, tokenizer, splits), run_dir / "sft_control").hf_dir
+    return Trained(tokenizer, folders, control, splits.test, sft_sampler, steps_done, splits.report)
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
@@ -105,9 +115,18 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
         sampler = kept or sampler_for(cfg, trained.tokenizer, folder=folder)
         out_dir = Path(cfg.run_dir) / "test" / name
         source = folder_digest(folder)
-        metrics[name] = evaluate(cfg, sampler, trained.test, out_dir, source=source, n=cfg.eval.n, verifier=folder)
+        metrics[name] = evaluate(
+            cfg, sampler, trained.test, out_dir, source=source, n=cfg.eval.n, verifier=folder, generator=folder
+        )
         sampler.close()
     summary = "\n".join(f"{name} model as its own verifier:\n{table(metrics[name])}" for name in ("sft", "multitask"))
+    if trained.sft_control is not None:
+        sampler = sampler_for(cfg, trained.tokenizer, folder=trained.sft_control)
+        source = folder_digest(trained.sft_control)
+        out_dir = Path(cfg.run_dir) / "test" / "sft_control"
+        metrics["sft_control"] = evaluate(cfg, sampler, trained.test, out_dir, source=source, n=cfg.eval.n)
+        sampler.close()
+        summary += f"\nSFT only, as many generation steps as multitask:\n{table(metrics['sft_control'])}"
     rerank = metrics["multitask"]["rerank"]
     # The headline: the final model, its last stage's losses, the steps of all stages.
     stage = training_figures(trained.folders[-1].parent, trained.steps, trained.data_report)

@@ -7,11 +7,13 @@
 2. candidates: verifier.samples_per_question samples per training question (and per validation question),
    labelled correct/incorrect by answer checking;
 3. the verifier: pointwise (cross-entropy) or pairwise (Bradley-Terry or margin) from the generator's weights,
-   head=token (the LM's "correct"/"incorrect" logits) or scalar; validated by AUROC, accuracy, best-of-N;
+   head=token (the LM's "correct"/"incorrect" logits) or scalar, the label predicted at the last token or
+   at every token (verifier.objective); validated by AUROC, accuracy, best-of-N, the best AUROC's weights kept;
 4. on the test split: greedy, and eval.n samples per problem from the generator (the sampler of step 2,
    paused while the verifier trains), re-ranked by the verifier: maj@k, best-of-k, verifier-weighted vote,
-   solution-cluster re-ranking and pass@k side by side, against greedy. metrics.json: `evaluation.evaluate`'s
-   metrics ("rerank" holds the re-ranking) and the verifier's training data counts.
+   solution-cluster re-ranking and pass@k side by side, against greedy, and the same re-ranked by the
+   generator's own likelihood (the baseline a verifier must beat). metrics.json: `evaluation.evaluate`'s
+   metrics ("rerank" and "rerank_likelihood") and the verifier's training data counts.
 """
 
 from pathlib import Path
@@ -63,7 +65,8 @@ def train(cfg: DictConfig) -> Trained:
     )
     stage_cfg = with_steps(cfg, cfg.verifier.max_steps)
     module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, splits, start)
-    stage = fit_stage(stage_cfg, module, data, run_dir / "verifier")
+    keep_best = "val/auroc" if cfg.verifier.keep_best else None
+    stage = fit_stage(stage_cfg, module, data, run_dir / "verifier", keep_best=keep_best)
     verifier_dir = save_verifier(module, stage.hf_dir)
     return Trained(generator_dir, generator, verifier_dir, splits, data.splits.report, stage.global_step)
 
@@ -79,11 +82,13 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
         source=source,
         n=cfg.eval.n,
         verifier=trained.verifier_dir,
+        generator=trained.generator_dir,
     )
     trained.generator.close()
     metrics["verifier_training"] = trained.training_data
     rerank, n = metrics["rerank"], metrics["rerank"]["n"]
-    summary = f"{cfg.verifier.loss} verifier, head={cfg.verifier.head}\n{table(metrics)}"
+    v = cfg.verifier
+    summary = f"{v.loss} verifier, objective={v.objective}, head={v.head}\n{table(metrics)}"
     # The headline: the verifier stage's training, the generator's test accuracy and its re-ranking.
     stage = training_figures(Path(cfg.run_dir) / "verifier", trained.verifier_steps, trained.training_data)
     figures = merge(stage, accuracy_figures(metrics))

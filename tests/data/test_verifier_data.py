@@ -3,7 +3,7 @@
 from mathlit.data.batching import pad_batch, target_tokens
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import IGNORE
-from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs
+from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, step_labels, value_targets
 
 QUESTIONS = [
     Example("a", "What is 2+3?", "2+3=5\n#### 5", "5", "gsm8k"),
@@ -98,3 +98,42 @@ def test_verifier_prompt_template_can_embed_the_generation_prompt():
     cfg = make_cfg("verifier.prompt_template='{prompt}{solution} The above candidate solution is'")
     text = format_verifier_prompt(verifier_prompt_template(cfg), "What is 2+3?", "2+3=5\n#### 5")
     assert text == "Question: What is 2+3?\nAnswer:\n2+3=5\n#### 5 The above candidate solution is"
+
+
+SOLUTION = "She has 11-8=<<11-8=3>>3 apples.\nThen 3*2=<<3*2=7>>7.\nThen 7+1=<<7+1=8>>8.\n#### 8"
+
+
+def test_process_labels_pin_a_wrong_outcome_on_the_step_of_its_first_bad_calculation():
+    labels = step_labels(SOLUTION, correct=False, objective="process")
+    second = SOLUTION.index("Then 3*2")
+    assert set(labels[:second]) == {1} and set(labels[second:]) == {0}  # step 1 holds; 3*2=7 does not
+    no_bad_step = "She has 11-8=<<11-8=3>>3 apples.\n#### 3"
+    assert set(step_labels(no_bad_step, correct=False, objective="process")) == {0}  # the outcome, everywhere
+    assert set(step_labels(SOLUTION, correct=True, objective="process")) == {1}
+    assert set(step_labels(SOLUTION, correct=False, objective="token_level")) == {0}
+
+
+def test_value_targets_label_the_solution_tokens_and_the_last_token_only(tokenizer):
+    template = "Q: {question}\nA: {solution} The above candidate solution is"
+    ids, targets = value_targets(tokenizer, template, "What is 3*2?", SOLUTION, False, "process")
+    assert len(ids) == len(targets) and targets[-1] == 0
+    labelled = [(tokenizer.decode([i]), t) for i, t in zip(ids, targets, strict=True) if t != IGNORE]
+    text = "".join(piece for piece, _ in labelled[:-1])
+    assert text.strip() == SOLUTION  # exactly the solution's tokens, then the last one
+    first_wrong = next(k for k, (_, t) in enumerate(labelled) if t == 0)
+    assert "".join(p for p, _ in labelled[:first_wrong]).strip() == SOLUTION[: SOLUTION.index("Then 3*2")].strip()
+    assert all(t == 0 for _, t in labelled[first_wrong:])
+
+
+def test_token_level_candidates_carry_targets_padded_with_ignore_and_no_lm_tokens(tokenizer):
+    encoder = VerifierEncoder(
+        tokenizer, "{question} {solution} ok?", "{question}", with_lm=False, objective="token_level"
+    )
+    items = make_candidates(RECORDS, QUESTIONS, balance=False, include_reference=False)
+    batch = pad_batch(encoder.candidates(items), tokenizer.pad_token_id)
+    assert batch["value_targets"].shape == batch["input_ids"].shape
+    for row, mask, label in zip(batch["value_targets"], batch["attention_mask"], batch["label"], strict=True):
+        scored = row[row != IGNORE]
+        assert len(scored) > 2 and set(scored.tolist()) == {int(label)}
+        assert (row[mask == 0] == IGNORE).all()  # padding is never a target
+    assert all(target_tokens(e) == 0 for e in encoder.candidates(items))  # value targets are not LM targets

@@ -93,3 +93,71 @@ def test_saved_verifier_scores_like_the_trained_module(tmp_path, tokenizer, head
     scores = Scorer(folder, batch_size=3).score([(c.question, c.solution) for c in CANDIDATES])
     assert scores == pytest.approx(expected, abs=1e-5)
     assert OmegaConf.create((folder / "verifier.json").read_text()).head == head
+
+
+def token_batch(tokenizer, objective: str = "token_level") -> dict:
+    encoder = VerifierEncoder(tokenizer, TEMPLATE, "{question}", with_lm=False, objective=objective)
+    return pad_batch(encoder.candidates(CANDIDATES), tokenizer.pad_token_id)
+
+
+@pytest.mark.parametrize("token_score", ["mean", "min"])
+def test_token_level_scores_reduce_the_solution_tokens_and_the_last(tokenizer, token_score):
+    m = module(tokenizer, objective="token_level", token_score=token_score)
+    batch = token_batch(tokenizer)
+    with torch.no_grad():
+        z = m.token_scores(batch["input_ids"], batch["attention_mask"])
+        reduced = m.score(batch["input_ids"], batch["attention_mask"], batch["value_targets"])
+    for i in range(len(CANDIDATES)):
+        scored = z[i][batch["value_targets"][i] != -100]
+        assert len(scored) > 5
+        expected = scored.mean() if token_score == "mean" else scored.min()
+        assert reduced[i].item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+def test_token_level_loss_is_each_candidates_mean_bce_over_its_labelled_tokens(tokenizer):
+    m = module(tokenizer, objective="token_level")
+    batch = token_batch(tokenizer)
+    with torch.no_grad():
+        z = m.token_scores(batch["input_ids"], batch["attention_mask"])
+        losses = m.item_losses(batch)
+    for i, label in enumerate(batch["label"]):
+        scored = z[i][batch["value_targets"][i] != -100]
+        expected = F.binary_cross_entropy_with_logits(scored, torch.full_like(scored, float(label)))
+        assert losses[i].item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+@pytest.mark.parametrize("objective", ["token_level", "process"])
+def test_dense_objectives_learn_to_separate_a_fixed_batch(tokenizer, objective):
+    m = module(tokenizer, objective=objective, token_score="mean")
+    batch = token_batch(tokenizer, objective)
+    optimizer = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    for _ in range(60):
+        m.item_losses(batch).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    with torch.no_grad():
+        z = m.score(batch["input_ids"], batch["attention_mask"], batch["value_targets"])
+    labels = batch["label"].bool()
+    assert z[labels].min() > z[~labels].max()
+
+
+def test_dense_objectives_train_pointwise_only(tokenizer):
+    with pytest.raises(ConfigError, match="verifier=pointwise"):
+        module(tokenizer, objective="token_level", loss="pairwise")
+
+
+def test_dropout_reaches_every_attention_layer(tokenizer):
+    m = module(tokenizer, dropout=0.25)
+    rates = [layer.attention_dropout for layer in m.model.modules() if hasattr(layer, "attention_dropout")]
+    assert rates and set(rates) == {0.25}
+
+
+@pytest.mark.parametrize("token_score", ["last", "mean"])
+def test_saved_token_level_verifier_scores_like_the_trained_module(tmp_path, tokenizer, token_score):
+    m = module(tokenizer, objective="token_level", token_score=token_score)
+    folder = save_verifier(m, save_hf(m.model, tokenizer, tmp_path / "hf"))
+    batch = token_batch(tokenizer)
+    with torch.no_grad():
+        expected = torch.sigmoid(m.score(batch["input_ids"], batch["attention_mask"], batch["value_targets"]))
+    scores = Scorer(folder, batch_size=3).score([(c.question, c.solution) for c in CANDIDATES])
+    assert scores == pytest.approx(expected.tolist(), abs=1e-5)
