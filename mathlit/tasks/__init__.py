@@ -35,7 +35,8 @@ def run_task(cfg: DictConfig) -> float | None:
     """Run the task cfg.task.name (one of config.Task, checked at composition); on global rank 0 its
     objective, None elsewhere."""
     check_keys(cfg)
-    check_model_choice(cfg.model)
+    if cfg.task.name != "pretrain":  # pretrain refuses any weights to load, with its own message
+        check_model_choice(cfg.model)
     if cfg.task.name != "eval":
         check_strategy(cfg.trainer.strategy)
     settle_prompt(cfg)

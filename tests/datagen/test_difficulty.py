@@ -85,7 +85,8 @@ class Policy:
         pass
 
 
-def test_rft_data_samples_short_questions_again_under_prop2diff(tmp_path, tokenizer):
+def test_rft_data_samples_short_questions_again_under_prop2diff(tmp_path, tokenizer, monkeypatch):
+    monkeypatch.setattr("mathlit.datagen.rft.model_digest", lambda model, tokenizer: "sha256:fake")  # no model here
     cfg = make_cfg(
         "task=rft", "debug=fast", "rft.k=2", "rft.strategy=prop2diff", "rft.max_samples=6", "rft.min_correct=2"
     )
