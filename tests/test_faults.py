@@ -188,3 +188,42 @@ def test_other_weights_swapped_into_an_evaluated_folder_are_sampled_again(tmp_pa
         return {k: v for k, v in json.loads((run_dir / "metrics.json").read_text()).items() if k != "headline"}
 
     assert measured(run) == measured(tmp_path / "fresh")
+
+
+RFT = [
+    "task=rft",
+    "debug=fast",
+    *MICRO_MODEL,
+    "rft.k=2",
+    "rft.max_new_tokens=48",
+    "rft.max_questions=48",
+    "data.max_train_examples=48",
+]
+
+
+@pytest.mark.slow  # a subprocess start and two in-process runs
+def test_kill_9_during_rft_sampling_then_rerun_gives_the_uninterrupted_data(tmp_path, monkeypatch):
+    monkeypatch.setattr("mathlit.sampling.records.SHARD_SIZE", 16)  # 3 shards of 16 questions x k
+    run_task(make_cfg(*RFT, run_dir=tmp_path / "whole"))
+    run = tmp_path / "killed"
+    process = start_hanging(
+        run,
+        RFT,
+        module="mathlit.sampling.records",
+        cls=None,
+        name="write_jsonl",
+        condition="args[0].name == '00001.jsonl' and args[0].parent.parent.name == 'samples'",
+        setup="import mathlit.sampling.records as records; records.SHARD_SIZE = 16",
+    )
+    kill9(process)
+    shards = run / "rft" / "round1" / "samples" / "shards"
+    assert sorted(p.name for p in shards.glob("0*.jsonl")) == ["00000.jsonl", "00001.jsonl"]
+    run_task(make_cfg(*RFT, run_dir=run))
+    for name in ("samples/samples.jsonl", "augmented.jsonl"):
+        killed, whole = (r / "rft" / "round1" / name for r in (run, tmp_path / "whole"))
+        assert killed.read_text() == whole.read_text(), name  # none missing, none twice, in order
+    pairs = [(r["id"], r["sample_idx"]) for r in map(json.loads, (shards.parent / "samples.jsonl").open())]
+    assert len(pairs) == len(set(pairs)) == 48 * 2
+    stages = [json.loads((r / "metrics.json").read_text())["stages"] for r in (run, tmp_path / "whole")]
+    for killed, whole in zip(*stages, strict=True):  # equal but for the model folder each stage names
+        assert {k: v for k, v in killed.items() if k != "model"} == {k: v for k, v in whole.items() if k != "model"}
