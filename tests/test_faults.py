@@ -56,6 +56,22 @@ def start_hanging(run_dir: Path, overrides: list[str], *, module, cls, name, con
     return process
 
 
+def start_hanging_at_second_shard(
+    run_dir: Path, overrides: list[str], folder: str, shard_size: int
+) -> subprocess.Popen:
+    """`python -m mathlit` with shards of `shard_size` problems, stopped once the second shard of the sampling
+    pass in `folder` (eval's `sampled`, RFT's `samples`) is written."""
+    return start_hanging(
+        run_dir,
+        overrides,
+        module="mathlit.sampling.records",
+        cls=None,
+        name="write_jsonl",
+        condition=f"args[0].name == '00001.jsonl' and args[0].parent.parent.name == {folder!r}",
+        setup=f"import mathlit.sampling.records as records; records.SHARD_SIZE = {shard_size}",
+    )
+
+
 def kill9(process: subprocess.Popen) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -118,7 +134,6 @@ def micro_folder(tokenizer, folder: Path, seed: int) -> Path:
 
 
 EVAL = ["task=eval", "debug=fast", "eval.n=2", "eval.max_examples=6"]
-SHARDS_OF_2 = "import mathlit.sampling.records as records; records.SHARD_SIZE = 2"
 
 
 def pairs(run_dir: Path, kind: str) -> list[tuple[str, int]]:
@@ -136,15 +151,7 @@ def test_kill_9_during_eval_sampling_refuses_a_second_run_then_resumes_to_the_sa
     run_task(make_cfg(*overrides, run_dir=tmp_path / "whole"))
 
     run = tmp_path / "killed"
-    first = start_hanging(
-        run,
-        overrides,
-        module="mathlit.sampling.records",
-        cls=None,
-        name="write_jsonl",
-        condition="args[0].name == '00001.jsonl' and args[0].parent.parent.name == 'sampled'",
-        setup=SHARDS_OF_2,
-    )
+    first = start_hanging_at_second_shard(run, overrides, "sampled", shard_size=2)
     hydra_config = (run / ".hydra" / "config.yaml").read_text()
     second = subprocess.run(
         [sys.executable, "-m", "mathlit", f"paths.data={DATA}", *overrides, "seed=7", f"hydra.run.dir={run}"],
@@ -206,15 +213,7 @@ def test_kill_9_during_rft_sampling_then_rerun_gives_the_uninterrupted_data(tmp_
     monkeypatch.setattr("mathlit.sampling.records.SHARD_SIZE", 16)  # 3 shards of 16 questions x k
     run_task(make_cfg(*RFT, run_dir=tmp_path / "whole"))
     run = tmp_path / "killed"
-    process = start_hanging(
-        run,
-        RFT,
-        module="mathlit.sampling.records",
-        cls=None,
-        name="write_jsonl",
-        condition="args[0].name == '00001.jsonl' and args[0].parent.parent.name == 'samples'",
-        setup="import mathlit.sampling.records as records; records.SHARD_SIZE = 16",
-    )
+    process = start_hanging_at_second_shard(run, RFT, "samples", shard_size=16)
     kill9(process)
     shards = run / "rft" / "round1" / "samples" / "shards"
     assert sorted(p.name for p in shards.glob("0*.jsonl")) == ["00000.jsonl", "00001.jsonl"]
