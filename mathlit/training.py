@@ -21,7 +21,7 @@ from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
 from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
 from mathlit.errors import ConfigError
-from mathlit.models.build import save_hf
+from mathlit.models.build import context_length, save_hf
 from mathlit.models.digest import folder_digest
 from mathlit.models.gather import gathered_model
 from mathlit.models.lora import check_strategy, is_lora
@@ -130,6 +130,7 @@ def datamodule(cfg: DictConfig, tokenizer, **kwargs) -> MathDataModule:
     return MathDataModule(
         cfg.data,
         tokenizer,
+        context=context_length(cfg.model),
         global_batch_size=cfg.trainer.global_batch_size,
         micro_batch_size=cfg.trainer.micro_batch_size,
         seed=cfg.seed,

@@ -28,8 +28,10 @@ def test_pretrain_reports_heldout_loss_and_sft_fine_tunes_its_folder(tmp_path):
     assert sft["model"]["path"] == f"{pretrained}/hf" and sft["steps"] == 4 and "greedy_accuracy" in sft["accuracy"]
 
 
-def test_pretrain_refuses_a_loaded_model_and_blocks_longer_than_data_max_length(tmp_path):
+def test_pretrain_refuses_a_loaded_model_and_blocks_longer_than_data_max_length_or_the_context(tmp_path):
     with pytest.raises(ConfigError, match="trains from scratch"):
         run_task(make_cfg(*SMALL, "model.path=/weights", run_dir=tmp_path))
     with pytest.raises(ConfigError, match="pretrain.block_size=512 exceeds data.max_length=256"):
         run_task(make_cfg(*SMALL, "pretrain.block_size=512", run_dir=tmp_path))
+    with pytest.raises(ConfigError, match=r"pretrain.block_size=256 exceeds the model's context \(128 tokens\)"):
+        run_task(make_cfg(*SMALL, "model.arch.max_position_embeddings=128", run_dir=tmp_path))

@@ -76,10 +76,19 @@ class MathDataModule(L.LightningDataModule):
         encode_val: Encoder | None = None,
         splits: Splits | None = None,
         pack: bool = True,
+        context: int | None = None,
     ):
-        """`pack=False` keeps padding whatever data.packing says (the verifier's multi-sequence examples)."""
+        """`pack=False` keeps padding whatever data.packing says (the verifier's multi-sequence examples).
+        `context`: the model's context in tokens; examples longer than it are dropped like those over
+        data.max_length (never trained on past the positions the model has)."""
         super().__init__()
         self.cfg, self.tokenizer, self.seed = cfg, tokenizer, seed
+        self.max_length, self.length_limit = cfg.max_length, f"data.max_length={cfg.max_length} tokens"
+        if context is not None and context < cfg.max_length:
+            self.max_length, self.length_limit = (
+                context,
+                f"{context} tokens, the model's context (data.max_length={cfg.max_length})",
+            )
         self.global_batch_size, self.micro_batch_size = global_batch_size, micro_batch_size
         self.encode = encode or sft_encoder(cfg, tokenizer)
         self.encode_val = encode_val or self.encode  # e.g. pairs to train on, single candidates to validate
@@ -99,16 +108,10 @@ class MathDataModule(L.LightningDataModule):
 
     def _encode(self, examples: list[Example], split: str) -> list[dict]:
         encoded = (self.encode if split == "train" else self.encode_val)(examples)
-        kept = [e for e in encoded if length(e) <= self.cfg.max_length]
+        kept = [e for e in encoded if length(e) <= self.max_length]
         if len(kept) < len(encoded):
             dropped = len(encoded) - len(kept)
-            log.warning(
-                "dropped %d of %d %s examples longer than data.max_length=%d tokens",
-                dropped,
-                len(encoded),
-                split,
-                self.cfg.max_length,
-            )
+            log.warning("dropped %d of %d %s examples longer than %s", dropped, len(encoded), split, self.length_limit)
             self.splits.report[f"{split}_too_long"] = dropped
         return kept
 
@@ -156,7 +159,7 @@ class MathDataModule(L.LightningDataModule):
             rank=self.trainer.global_rank,
             seed=self.seed,
             pad_id=self.pad_id,
-            pack_length=self.cfg.max_length if self.packing else None,
+            pack_length=self.max_length if self.packing else None,
         )
 
     def train_dataloader(self) -> DataLoader:

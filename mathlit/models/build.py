@@ -10,6 +10,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
     LlamaConfig,
@@ -65,6 +66,21 @@ def check_model_choice(cfg: ModelConfig) -> None:
             f"(its scale's settings are for that model): use model=hf model.path={cfg.path}, or a named family "
             "(model=qwen2_5_0_5b, llama3_8b, mistral_7b, ...)"
         )
+
+
+def context_length(cfg: ModelConfig) -> int | None:
+    """The model's context in tokens: `max_position_embeddings` (GPT-2's n_positions and the like through
+    transformers' attribute maps) of the folder's config.json or of model.arch; None when it states none."""
+    if cfg.path is None:
+        return cfg.arch.max_position_embeddings if cfg.arch is not None else None
+    config_file = Path(cfg.path) / "config.json"
+    if not config_file.is_file():
+        return None
+    config = AutoConfig.from_pretrained(cfg.path, trust_remote_code=cfg.trust_remote_code)
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        if isinstance(value := getattr(config, name, None), int) and value > 0:
+            return value
+    return None
 
 
 def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:

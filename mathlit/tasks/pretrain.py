@@ -22,7 +22,7 @@ from mathlit.data.batching import pad_batch
 from mathlit.data.corpus import block_encoder, corpus_splits
 from mathlit.errors import ConfigError
 from mathlit.headline import merge, training_figures
-from mathlit.models.build import load_tokenizer
+from mathlit.models.build import context_length, load_tokenizer
 from mathlit.modules.generator import GeneratorSFT, response_loss_sum
 from mathlit.tasks import Report
 from mathlit.training import StageResult, datamodule, fit_stage
@@ -43,6 +43,10 @@ def train(cfg: DictConfig) -> Trained:
     if cfg.pretrain.block_size > cfg.data.max_length:
         raise ConfigError(
             f"pretrain.block_size={cfg.pretrain.block_size} exceeds data.max_length={cfg.data.max_length}"
+        )
+    if (context := context_length(cfg.model)) is not None and cfg.pretrain.block_size > context:
+        raise ConfigError(
+            f"pretrain.block_size={cfg.pretrain.block_size} exceeds the model's context ({context} tokens)"
         )
     L.seed_everything(cfg.seed, workers=True)
     tokenizer = load_tokenizer(cfg.model)

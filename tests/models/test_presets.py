@@ -92,3 +92,28 @@ def test_a_7b_scale_on_cpu_fails_in_one_line():
 
     with pytest.raises(ConfigError, match="trainer.strategy=fsdp .* needs CUDA GPUs"):
         check_strategy(make_cfg("model=llama2_7b").trainer.strategy)
+
+
+def test_examples_longer_than_the_models_context_are_dropped_and_counted(tmp_path, tokenizer):
+    """GPT-2's learned positions end at n_positions: a longer example would raise IndexError mid-training."""
+    from transformers import AutoModelForCausalLM
+
+    from mathlit.data.batching import pad_batch
+    from mathlit.models.build import context_length
+    from mathlit.training import datamodule
+
+    ids = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": 0}
+    config = GPT2Config(n_embd=32, n_layer=1, n_head=2, n_positions=96, vocab_size=len(tokenizer), **ids)
+    AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    cfg = make_cfg("model=hf", f"model.path={tmp_path}", "data.arith.num_train=200", "data.val_examples=20")
+    assert context_length(cfg.model) == 96 and cfg.data.max_length == 256
+    data = datamodule(cfg, tokenizer)
+    data.setup("fit")
+    dropped = data.splits.report["train_too_long"]
+    assert 0 < dropped < 180 and len(data.train_set) == 180 - dropped
+    assert max(len(e["input_ids"]) for e in data.train_set) <= 96
+    model = build_model(cfg.model, tokenizer)
+    batch = pad_batch(sorted(data.train_set, key=lambda e: -len(e["input_ids"]))[:4], 0)
+    assert torch.isfinite(model(input_ids=batch["input_ids"], labels=batch["labels"]).loss)
+    assert context_length(make_cfg().model) == 512  # tiny_llama's arch
