@@ -55,3 +55,15 @@ def test_a_backend_that_cannot_sleep(monkeypatch, gpu, expected):
     sampler.pause()
     sampler.generate(["b"], SamplingParams())
     assert log == expected
+
+
+def test_sampler_vllm_without_vllm_installed_fails_in_one_line_naming_the_fix(monkeypatch, tmp_path, tokenizer):
+    import sys
+
+    from mathlit.errors import ConfigError
+    from mathlit.sampling import make_sampler
+    from tests.conftest import make_cfg
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `from vllm import LLM` raises ImportError
+    with pytest.raises(ConfigError, match=r"sampler=vllm needs vLLM: pip install .* or use sampler=hf"):
+        make_sampler(make_cfg("sampler=vllm").sampler, tokenizer, model_dir=tmp_path)
