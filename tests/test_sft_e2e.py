@@ -11,6 +11,7 @@ from lightning.pytorch.callbacks import Callback
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from mathlit.models.digest import folder_digest
 from mathlit.modules.generator import GeneratorSFT
 from mathlit.tasks import run_task
 from mathlit.training import fit_stage, sft_parts
@@ -104,3 +105,19 @@ def test_bad_data_path_is_one_line_naming_the_key(tmp_path):
         result.stderr.strip().splitlines()[-1]
         == f"mathlit: error: {tmp_path}/missing.jsonl: no such file (set by data.path)"
     )
+
+
+def test_a_finished_run_extended_with_more_steps_trains_on_and_evaluates_the_new_weights(tmp_path):
+    """`hydra.run.dir=<finished run> trainer.max_steps=<more>`: the run resumes from its last checkpoint, trains
+    the extra steps, and its test evaluation is of the new weights (not refused for the old samples on disk)."""
+    run_task(make_cfg("debug=fast", *MICRO_MODEL, "trainer.max_steps=4", run_dir=tmp_path))
+    first = json.loads((tmp_path / "metrics.json").read_text())
+    old_weights = (tmp_path / "hf" / "model.safetensors").read_bytes()
+    run_task(make_cfg("debug=fast", *MICRO_MODEL, "trainer.max_steps=8", run_dir=tmp_path))
+    extended = json.loads((tmp_path / "metrics.json").read_text())
+    assert first["headline"]["steps"] == 4 and extended["headline"]["steps"] == 8
+    assert (tmp_path / "hf" / "model.safetensors").read_bytes() != old_weights
+    samples = [json.loads(line) for line in (tmp_path / "test" / "greedy" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == extended["problems"] == 8
+    manifest = json.loads((tmp_path / "test" / "greedy" / "shards" / "manifest.json").read_text())
+    assert manifest["source"] == folder_digest(tmp_path / "hf")  # sampled again, from the extended weights
