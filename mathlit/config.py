@@ -271,6 +271,7 @@ class TrainerConfig:
     log_every_n_steps: int = MISSING
     checkpoint_every_n_steps: int = MISSING
     resume: bool = MISSING  # continue from <run_dir>/checkpoints/last.ckpt when it exists
+    compile: bool = MISSING  # torch.compile the model's forward while training (callbacks/compile_model.py)
     deterministic: bool = MISSING
     progress_bar: bool = MISSING
 

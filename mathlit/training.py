@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressB
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
+from callbacks.compile_model import CompileModel
 from callbacks.requeue import RequeueOnSignal
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
@@ -74,6 +75,7 @@ def build_trainer(
     # Under srun: our preemption handler (callbacks/requeue.py) instead of Lightning's mid-step one.
     on_slurm = SLURMEnvironment.detect()
     preemption = [RequeueOnSignal(out_dir / "checkpoints" / "last.ckpt")] if on_slurm else []
+    compiled = [CompileModel()] if cfg.compile else []
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
@@ -86,7 +88,7 @@ def build_trainer(
         log_every_n_steps=cfg.log_every_n_steps,
         deterministic=cfg.deterministic,
         logger=build_logger(logger_cfg, out_dir),
-        callbacks=[checkpoints, *preemption, *callbacks, *([bar] if cfg.progress_bar else [])],
+        callbacks=[checkpoints, *preemption, *compiled, *callbacks, *([bar] if cfg.progress_bar else [])],
         plugins=[SLURMEnvironment(auto_requeue=False)] if on_slurm else None,
         enable_progress_bar=cfg.progress_bar,
         use_distributed_sampler=False,  # the DataModule shards by rank itself

@@ -121,3 +121,38 @@ def test_a_finished_run_extended_with_more_steps_trains_on_and_evaluates_the_new
     assert len(samples) == extended["problems"] == 8
     manifest = json.loads((tmp_path / "test" / "greedy" / "shards" / "manifest.json").read_text())
     assert manifest["source"] == folder_digest(tmp_path / "hf")  # sampled again, from the extended weights
+
+
+def test_compiled_training_ends_at_the_eager_weights_and_leaves_the_model_eager(tmp_path, tokenizer):
+    """trainer.compile=true changes how the forward runs, not what is learned or how the weights are named."""
+    from torch._dynamo.utils import counters
+
+    eager = train(tmp_path / "eager", tokenizer, 4, "trainer.max_steps=3")
+    counters.clear()
+    compiled = train(tmp_path / "compiled", tokenizer, 4, "trainer.max_steps=3", "trainer.compile=true")
+    assert counters["stats"]["unique_graphs"] > 0  # the forward did go through torch.compile
+    assert compiled.model._compiled_call_impl is None  # sampling it in memory runs eagerly
+    want, got = (
+        load_file(tmp_path / "eager" / "hf" / "model.safetensors"),
+        load_file(tmp_path / "compiled" / "hf" / "model.safetensors"),
+    )
+    assert want.keys() == got.keys()
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-5)
+    assert eager.global_step == compiled.global_step == 3
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(tokenizer):
+    from mathlit.models.build import build_model
+
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        cfg = make_cfg(*MICRO_MODEL, f"model.gradient_checkpointing={checkpointing}")
+        model = build_model(cfg.model, tokenizer)
+        assert model.is_gradient_checkpointing == checkpointing and model.training
+        ids = torch.tensor([tokenizer("Question: 3 + 4 = ?\nAnswer:\n3 + 4 = 7\n#### 7")["input_ids"]] * 2)
+        model(input_ids=ids, labels=ids).loss.backward()
+        grads.append({name: p.grad for name, p in model.named_parameters()})
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-5, atol=1e-7)
