@@ -5,9 +5,11 @@ parameters with requires_grad). What leaves training is a plain model: the expor
 weights synced into vLLM and the weights sampled from are the base with the adapters merged
 (W + B A alpha/r), so eval, RFT and vLLM load it as any other folder; the adapter alone is saved too
 (`adapter/` beside `hf/`, for peft's `PeftModel.from_pretrained(base, adapter)`).
-`model.quantization=4bit|8bit` loads the base through bitsandbytes (QLoRA): CUDA only.
+`model.quantization=4bit|8bit` loads the base through bitsandbytes (QLoRA), on a GPU or, with bitsandbytes'
+CPU backend (0.48 and later), on the CPU.
 """
 
+import importlib.util
 import os
 import sys
 
@@ -27,15 +29,17 @@ def quantization_config(cfg: ModelConfig) -> dict:
     if cfg.quantization == "none":
         return {}
     key = f"model.quantization={cfg.quantization}"
-    if not torch.cuda.is_available():
-        raise ConfigError(f"{key} needs a CUDA GPU (bitsandbytes' quantized training); use model.quantization=none")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(f"{key} needs bitsandbytes: pip install 'mathlit[gpu]' (or bitsandbytes)")
     if cfg.path is None:
         raise ConfigError(f"{key} quantizes weights loaded from model.path; model={cfg.name} sets none")
     if cfg.lora.r <= 0:
         raise ConfigError(f"{key} freezes the base model: set model.lora.r > 0 to train adapters (QLoRA)")
-    from transformers import BitsAndBytesConfig  # needs bitsandbytes: pip install mathlit[gpu]
+    from transformers import BitsAndBytesConfig
 
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    gpu = torch.cuda.is_available()
+    # On the CPU, bf16 is emulated (slow) on most chips: the adapters and dequantized matmuls compute in fp32.
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if gpu else torch.float32
     bnb = (
         BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
@@ -43,8 +47,9 @@ def quantization_config(cfg: ModelConfig) -> dict:
         if cfg.quantization == "4bit"
         else BitsAndBytesConfig(load_in_8bit=True)
     )
-    # Quantized weights are placed on this process's GPU as they load; they cannot move afterwards.
-    return {"quantization_config": bnb, "device_map": {"": int(os.environ.get("LOCAL_RANK", 0))}}
+    # Quantized weights are placed on this process's device as they load; they cannot move afterwards.
+    device = int(os.environ.get("LOCAL_RANK", 0)) if gpu else "cpu"
+    return {"quantization_config": bnb, "device_map": {"": device}}
 
 
 def add_lora(model: PreTrainedModel, cfg: ModelConfig) -> nn.Module:
@@ -79,16 +84,15 @@ def merged_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     if not is_lora(model):
         return model.state_dict()
     from peft.tuners.lora import LoraLayer
-    from peft.utils.integrations import dequantize_module_weight  # returns plain weights as they are
 
     base = model.get_base_model()
     weights: dict[str, torch.Tensor] = {}  # module name -> its plain weight
     for name, module in base.named_modules():
         if isinstance(module, LoraLayer):
-            weight = dequantize_module_weight(module.get_base_layer())
+            weight = plain_weight(module.get_base_layer())
             weights[name] = weight + module.get_delta_weight(ADAPTER).to(weight.dtype)
         elif type(getattr(module, "weight", None)).__name__ in QUANTIZED and not name.endswith(".base_layer"):
-            weights[name] = dequantize_module_weight(module)
+            weights[name] = plain_weight(module)
     state = {}
     for key, value in base.state_dict().items():
         if ".lora_" in key:
@@ -102,6 +106,16 @@ def merged_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
             state[key] = weights[owner]
         # else quantization state (q_proj.weight.absmax, an 8-bit layer's SCB): the weight is plain now
     return state
+
+
+def plain_weight(layer: nn.Module) -> torch.Tensor:
+    """A linear layer's weight, dequantized when bitsandbytes holds it. Not peft's dequantize_module_weight: on
+    the CPU it puts an 8-bit weight back in place with `.to()`, which drops its scales and breaks the layer."""
+    if type(layer.weight).__name__ not in QUANTIZED:
+        return layer.weight
+    from peft.utils.integrations import dequantize_bnb_weight
+
+    return dequantize_bnb_weight(layer.weight, state=getattr(layer, "state", None))
 
 
 def check_strategy(cfg: ModelConfig, strategy: str) -> None:
