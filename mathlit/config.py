@@ -137,6 +137,11 @@ class VerifierHead(StrEnum):
     scalar = "scalar"
 
 
+class ProcessLabels(StrEnum):
+    annotations = "annotations"  # the step of the first <<a op b=c>> that does not hold (arith, GSM8K)
+    rollouts = "rollouts"  # the first step whose prefix no sampled completion finishes correctly
+
+
 class VerifierObjective(StrEnum):
     last_token = "last_token"  # one prediction, at the end of the evaluation prompt (Liu et al. 2023)
     token_level = "token_level"  # the outcome label at every solution token too (Cobbe et al. 2021)
@@ -409,6 +414,8 @@ class VerifierConfig:
     head: VerifierHead = MISSING  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
     objective: VerifierObjective = MISSING  # where the label is predicted: last_token | token_level | process
     token_score: TokenScore = MISSING  # a solution's score from its per-token scores: last | mean | min
+    process_labels: ProcessLabels = MISSING  # process: annotations (free) | rollouts (Math-Shepherd)
+    rollouts: int = MISSING  # process_labels=rollouts: completions sampled from each step prefix
     dropout: float = MISSING  # attention dropout of the verifier's model and dropout before a scalar head
     keep_best: bool = MISSING  # export the weights of the best validation AUROC, not the last
     # {question} and {solution}; {prompt} stands for the generation prompt (data.prompt_template)

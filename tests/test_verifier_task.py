@@ -165,3 +165,15 @@ def test_verifier_stage_learns_a_separable_signal_through_the_whole_pipeline(tmp
     losses = [float(r["train/verifier_loss"]) for r in rows if r["train/verifier_loss"]]
     assert losses[0] > 0.6 and max(losses[-5:]) < 0.1
     assert [float(r["val/auroc"]) for r in rows if r.get("val/auroc")][-1] == 1.0
+
+
+def test_process_labels_by_rollouts_sample_each_wrong_prefix_and_train(tmp_path):
+    rollouts = ["verifier.objective=process", "verifier.process_labels=rollouts", "verifier.rollouts=2"]
+    run_task(make_cfg("task=verifier", *SMALL, *rollouts, run_dir=tmp_path))
+    train = [json.loads(line) for line in (tmp_path / "candidates" / "train" / "samples.jsonl").open()]
+    wrong = {(r["question"], r["completion"]) for r in train if not r["correct"]}
+    prefixes = sum(len(c.strip().split("\n")) - 1 for _, c in wrong)
+    rolled = [json.loads(line) for line in (tmp_path / "candidates" / "rollouts" / "samples.jsonl").open()]
+    assert wrong and len(rolled) == 2 * prefixes  # 2 completions from each proper prefix of each wrong solution
+    assert all(r["prompt"].startswith("Question: ") and r["prompt"].endswith("\n") for r in rolled)
+    assert_rerank_summary(json.loads((tmp_path / "metrics.json").read_text())["rerank"], problems=8, n=4)

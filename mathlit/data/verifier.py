@@ -24,6 +24,7 @@ class Candidate:
     question: str
     solution: str
     correct: bool
+    first_wrong_step: int | None = None  # process labels by rollouts (mathlit.datagen.rollouts): a line index
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,17 @@ def solution_span(template: str, question: str, solution: str) -> tuple[int, int
     return start, start + len(solution.strip())
 
 
-def step_labels(solution: str, correct: bool, objective: str) -> list[int]:
+def step_labels(solution: str, correct: bool, objective: str, first_wrong_step: int | None = None) -> list[int]:
     """A label per character of the stripped solution. token_level: the outcome everywhere. process: a
-    wrong outcome is pinned on the step (line) of its first calculation that does not hold: earlier steps
-    are correct, that one and the rest incorrect; with no such calculation every step takes the outcome."""
+    wrong outcome is pinned on a step (line): `first_wrong_step` when rollouts found it, else the step of its
+    first calculation that does not hold; earlier steps are correct, that one and the rest incorrect; with
+    neither, every step takes the outcome."""
     text = solution.strip()
     if objective == "token_level" or correct:
         return [int(correct)] * len(text)
+    if first_wrong_step is not None:
+        step_start = sum(len(line) + 1 for line in text.split("\n")[:first_wrong_step])
+        return [1] * step_start + [0] * (len(text) - step_start)
     bad = first_bad_calculation(text)
     if bad is None:
         return [0] * len(text)
@@ -65,14 +70,20 @@ def step_labels(solution: str, correct: bool, objective: str) -> list[int]:
 
 
 def value_targets(
-    tokenizer: PreTrainedTokenizerBase, template: str, question: str, solution: str, correct: bool, objective: str
+    tokenizer: PreTrainedTokenizerBase,
+    template: str,
+    question: str,
+    solution: str,
+    correct: bool,
+    objective: str,
+    first_wrong_step: int | None = None,
 ) -> tuple[list[int], list[int]]:
     """(input_ids, targets) of the evaluation sequence: each solution token takes its step's label
     (step_labels), the last token the outcome, every other token IGNORE."""
     text = format_verifier_prompt(template, question, solution)
     encoded = tokenizer(text, return_offsets_mapping=True)
     start, end = solution_span(template, question, solution)
-    labels = step_labels(solution, correct, objective)
+    labels = step_labels(solution, correct, objective, first_wrong_step)
     # A token that overlaps the solution (" She" may start with the template's space) takes the label of
     # its first character inside it.
     targets = [labels[max(a, start) - start] if a < end and b > start else IGNORE for a, b in encoded["offset_mapping"]]
@@ -104,6 +115,7 @@ def make_candidates(
     """Labelled candidates. Balanced: as many correct as incorrect ones for each question that has both;
     a question with one kind only contributes one of it."""
     rng = random.Random(seed)
+    first_wrong = {(r["question"], r["completion"]): r["first_wrong_step"] for r in records if "first_wrong_step" in r}
     out: list[Candidate] = []
     for i, q, good, bad in _by_question(records, questions):
         if include_reference and q.solution not in good:
@@ -111,7 +123,8 @@ def make_candidates(
         if balance:
             n = min(len(good), len(bad)) if good and bad else 1
             good, bad = rng.sample(good, min(n, len(good))), rng.sample(bad, min(n, len(bad)))
-        out += [Candidate(i, q.question, s, True) for s in good] + [Candidate(i, q.question, s, False) for s in bad]
+        out += [Candidate(i, q.question, s, True) for s in good]
+        out += [Candidate(i, q.question, s, False, first_wrong.get((q.question, s))) for s in bad]
     return out
 
 
@@ -169,7 +182,13 @@ class VerifierEncoder:
                 fields = {"input_ids": ids}
             else:
                 ids, targets = value_targets(
-                    self.tokenizer, self.verifier_template, c.question, c.solution, c.correct, self.objective
+                    self.tokenizer,
+                    self.verifier_template,
+                    c.question,
+                    c.solution,
+                    c.correct,
+                    self.objective,
+                    c.first_wrong_step,
                 )
                 fields = {"input_ids": ids, "value_targets": targets}
             out.append(

@@ -1,20 +1,25 @@
 """A verifier's training data by sampling: graded solutions of the training and validation questions."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig
 
+from mathlit.answers.grading import Grading
 from mathlit.data.splits import Splits
+from mathlit.datagen.rollouts import first_wrong_steps
 from mathlit.evaluation import sample_solutions
 from mathlit.models.digest import folder_digest
-from mathlit.sampling import Sampler
+from mathlit.sampling import Sampler, SamplingParams
 
 
 def candidates(
     cfg: DictConfig, sampler: Sampler, generator_dir: str | Path, splits: Splits, out_dir: str | Path
 ) -> tuple[list[dict], list[dict]]:
     """verifier.samples_per_question graded samples of each training question and each validation question,
-    with the generator saved in `generator_dir` (which `sampler` holds), in out_dir/train and out_dir/val."""
+    with the generator saved in `generator_dir` (which `sampler` holds), in out_dir/train and out_dir/val.
+    With verifier.objective=process and verifier.process_labels=rollouts, each wrong training sample also
+    gets `first_wrong_step` from verifier.rollouts completions of its step prefixes (out_dir/rollouts)."""
     v, out_dir = cfg.verifier, Path(out_dir)
     settings = {
         "n": v.samples_per_question,
@@ -25,4 +30,21 @@ def candidates(
     }
     train = sample_solutions(cfg, sampler, splits.train, out_dir / "train", **settings)
     val = sample_solutions(cfg, sampler, splits.val, out_dir / "val", **settings) if splits.val else []
+    if v.objective == "process" and v.process_labels == "rollouts":
+        params = SamplingParams(
+            n=v.rollouts, temperature=v.temperature, max_new_tokens=v.max_new_tokens, stop=tuple(cfg.sampler.stop)
+        )
+        first = first_wrong_steps(
+            train,
+            splits.train,
+            sampler=sampler,
+            template=cfg.data.prompt_template,
+            params=replace(params, seed=cfg.seed),
+            out_dir=out_dir / "rollouts",
+            grading=Grading.from_config(cfg),
+            source=settings["source"],
+        )
+        for r in train:  # read by make_candidates, in memory only: samples.jsonl stays as sampled
+            if (key := (r["question"], r["completion"])) in first:
+                r["first_wrong_step"] = first[key]
     return train, val
