@@ -15,10 +15,23 @@ from mathlit.errors import MathlitError
 def main(cfg: DictConfig) -> float | None:
     from mathlit.tasks import run_task  # heavy imports only once a job runs, so --help and --cfg are instant
 
+    log_lightning_once()
     try:
         return run_task(cfg)
     except MathlitError as e:
         sys.exit(f"mathlit: error: {e}")
+
+
+def log_lightning_once() -> None:
+    """Lightning prints its lines through its own stderr handlers, and Hydra's handlers print them again: let
+    Hydra's (the console and the run folder's log file) print each line once."""
+    import logging
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
 
 
 def explain_renames(run_and_report):

@@ -41,6 +41,7 @@ def test_a_multirun_with_epochs_fixed_reports_itself_and_task_report_agrees(tmp_
     assert [row["data.max_train_examples"] for row in rows] == ["16", "32"] and rows[1]["steps"] == "4"
     assert (sweep / "sweep_greedy_accuracy.png").stat().st_size > 10_000
     assert "mathlit sweep: 2 runs" in result.stdout
+    assert (result.stdout + result.stderr).count("`Trainer.fit` stopped") == 2  # Lightning's lines once per job
 
     out = tmp_path / "report"
     run_task(make_cfg("task=report", f"report.dir={sweep}", run_dir=out))
