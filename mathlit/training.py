@@ -11,12 +11,13 @@ from typing import NamedTuple
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from callbacks.compile_model import CompileModel
 from callbacks.requeue import RequeueOnSignal
+from callbacks.step_progress import StepRichProgressBar, StepTQDMProgressBar
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
@@ -71,7 +72,7 @@ def build_trainer(
         every_n_train_steps=cfg.checkpoint_every_n_steps,
         save_on_train_epoch_end=True,
     )
-    bar = RichProgressBar() if sys.stdout.isatty() else TQDMProgressBar(refresh_rate=cfg.log_every_n_steps)
+    bar = StepRichProgressBar() if sys.stdout.isatty() else StepTQDMProgressBar(refresh_rate=cfg.log_every_n_steps)
     # Under srun: our preemption handler (callbacks/requeue.py) instead of Lightning's mid-step one.
     on_slurm = SLURMEnvironment.detect()
     preemption = [RequeueOnSignal(out_dir / "checkpoints" / "last.ckpt")] if on_slurm else []
