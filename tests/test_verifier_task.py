@@ -172,8 +172,9 @@ def test_process_labels_by_rollouts_sample_each_wrong_prefix_and_train(tmp_path)
     run_task(make_cfg("task=verifier", *SMALL, *rollouts, run_dir=tmp_path))
     train = [json.loads(line) for line in (tmp_path / "candidates" / "train" / "samples.jsonl").open()]
     wrong = {(r["question"], r["completion"]) for r in train if not r["correct"]}
-    prefixes = sum(len(c.strip().split("\n")) - 1 for _, c in wrong)
+    prefixes = sum(len([line for line in c.strip().split("\n") if line.strip()]) - 1 for _, c in wrong)
     rolled = [json.loads(line) for line in (tmp_path / "candidates" / "rollouts" / "samples.jsonl").open()]
-    assert wrong and len(rolled) == 2 * prefixes  # 2 completions from each proper prefix of each wrong solution
+    # 2 completions from each proper prefix of each wrong solution trained on (a balanced subset of all wrong ones)
+    assert 0 < len({r["id"] for r in rolled}) <= prefixes and len(rolled) == 2 * len({r["id"] for r in rolled})
     assert all(r["prompt"].startswith("Question: ") and r["prompt"].endswith("\n") for r in rolled)
     assert_rerank_summary(json.loads((tmp_path / "metrics.json").read_text())["rerank"], problems=8, n=4)

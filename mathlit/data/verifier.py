@@ -51,16 +51,27 @@ def solution_span(template: str, question: str, solution: str) -> tuple[int, int
     return start, start + len(solution.strip())
 
 
+def step_starts(solution: str) -> list[int]:
+    """Where each step of the stripped solution starts: its non-blank lines, as character offsets."""
+    text, starts, offset = solution.strip(), [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            starts.append(offset)
+        offset += len(line) + 1
+    return starts
+
+
 def step_labels(solution: str, correct: bool, objective: str, first_wrong_step: int | None = None) -> list[int]:
     """A label per character of the stripped solution. token_level: the outcome everywhere. process: a
-    wrong outcome is pinned on a step (line): `first_wrong_step` when rollouts found it, else the step of its
-    first calculation that does not hold; earlier steps are correct, that one and the rest incorrect; with
-    neither, every step takes the outcome."""
+    wrong outcome is pinned on a step (a non-blank line): `first_wrong_step` (its index) when rollouts found
+    it, else the step of its first calculation that does not hold; earlier steps are correct, that one and
+    the rest incorrect; with neither, every step takes the outcome."""
     text = solution.strip()
     if objective == "token_level" or correct:
         return [int(correct)] * len(text)
     if first_wrong_step is not None:
-        step_start = sum(len(line) + 1 for line in text.split("\n")[:first_wrong_step])
+        starts = step_starts(text)
+        step_start = starts[min(first_wrong_step, len(starts) - 1)] if starts else 0
         return [1] * step_start + [0] * (len(text) - step_start)
     bad = first_bad_calculation(text)
     if bad is None:

@@ -1,29 +1,46 @@
 """Process labels by rollouts (Math-Shepherd, Wang et al. 2024): where did a wrong solution go wrong?
 
-A wrong solution's steps are its lines. From the prompt plus its first k steps the generator completes the
-solution `verifier.rollouts` times; the prefix can still reach the gold answer when any completion does (the
-paper's hard estimate). The first step whose prefix cannot is the first wrong step: it and every later step
-are labelled incorrect, the earlier ones correct (mathlit.data.verifier.step_labels). When every proper
-prefix can still reach the answer, the last step is the wrong one. This needs no calculator annotations, so
-it labels MATH-style solutions too.
+A wrong solution's steps are its non-blank lines. From the prompt plus its first k steps the generator
+completes the solution `verifier.rollouts` times; the prefix can still reach the gold answer when any
+completion does (the paper's hard estimate). The first step whose prefix cannot is the first wrong step: it
+and every later step are labelled incorrect, the earlier ones correct (mathlit.data.verifier.step_labels).
+When every proper prefix can still reach the answer, the last step is the wrong one. This needs no calculator
+annotations, so it labels MATH-style solutions too, as far as they are written in lines: a one-line solution
+has one step, and its label stays its outcome.
 
 The rollouts are sampled like any other samples (mathlit.sampling.records: sharded, resumable, pinned to the
-generator's weights) in <out_dir>/samples.jsonl, one "problem" per (solution, prefix).
+generator's weights) in <out_dir>/samples.jsonl, one "problem" per (solution, prefix). Rollouts of other
+weights (a rerun after the generator changed) are removed first: their wrong solutions are not these.
 """
 
 import hashlib
+import json
+import logging
+import shutil
 from pathlib import Path
 
 from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import format_prompt
+from mathlit.data.verifier import step_starts
+from mathlit.errors import ConfigError
 from mathlit.sampling import Sampler, SamplingParams
 from mathlit.sampling.records import sample_records
 
+log = logging.getLogger(__name__)
 
-def steps(solution: str) -> list[str]:
-    """A solution's steps: its lines (of the stripped text, as step_labels counts them)."""
-    return solution.strip().split("\n")
+
+def check_process_labels(v) -> None:
+    """verifier.process_labels=rollouts with the settings it needs, refused before any training starts."""
+    if v.process_labels != "rollouts":
+        return
+    if v.objective != "process" or v.loss != "pointwise":
+        raise ConfigError(
+            "verifier.process_labels=rollouts labels the steps of verifier.objective=process, which trains "
+            f"pointwise (got objective={v.objective}, loss={v.loss})"
+        )
+    if v.rollouts < 1:
+        raise ConfigError(f"verifier.rollouts={v.rollouts}: at least 1 completion per step prefix")
 
 
 def prefix_problems(records: list[dict], questions: list[Example], template: str) -> list[Example]:
@@ -37,9 +54,9 @@ def prefix_problems(records: list[dict], questions: list[Example], template: str
         if r["correct"] or q is None or key in seen:
             continue
         seen.add(key)
-        lines = steps(r["completion"])
-        for k in range(1, len(lines)):
-            prompt = format_prompt(template, q.question) + "\n".join(lines[:k]) + "\n"
+        text, starts = r["completion"].strip(), step_starts(r["completion"])
+        for k in range(1, len(starts)):
+            prompt = format_prompt(template, q.question) + text[: starts[k]]
             problems.append(Example(_prefix_id(key, k), prompt, "", q.answer, q.domain))
     return problems
 
@@ -60,6 +77,10 @@ def first_wrong_steps(
     source: str,
 ) -> dict[tuple[str, str], int]:
     """(question, completion) of each wrong solution -> the index of its first wrong step."""
+    manifest = Path(out_dir) / "shards" / "manifest.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("source") != source:
+        log.warning("%s: rollouts of other weights: removed", out_dir)
+        shutil.rmtree(out_dir)
     problems = prefix_problems(records, questions, template)
     rollouts = sample_records(
         sampler, problems, template="{question}", params=params, out_dir=out_dir, grading=grading, source=source
@@ -71,6 +92,6 @@ def first_wrong_steps(
         key = (r["question"], r["completion"])
         if r["correct"] or key in first or r["question"] not in asked:
             continue
-        n = len(steps(r["completion"]))
-        first[key] = next((k - 1 for k in range(1, n) if _prefix_id(key, k) not in reachable), n - 1)
+        n = len(step_starts(r["completion"]))
+        first[key] = next((k - 1 for k in range(1, n) if _prefix_id(key, k) not in reachable), max(n - 1, 0))
     return first

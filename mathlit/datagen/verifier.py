@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 
 from mathlit.answers.grading import Grading
 from mathlit.data.splits import Splits
+from mathlit.data.verifier import make_candidates
 from mathlit.datagen.rollouts import first_wrong_steps
 from mathlit.evaluation import sample_solutions
 from mathlit.models.digest import folder_digest
@@ -18,8 +19,9 @@ def candidates(
 ) -> tuple[list[dict], list[dict]]:
     """verifier.samples_per_question graded samples of each training question and each validation question,
     with the generator saved in `generator_dir` (which `sampler` holds), in out_dir/train and out_dir/val.
-    With verifier.objective=process and verifier.process_labels=rollouts, each wrong training sample also
-    gets `first_wrong_step` from verifier.rollouts completions of its step prefixes (out_dir/rollouts)."""
+    With verifier.objective=process and verifier.process_labels=rollouts, each wrong training sample the
+    verifier trains on also gets `first_wrong_step` from verifier.rollouts completions of its step prefixes
+    (out_dir/rollouts); validation samples keep the annotation labels (their AUROC reads the final score)."""
     v, out_dir = cfg.verifier, Path(out_dir)
     settings = {
         "n": v.samples_per_question,
@@ -34,8 +36,13 @@ def candidates(
         params = SamplingParams(
             n=v.rollouts, temperature=v.temperature, max_new_tokens=v.max_new_tokens, stop=tuple(cfg.sampler.stop)
         )
+        # Only the wrong samples the verifier will train on (make_candidates picks the same ones again).
+        chosen = make_candidates(
+            train, splits.train, balance=v.balance, include_reference=v.include_reference, seed=cfg.seed
+        )
+        wrong = {(c.question, c.solution) for c in chosen if not c.correct}
         first = first_wrong_steps(
-            train,
+            [r for r in train if (r["question"], r["completion"]) in wrong],
             splits.train,
             sampler=sampler,
             template=cfg.data.prompt_template,

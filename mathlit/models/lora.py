@@ -6,7 +6,7 @@ weights synced into vLLM and the weights sampled from are the base with the adap
 (W + B A alpha/r), so eval, RFT and vLLM load it as any other folder; the adapter alone is saved too
 (`adapter/` beside `hf/`, for peft's `PeftModel.from_pretrained(base, adapter)`).
 `model.quantization=4bit|8bit` loads the base through bitsandbytes (QLoRA), on a GPU or, with bitsandbytes'
-CPU backend (0.48 and later), on the CPU.
+CPU backend (0.50 and later), on the CPU.
 """
 
 import importlib.util

@@ -27,6 +27,7 @@ from transformers import PreTrainedTokenizerBase
 from mathlit.data.formats import Example
 from mathlit.data.splits import Splits, load_splits
 from mathlit.data.verifier import verifier_prompt_template
+from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, sampler_for, table
@@ -64,6 +65,7 @@ class Trained(NamedTuple):
 
 
 def train(cfg: DictConfig) -> Trained:
+    check_process_labels(cfg.verifier)
     kinds = [s.kind for s in cfg.multitask.stages]
     if not kinds or kinds[0] != "generator":
         raise ConfigError(f"multitask.stages must start with generator, got {[str(k) for k in kinds]}")

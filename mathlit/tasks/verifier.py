@@ -23,6 +23,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from mathlit.data.splits import Splits, load_splits
+from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.evaluation import evaluate, sampler_for, table
 from mathlit.headline import accuracy_figures, merge, training_figures
@@ -44,6 +45,7 @@ class Trained(NamedTuple):
 
 
 def train(cfg: DictConfig) -> Trained:
+    check_process_labels(cfg.verifier)
     run_dir = Path(cfg.run_dir)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)

@@ -83,3 +83,44 @@ def test_a_wrong_solution_whose_every_prefix_can_still_finish_is_wrong_at_its_la
     assert first == {(QUESTION.question, slip): 2}
     labels = step_labels(slip, False, "process", 2)
     assert labels.count(0) == len("#### 11")
+
+
+def test_blank_lines_are_not_steps_and_other_weights_rollouts_are_replaced(tmp_path):
+    spaced = "He has 3*4=12 pens.\n\nHe gives away 12-3=9.\n\n#### 9"
+    rows = [{"question": QUESTION.question, "completion": spaced, "correct": False}]
+    assert len(prefix_problems(rows, [QUESTION], TEMPLATE)) == 2  # 3 steps: 2 proper prefixes, no blank ones
+    assert label(rows, Continuer(), tmp_path) == {(QUESTION.question, spaced): 1}
+    labels = step_labels(spaced, False, "process", 1)
+    assert labels.index(0) == spaced.index("He gives away")
+    # Another generator's wrong solutions (a rerun after its weights changed): its rollouts replace the old ones.
+    rows = [{"question": QUESTION.question, "completion": WRONG, "correct": False}]
+    params, grading = SamplingParams(n=2, temperature=0.7), Grading("strict", 1e-6)
+    first = first_wrong_steps(
+        rows,
+        [QUESTION],
+        sampler=Continuer(),
+        template=TEMPLATE,
+        params=params,
+        out_dir=tmp_path,
+        grading=grading,
+        source="other weights",
+    )
+    assert first == {(QUESTION.question, WRONG): 1}
+
+
+def test_rollout_labels_need_the_process_objective_pointwise_and_a_rollout(tmp_path):
+    import pytest
+
+    from mathlit.datagen.rollouts import check_process_labels
+    from mathlit.errors import ConfigError
+    from tests.conftest import make_cfg
+
+    ok = ["verifier.objective=process", "verifier.process_labels=rollouts"]
+    check_process_labels(make_cfg(*ok).verifier)
+    for bad, message in (
+        (["verifier.process_labels=rollouts"], "labels the steps of verifier.objective=process"),
+        ([*ok, "verifier=pairwise"], r"loss=pairwise\)"),
+        ([*ok, "verifier.rollouts=0"], "verifier.rollouts=0: at least 1"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            check_process_labels(make_cfg(*bad).verifier)
