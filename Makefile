@@ -3,10 +3,11 @@
 # make test-slurm  the SLURM tests: a one-node cluster on this machine (root; apt installs SLURM), ~3 minutes
 # make test-faults  only the fault-injection tests (kill -9 and rerun, held folders, swapped weights, permissions)
 # make bench-answers  answer checking against math-verify (bench/RESULTS.md), as CI runs it
+# make gpu-check-dry  bench/gpu_check.sh --dry-run: every GPU check starts, on the CPU with tiny shapes (CI runs it)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-slurm test-faults lint bench-answers
+.PHONY: run test test-slurm test-faults lint bench-answers gpu-check-dry
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,6 +38,9 @@ test-faults: $(VENV)/.installed
 # mathlit vs math-verify on the answer sets and the regression suite; fails on any mathlit false positive
 bench-answers: $(VENV)/.installed
 	$(PY) bench/answers.py
+
+gpu-check-dry: $(VENV)/.installed
+	PYTHON=$(PY) bash bench/gpu_check.sh --dry-run --out outputs/gpu_check_dry
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
