@@ -240,8 +240,29 @@ def main() -> None:
         )
     out = ROOT / "outputs" / "bench" / "train_throughput.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    out.write_text(json.dumps({"args": vars(args), "produced_by": produced_by(), "rows": rows}, indent=1))
     assert all(math.isfinite(r["held_out_loss"]) for r in rows)
+
+
+def produced_by() -> dict:
+    """What made these figures: the command, when, where, and the versions that set the speed."""
+    import datetime
+    import importlib.metadata
+    import os
+    import platform
+
+    versions = {}
+    for package in ("torch", "transformers", "trl", "lightning", "datasets"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "versions": versions,
+    }
 
 
 if __name__ == "__main__":
