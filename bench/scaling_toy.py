@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
 from mathlit.metrics.intervals import mean_interval  # noqa: E402
+from mathlit.metrics.sweep import find_runs, read_overrides  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "scaling"
@@ -68,7 +69,7 @@ def error_table(folders: list[Path]) -> str:
     groups: dict[tuple, list[dict]] = {}
     for metrics_file in sorted(f for folder in folders for f in folder.glob("*/metrics.json")):
         metrics = json.loads(metrics_file.read_text())
-        depth = read_override(metrics_file.parent, "model.arch.num_hidden_layers")
+        depth = read_overrides(metrics_file.parent).get("model.arch.num_hidden_layers")
         key = (depth, metrics["headline"]["data"]["train_fraction"])
         groups.setdefault(key, []).append(metrics["error_types"]["greedy"]["counts"])
     kinds = ("calculation", "reasoning", "format", "truncated")
@@ -106,24 +107,22 @@ def pretrain_study(budgets: list[int], layers: list[int]) -> None:
     depth = "model.arch.num_hidden_layers=" + ",".join(map(str, layers))
     steps = "trainer.max_steps=" + ",".join(map(str, budgets))
     pretrained = multirun("pretrain", ["task=pretrain", depth, steps, "seed=1", "trainer.progress_bar=false"])
-    models = sorted(p.parent for p in pretrained.glob("*/metrics.json"))
-    paths = "model.path=" + ",".join(str(m / "hf") for m in models)
-    tuned = multirun("pretrain_sft", [paths, SEEDS, "data.train_fraction=0.125", *EPOCHS])
+    models = sorted(find_runs([pretrained])[0], key=lambda run: run.folder)
+    paths = "model.path=" + ",".join(str(m.folder / "hf") for m in models)
+    tuned = find_runs([multirun("pretrain_sft", [paths, SEEDS, "data.train_fraction=0.125", *EPOCHS])])[0]
     rows = []
     for model in models:
-        pre = json.loads((model / "metrics.json").read_text())["headline"]
-        accuracy = [
-            json.loads(m.read_text())["headline"]["accuracy"]["greedy_accuracy"]
-            for m in tuned.glob("*/metrics.json")
-            if json.loads(m.read_text())["headline"]["model"]["path"] == str(model / "hf")
-        ]
+        hf = model.folder / "hf"
+        # By the pre-training job's folder name (0, 1, ...), not its absolute path: the study folder may move.
+        runs = [t for t in tuned if Path(t.headline["model"]["path"]).parent.name == model.folder.name]
+        accuracy = [t.headline["accuracy"]["greedy_accuracy"] for t in runs]
         rows.append(
             {
-                "model": str(model.relative_to(ROOT)),
-                "layers": read_override(model, "model.arch.num_hidden_layers"),
-                "pretrain_steps": pre["steps"],
-                "parameters": parameters(model / "hf"),
-                "pretrain_loss": pre["loss"]["heldout"],
+                "model": str(model.folder.relative_to(ROOT)),
+                "layers": model.overrides.get("model.arch.num_hidden_layers"),
+                "pretrain_steps": model.headline["steps"],
+                "parameters": parameters(hf),
+                "pretrain_loss": model.headline["loss"]["heldout"],
                 "sft_accuracy": accuracy,
                 "mean": statistics.mean(accuracy),
                 "ci95": mean_interval(accuracy),
@@ -141,13 +140,6 @@ def pretrain_study(budgets: list[int], layers: list[int]) -> None:
     (OUT / "indicator.md").write_text("\n".join(lines) + "\n")
     plot_indicator(rows, OUT / "indicator.png")
     print("\n".join(lines))
-
-
-def read_override(run: Path, key: str) -> str | None:
-    for item in (run / ".hydra" / "overrides.yaml").read_text().splitlines():
-        if item.lstrip("- ").startswith(key + "="):
-            return item.split("=", 1)[1]
-    return None
 
 
 def plot_indicator(rows: list[dict], path: Path) -> None:

@@ -1,6 +1,5 @@
 """A verifier's training data by sampling: graded solutions of the training and validation questions."""
 
-from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -34,7 +33,11 @@ def candidates(
     val = sample_solutions(cfg, sampler, splits.val, out_dir / "val", **settings) if splits.val else []
     if v.objective == "process" and v.process_labels == "rollouts":
         params = SamplingParams(
-            n=v.rollouts, temperature=v.temperature, max_new_tokens=v.max_new_tokens, stop=tuple(cfg.sampler.stop)
+            n=v.rollouts,
+            temperature=v.temperature,
+            max_new_tokens=v.max_new_tokens,
+            stop=tuple(cfg.sampler.stop),
+            seed=cfg.seed,
         )
         # Only the wrong samples the verifier will train on (make_candidates picks the same ones again).
         chosen = make_candidates(
@@ -46,7 +49,7 @@ def candidates(
             splits.train,
             sampler=sampler,
             template=cfg.data.prompt_template,
-            params=replace(params, seed=cfg.seed),
+            params=params,
             out_dir=out_dir / "rollouts",
             grading=Grading.from_config(cfg),
             source=settings["source"],
