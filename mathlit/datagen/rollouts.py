@@ -14,7 +14,6 @@ weights (a rerun after the generator changed) are removed first: their wrong sol
 """
 
 import hashlib
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -25,7 +24,7 @@ from mathlit.data.tokenize import format_prompt
 from mathlit.data.verifier import step_starts
 from mathlit.errors import ConfigError
 from mathlit.sampling import Sampler, SamplingParams
-from mathlit.sampling.records import sample_records
+from mathlit.sampling.records import sample_records, stored_source
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +42,28 @@ def check_process_labels(v) -> None:
         raise ConfigError(f"verifier.rollouts={v.rollouts}: at least 1 completion per step prefix")
 
 
-def prefix_problems(records: list[dict], questions: list[Example], template: str) -> list[Example]:
-    """One problem per proper prefix (first k steps, 1 <= k < steps) of each distinct wrong solution: the
-    generation prompt plus that prefix, with the question's gold answer."""
+def wrong_solutions(records: list[dict], questions: list[Example]):
+    """Each distinct wrong solution of a known question, once: ((question, completion), its question, its
+    stripped text, where its steps start)."""
     by_text = {q.question: q for q in questions}
-    seen, problems = set(), []
+    seen = set()
     for r in records:
         q = by_text.get(r["question"])
         key = (r["question"], r["completion"])
         if r["correct"] or q is None or key in seen:
             continue
         seen.add(key)
-        text, starts = r["completion"].strip(), step_starts(r["completion"])
-        for k in range(1, len(starts)):
-            prompt = format_prompt(template, q.question) + text[: starts[k]]
-            problems.append(Example(_prefix_id(key, k), prompt, "", q.answer, q.domain))
-    return problems
+        yield key, q, r["completion"].strip(), step_starts(r["completion"])
+
+
+def prefix_problems(records: list[dict], questions: list[Example], template: str) -> list[Example]:
+    """One problem per proper prefix (first k steps, 1 <= k < steps) of each distinct wrong solution: the
+    generation prompt plus that prefix, with the question's gold answer."""
+    return [
+        Example(_prefix_id(key, k), format_prompt(template, q.question) + text[: starts[k]], "", q.answer, q.domain)
+        for key, q, text, starts in wrong_solutions(records, questions)
+        for k in range(1, len(starts))
+    ]
 
 
 def _prefix_id(key: tuple[str, str], k: int) -> str:
@@ -77,8 +82,7 @@ def first_wrong_steps(
     source: str,
 ) -> dict[tuple[str, str], int]:
     """(question, completion) of each wrong solution -> the index of its first wrong step."""
-    manifest = Path(out_dir) / "shards" / "manifest.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("source") != source:
+    if stored_source(out_dir) not in (None, source):
         log.warning("%s: rollouts of other weights: removed", out_dir)
         shutil.rmtree(out_dir)
     problems = prefix_problems(records, questions, template)
@@ -86,12 +90,8 @@ def first_wrong_steps(
         sampler, problems, template="{question}", params=params, out_dir=out_dir, grading=grading, source=source
     )
     reachable = {r["id"] for r in rollouts if r["correct"]}
-    asked = {q.question for q in questions}
     first: dict[tuple[str, str], int] = {}
-    for r in records:
-        key = (r["question"], r["completion"])
-        if r["correct"] or key in first or r["question"] not in asked:
-            continue
-        n = len(step_starts(r["completion"]))
+    for key, _, _, starts in wrong_solutions(records, questions):
+        n = len(starts)
         first[key] = next((k - 1 for k in range(1, n) if _prefix_id(key, k) not in reachable), max(n - 1, 0))
     return first

@@ -72,12 +72,25 @@ def _settings(examples: list[Example], template: str, params: SamplingParams, gr
     return json.dumps(settings, sort_keys=True)
 
 
+def _manifest(out_dir: str | Path) -> dict | None:
+    """What the samples in out_dir were made with ({settings, source}); None before any were."""
+    manifest = Path(out_dir) / "shards" / "manifest.json"
+    return json.loads(manifest.read_text()) if manifest.exists() else None
+
+
+def stored_source(out_dir: str | Path) -> str | None:
+    """The weights (mathlit.models.digest) the samples in out_dir come from; None before any were made."""
+    return (_manifest(out_dir) or {}).get("source")
+
+
 def _check_manifest(out_dir: Path, settings: str, source: str) -> None:
     """Refuse other settings; drop the shards (and samples.jsonl) of other weights, then pin these."""
     shards = out_dir / "shards"
     manifest = shards / "manifest.json"
     pinned = {"settings": settings, "source": source}
-    stored = json.loads(manifest.read_text()) if manifest.exists() else pinned
+    stored = _manifest(out_dir)
+    if stored is None:
+        stored = pinned
     if stored.get("settings", settings) != settings:  # (a manifest older than "settings" only loses its shards)
         raise ConfigError(f"{shards} holds samples made with other settings; remove it or choose another output folder")
     if stored != pinned:
