@@ -51,6 +51,8 @@ def run_seed(
         "accepted": data["accepted"],
         "rejected": data["rejected"],
         "train_examples": stages["rft1"]["train_examples"],
+        "samples": data["samples"],
+        "by_difficulty": data.get("by_difficulty"),  # rft.strategy=prop2diff
     }
 
 
