@@ -4,7 +4,7 @@ import json
 
 from omegaconf import OmegaConf
 
-from mathlit.datagen.synth import generator_sampler, weights_fingerprint
+from mathlit.datagen.synth import SynthGenerator, generator_sampler, weights_fingerprint
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, make_cfg
 
@@ -51,3 +51,14 @@ def test_task_synth_composes_with_a_real_model_and_names_its_weights(tmp_path):
     fingerprint = weights_fingerprint(folder)
     (folder / "model.safetensors").write_bytes(b"other weights")
     assert weights_fingerprint(folder) != fingerprint
+
+
+def test_arith_toy_prompts_ask_what_the_toy_teacher_was_trained_on():
+    """synth_prompts=arith_toy (bench/synth_toy.py's teacher): create is arith's prompt with the instruction the
+    teacher's create rows carry, and answer falls back to data.prompt_template (the teacher's solving prompt)."""
+    cfg = make_cfg("task=synth", "data=arith", "synth_prompts=arith_toy")
+    generator = SynthGenerator(cfg, tokenizer=None, sampler=None, generator={})
+    question = "Mia has 3 eggs. How many eggs does Mia have now?"
+    teacher_row = cfg.data.prompt_template.format(question=f"{question} Write a new question like this one.")
+    assert generator.prompts["create"].format(question=question) == teacher_row
+    assert generator.prompts["answer"] == cfg.data.prompt_template
