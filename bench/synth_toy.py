@@ -1,6 +1,6 @@
 """Xwin-Math's synthetic questions at toy scale (issue 13): does an LM's synthetic data stand in for real data?
 
-    python bench/synth_toy.py                  # teacher, task=synth twice, 5 student arms x 3 seeds (~80 min)
+    python bench/synth_toy.py                  # teacher, task=synth twice, 6 student arms x 3 seeds (~90 min)
     python bench/synth_toy.py --seeds 1 2 3 --arms real synthetic_only real_4x
 
 1. Teacher: the default tiny LLaMA trained longer (4,000 steps) on the full arith training set (solving) plus
@@ -9,16 +9,19 @@
 2. `task=synth` with the teacher (vLLM): the seeds are the student's real base (the first quarter of the training
    set, 734 questions), 8 new questions each, 4 answers, majority label; duplicates of any training question,
    contaminated ones (arith, GSM8K and MATH test) and unlabelled ones rejected. Again with 1 answer per question
-   and no majority threshold: the unfiltered arm's data (the same created questions).
+   and no majority threshold (the same created questions): the unfiltered arm's data; and with no filter at all
+   (each question's one solution, its own answer as the label, calculations unchecked). The labels' accuracy is
+   measured by reading the questions back with arith's grammar (true_answer).
 3. Students (the default recipe, 1,600 steps of 16), seeds 1-3: real quarter; synthetic only (as many rows as the
-   real quarter); real + 1x, 2x, 4x synthetic rows; real + 4x unfiltered rows. Greedy accuracy on the 1,000
-   held-out problems, per seed and paired against the real arm.
+   real quarter); real + 1x, 2x, 4x synthetic rows; real + 4x rows without the majority vote, and without any
+   filter. Greedy accuracy on the 1,000 held-out problems, per seed and paired against the real arm.
 Everything lands in bench/out/synth_toy/ (a finished run is read back); the table in bench/out/synth_toy.json.
 """
 
 import argparse
 import json
 import random
+import re
 import shutil
 import statistics
 from pathlib import Path
@@ -77,20 +80,74 @@ def synthesize(model: Path, name: str, overrides: list[str], copy_created_from: 
     return folder
 
 
-ARMS = {  # name: (overrides, the synthetic file's run folder)
+# The story grammar of mathlit/data/arith.py, read back: the true answer of a question an LM wrote in it.
+STEPS_READ = (
+    (re.compile(r"has (\d+) \w+ \w+ and (\d+) \w+ \w+$"), lambda v, a, b: a + b),
+    (re.compile(r"has (\d+) \w+$"), lambda v, a: a),
+    (re.compile(r"(?:buys|finds) (\d+) more"), lambda v, b: v + b),
+    (re.compile(r"gives [A-Z][a-z]+ (\d+) "), lambda v, b: v + b),
+    (re.compile(r"gives half of"), lambda v: v / 2),
+    (re.compile(r"(?:gives|loses) (\d+) "), lambda v, b: v - b),
+    (re.compile(r"uses (\d+) of the"), lambda v, b: v - b),
+    (re.compile(r"doubles the number"), lambda v: 2 * v),
+    (re.compile(r"triples the number"), lambda v: 3 * v),
+)
+
+
+def true_answer(question: str) -> int | None:
+    """The answer of an arith-grammar question; None when a sentence is outside the grammar or the story breaks
+    it (a negative or fractional amount): the check of the synthetic rows' labels."""
+    *story, ask = re.split(r"(?<=[.?])\s+", question.strip())
+    value = None
+    for sentence in story if ask.startswith("How many") else []:
+        match, step = next(((m, f) for p, f in STEPS_READ if (m := p.search(sentence.rstrip(".")))), (None, None))
+        try:
+            value = step(value, *map(int, match.groups()))
+        except (AttributeError, TypeError):  # no pattern matched, or an operation before any amount
+            return None
+        if value < 0 or value != int(value):
+            return None
+    return None if value is None else int(value)
+
+
+def raw_rows(folder: Path) -> Path:
+    """No filter at all: every answered question's first solution, its own final answer as the label."""
+    rows = []
+    for r in map(json.loads, open(folder / "answer" / "samples.jsonl")):
+        if r["sample_idx"] == 0 and r["answer"] is not None:
+            meta = {"synthetic": True, "seed_id": r["id"].split("#")[0]}
+            rows.append(
+                example_to_row(
+                    Example(f"{r['id']}/raw", r["question"], r["completion"].strip(), r["answer"], "gsm8k", meta)
+                )
+            )
+    write_jsonl(folder / "raw.jsonl", rows)
+    return folder / "raw.jsonl"
+
+
+def label_accuracy(path: Path) -> dict:
+    """Rows, and the share whose label is the question's true answer (None counts as wrong: outside the grammar)."""
+    rows = [json.loads(line) for line in open(path)]
+    right = sum(str(true_answer(r["question"])) == r["answer"] for r in rows)
+    return {"rows": len(rows), "questions": len({r["question"] for r in rows}), "label_accuracy": right / len(rows)}
+
+
+FILTERED, ONE_ANSWER, RAW = "synth/synthetic.jsonl", "synth_unfiltered/synthetic.jsonl", "synth_unfiltered/raw.jsonl"
+ARMS = {  # name: (overrides, the synthetic file under OUT)
     "real": ([], None),
-    "synthetic_only": (["data.max_train_examples=0", f"data.synthetic_max={BASE}"], "synth"),
-    "real_4x": ([f"data.synthetic_max={4 * BASE}"], "synth"),
-    "real_4x_unfiltered": ([f"data.synthetic_max={4 * BASE}"], "synth_unfiltered"),
-    "real_1x": ([f"data.synthetic_max={BASE}"], "synth"),
-    "real_2x": ([f"data.synthetic_max={2 * BASE}"], "synth"),
+    "synthetic_only": (["data.max_train_examples=0", f"data.synthetic_max={BASE}"], FILTERED),
+    "real_4x": ([f"data.synthetic_max={4 * BASE}"], FILTERED),
+    "real_4x_unfiltered": ([f"data.synthetic_max={4 * BASE}"], ONE_ANSWER),  # 1 answer: no majority vote
+    "real_1x": ([f"data.synthetic_max={BASE}"], FILTERED),
+    "real_4x_raw": ([f"data.synthetic_max={4 * BASE}"], RAW),  # no majority, no calculation check
+    "real_2x": ([f"data.synthetic_max={2 * BASE}"], FILTERED),
 }
 
 
 def student(arm: str, seed: int) -> dict:
     overrides, synth = ARMS[arm]
     if synth:
-        overrides = [*overrides, f"data.augment_paths=[{OUT / synth / 'synthetic.jsonl'}]"]
+        overrides = [*overrides, f"data.augment_paths=[{OUT / synth}]"]
     settings = ["task=sft", f"seed={seed}", "data.train_fraction=0.25", "trainer.progress_bar=false", *overrides]
     metrics = json.loads(run_once(OUT / arm / f"seed{seed}", "metrics.json", settings).read_text())
     return {"greedy": metrics["greedy_accuracy"], "train": metrics["data"]["train"]}
@@ -108,7 +165,7 @@ def main() -> None:
     model = teacher(args.teacher_steps, args.pairs)
     created = [f"synth.per_seed={args.per_seed}"]
     synthesize(model, "synth", [*created, "synth.answers=4"])
-    synthesize(model, "synth_unfiltered", [*created, "synth.answers=1", "synth.min_majority=0"], "synth")
+    raw_rows(synthesize(model, "synth_unfiltered", [*created, "synth.answers=1", "synth.min_majority=0"], "synth"))
 
     table = {arm: {seed: student(arm, seed) for seed in args.seeds} for arm in args.arms}
     real = table.get("real", {})
@@ -123,11 +180,14 @@ def main() -> None:
         name: json.loads((OUT / name / "synth_report.json").read_text()) for name in ("synth", "synth_unfiltered")
     }
     teacher_metrics = json.loads((OUT / "teacher" / "metrics.json").read_text())
-    result = {"teacher_greedy": teacher_metrics["greedy_accuracy"], "synth": reports, "arms": summary}
+    labels = {path: label_accuracy(OUT / path) for path in (FILTERED, ONE_ANSWER, RAW)}
+    result = {"teacher_greedy": teacher_metrics["greedy_accuracy"], "synth": reports, "labels": labels, "arms": summary}
     (OUT.parent / "synth_toy.json").write_text(json.dumps(result, indent=2))
     print(f"teacher greedy {result['teacher_greedy']:.3f}")
     for name, r in reports.items():
         print(f"{name}: {r['rows']} rows, {r['questions']} questions; funnel {r['funnel']}")
+    for path, r in labels.items():
+        print(f"{path}: {r['rows']} rows of {r['questions']} questions, {100 * r['label_accuracy']:.1f}% true labels")
     for arm, row in summary.items():
         per_seed = " ".join(f"{r['greedy']:.3f}" for r in row["seeds"].values())
         print(f"{arm:<20} mean {row['mean']:.3f}  seeds {per_seed}  gain {row.get('gain_over_real', '')}")

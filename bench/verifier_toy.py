@@ -3,6 +3,7 @@
     python bench/seed_spread.py --seeds 1 2 3 --name bs16_1600             # the generators (default recipe)
     python bench/verifier_toy.py --generators bench/out/seed_spread/bs16_1600 --seeds 1 2 3 \
         --objectives last_token token_level process                        # ~10 min a seed, then ~4 min an arm
+    python bench/verifier_toy.py --generators ... --objectives last_token --tag lr3e-4 optim.lr=3e-4   # an ablation
 
 Each (seed, objective) runs `python -m mathlit task=verifier verifier.objective=<objective>` into
 bench/out/verifier_toy/<objective>/seed<S>/ with that seed's finished SFT run as the generator. The first
@@ -41,9 +42,9 @@ def test_auroc(run_dir: Path, scored: str) -> float | None:
     return auroc([r["score"] for r in rows], [bool(correct[(r["id"], r["sample_idx"])]) for r in rows])
 
 
-def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str]) -> dict:
-    run_dir = OUT / objective / f"seed{seed}"
-    if objective != first:
+def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str], tag: str) -> dict:
+    run_dir = OUT / (f"{objective}_{tag}" if tag else objective) / f"seed{seed}"
+    if run_dir != OUT / first / f"seed{seed}":
         for part in REUSED:
             if not (run_dir / part).exists():
                 shutil.copytree(OUT / first / f"seed{seed}" / part, run_dir / part)
@@ -58,7 +59,7 @@ def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, ove
     ]
     metrics = json.loads(run_once(run_dir, "metrics.json", [*settings, *overrides]).read_text())
     trained, likelihood = metrics["rerank"], metrics["rerank_likelihood"]
-    row = {"seed": seed, "objective": objective, "greedy": metrics["greedy_accuracy"]}
+    row = {"seed": seed, "objective": f"{objective} {tag}".strip(), "greedy": metrics["greedy_accuracy"]}
     row |= {"maj": trained[f"maj@{n}"], "pass": trained[f"pass@{n}"]}
     row |= {f"verifier_{m}": trained[f"{m}@{n}"] for m in SELECTIONS}
     row |= {f"likelihood_{m}": likelihood[f"{m}@{n}"] for m in SELECTIONS}
@@ -85,16 +86,22 @@ def main() -> None:
     parser.add_argument("--objectives", nargs="+", default=["last_token", "token_level", "process"])
     parser.add_argument("--generators", type=Path, required=True, help="seed_spread.py's runs: seed<S>/hf")
     parser.add_argument("--n", type=int, default=16, help="samples per held-out problem")
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="an ablation: runs in <objective>_<tag>/, re-ranking the untagged first objective's samples",
+    )
     parser.add_argument("overrides", nargs="*", help="more config overrides for every run")
     args = parser.parse_args()
 
     rows = [
-        run_arm(seed, objective, args.objectives[0], args.generators.resolve(), args.n, args.overrides)
+        run_arm(seed, objective, args.objectives[0], args.generators.resolve(), args.n, args.overrides, args.tag)
         for seed in args.seeds
         for objective in args.objectives
     ]
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "summary.json").write_text(json.dumps({"n": args.n, "overrides": args.overrides, "rows": rows}, indent=2))
+    summary = {"n": args.n, "overrides": args.overrides, "tag": args.tag, "rows": rows}
+    (OUT / f"summary{'_' + args.tag if args.tag else ''}.json").write_text(json.dumps(summary, indent=2))
 
     print("| objective | seed | " + " | ".join(COLUMNS) + " | AUROC verifier | AUROC likelihood |")
     print("|---|---:" + "|---:" * (len(COLUMNS) + 2) + "|")
@@ -102,7 +109,7 @@ def main() -> None:
         cells = [f"{100 * row[c]:.1f}" for c in COLUMNS]
         cells += [f"{row[a]:.3f}" if row[a] is not None else "n/a" for a in ("auroc_verifier", "auroc_likelihood")]
         print(f"| {row['objective']} | {row['seed']} | " + " | ".join(cells) + " |")
-    for objective in args.objectives:
+    for objective in {row["objective"]: None for row in rows}:
         arm = [row for row in rows if row["objective"] == objective]
         cells = []
         for c in COLUMNS:
@@ -113,7 +120,7 @@ def main() -> None:
             statistics.mean(row[a] for row in arm if row[a] is not None) for a in ("auroc_verifier", "auroc_likelihood")
         ]
         print(f"| {objective} | mean | " + " | ".join(cells) + f" | {aurocs[0]:.3f} | {aurocs[1]:.3f} |")
-    for objective in args.objectives:
+    for objective in {row["objective"]: None for row in rows}:
         arm = [row for row in rows if row["objective"] == objective]
         for a, b in (
             ("verifier_best_of", "maj"),
