@@ -68,6 +68,27 @@ def test_eval_task_runs_on_vllm(tmp_path, folder):
     assert len((tmp_path / "sampled" / "samples.jsonl").read_text().splitlines()) == 8
 
 
+def test_synth_task_runs_on_vllm(tmp_path, folder):
+    """task=synth with the in-process engine on a saved folder: every call's replies come from vLLM."""
+    from tests.test_synth_task import TINY, check_outputs
+
+    cfg = make_cfg(
+        "task=synth",
+        "debug=fast",
+        "sampler=vllm",
+        "sampler.gpu_memory_utilization=0.2",
+        "sampler.max_model_len=256",
+        f"model.path={folder[0]}",
+        *TINY,
+        run_dir=tmp_path,
+    )
+    run_task(cfg)
+    report = check_outputs(tmp_path, 3, 2)
+    assert report["generator"]["sampler"] == "vllm" and report["generator"]["weights"].startswith("sha256:")
+    replies = [json.loads(line) for line in (tmp_path / "create" / "samples.jsonl").read_text().splitlines()]
+    assert len(replies) == 6 and all(r["num_tokens"] > 0 for r in replies)
+
+
 def test_weight_sync_in_memory_and_the_probe_catches_stale_weights(engine, folder, tokenizer):
     import copy
 
