@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--name", default="default", help="folder (under bench/out/rft_toy/) for these runs")
     parser.add_argument("--sft-runs", type=Path, default=None, help="reuse seed_spread.py's SFT runs (seed<S>/hf)")
     parser.add_argument("--samples-from", default=None, help="reuse the sampled paths of this --name's runs")
-    parser.add_argument("overrides", nargs="*", help="more config overrides for every run")
+    parser.add_argument("overrides", nargs="*", help="more config overrides for every run (before the --options)")
     args = parser.parse_args()
 
     rows = [run_seed(seed, args.k, args.overrides, args.name, args.sft_runs, args.samples_from) for seed in args.seeds]

@@ -3,7 +3,7 @@
     python bench/seed_spread.py --seeds 1 2 3 --name bs16_1600             # the generators (default recipe)
     python bench/verifier_toy.py --generators bench/out/seed_spread/bs16_1600 --seeds 1 2 3 \
         --objectives last_token token_level process                        # ~10 min a seed, then ~4 min an arm
-    python bench/verifier_toy.py --generators ... --objectives last_token --tag lr3e-4 optim.lr=3e-4   # an ablation
+    python bench/verifier_toy.py optim.lr=3e-4 --generators ... --objectives last_token --tag lr3e-4   # an ablation
 
 Each (seed, objective) runs `python -m mathlit task=verifier verifier.objective=<objective>` into
 bench/out/verifier_toy/<objective>/seed<S>/ with that seed's finished SFT run as the generator. The first
@@ -91,7 +91,7 @@ def main() -> None:
         default="",
         help="an ablation: runs in <objective>_<tag>/, re-ranking the untagged first objective's samples",
     )
-    parser.add_argument("overrides", nargs="*", help="more config overrides for every run")
+    parser.add_argument("overrides", nargs="*", help="more config overrides for every run (before the --options)")
     args = parser.parse_args()
 
     rows = [
