@@ -56,29 +56,30 @@ def main() -> None:
         command += ["sampler=vllm", "sampler.gpu_memory_utilization=0.2", f"hydra.sweep.dir={OUT}"]
         subprocess.run(command, cwd=ROOT, check=True)
 
-    curve: dict[float, dict[str, list[float]]] = {}
+    curve: dict[float, dict[str, dict[str, float]]] = {}  # temperature -> metric -> generator (seed folder) -> value
     runs, _ = find_runs([OUT])
     for run in runs:
-        sampled = json.loads((run.folder / "metrics.json").read_text())
+        metrics = json.loads((run.folder / "metrics.json").read_text())
         point = curve.setdefault(
-            float(run.overrides["eval.temperature"]), {"maj": [], "pass": [], "pass1": [], "greedy": []}
+            float(run.overrides["eval.temperature"]), {"maj": {}, "pass": {}, "pass1": {}, "greedy": {}}
         )
-        point["maj"].append(sampled["sampled"][f"maj@{args.n}"])
-        point["pass"].append(sampled["sampled"][f"pass@{args.n}"])
-        point["pass1"].append(sampled["sampled"]["pass@1"])
-        point["greedy"].append(sampled["greedy_accuracy"])
-    means = {t: {k: statistics.mean(v) for k, v in point.items()} for t, point in sorted(curve.items())}
+        generator = Path(run.overrides["model.path"]).parent.name
+        point["maj"][generator] = metrics["sampled"][f"maj@{args.n}"]
+        point["pass"][generator] = metrics["sampled"][f"pass@{args.n}"]
+        point["pass1"][generator] = metrics["sampled"]["pass@1"]
+        point["greedy"][generator] = metrics["greedy_accuracy"]
+    means = {t: {k: statistics.mean(v.values()) for k, v in point.items()} for t, point in sorted(curve.items())}
     best = max(means, key=lambda t: means[t]["maj"])
     (OUT.parent / "temperature_curve.json").write_text(
         json.dumps(
             {"problems": args.problems, "n": args.n, "seeds": args.seeds, "curve": curve, "best": best}, indent=2
         )
     )
-    print(f"| temperature | greedy | pass@1 | maj@{args.n} | pass@{args.n} |  ({args.problems} validation problems)")
+    print(f"| temperature | greedy | pass@1 | maj@{args.n} (seeds) | pass@{args.n} | ({args.problems} problems)")
     for t, m in means.items():
-        print(
-            f"| {t} | {100 * m['greedy']:.1f} | {100 * m['pass1']:.1f} | {100 * m['maj']:.1f} | {100 * m['pass']:.1f} |"
-        )
+        per_seed = " / ".join(f"{100 * v:.1f}" for _, v in sorted(curve[t]["maj"].items()))
+        cells = [f"{100 * m['greedy']:.1f}", f"{100 * m['pass1']:.1f}", f"{100 * m['maj']:.1f} ({per_seed})"]
+        print(f"| {t} | " + " | ".join([*cells, f"{100 * m['pass']:.1f}"]) + " |")
     print(f"best maj@{args.n} on validation: temperature {best}")
 
 
