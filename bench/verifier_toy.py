@@ -31,15 +31,24 @@ SELECTIONS = ("best_of", "weighted", "cluster")
 REUSED = ("candidates", "test/greedy", "test/sampled")
 
 
-def test_auroc(run_dir: Path, scored: str) -> float | None:
-    """AUROC of a score file over the test samples' correctness."""
+def test_auroc(run_dir: Path, scored: str) -> tuple[float | None, float | None]:
+    """AUROC of a score file over the test samples' correctness: pooled over all samples, and within a question
+    (the mean over questions with both correct and wrong samples: what best-of-N and re-ranking use; a score that
+    only knows which questions are hard is pooled-informative and 0.5 within)."""
     from mathlit.metrics.verifier import auroc
 
     correct = {
         (r["id"], r["sample_idx"]): r["correct"] for r in map(json.loads, open(run_dir / "test/sampled/samples.jsonl"))
     }
     rows = [json.loads(line) for line in open(run_dir / "test" / scored)]
-    return auroc([r["score"] for r in rows], [bool(correct[(r["id"], r["sample_idx"])]) for r in rows])
+    labels = [bool(correct[(r["id"], r["sample_idx"])]) for r in rows]
+    by_question: dict[str, tuple[list, list]] = {}
+    for r, label in zip(rows, labels, strict=True):
+        scores, marks = by_question.setdefault(r["id"], ([], []))
+        scores.append(r["score"])
+        marks.append(label)
+    within = [auroc(s, m) for s, m in by_question.values() if 0 < sum(m) < len(m)]
+    return auroc([r["score"] for r in rows], labels), (statistics.mean(within) if within else None)
 
 
 def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str], tag: str) -> dict:
@@ -63,8 +72,8 @@ def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, ove
     row |= {"maj": trained[f"maj@{n}"], "pass": trained[f"pass@{n}"]}
     row |= {f"verifier_{m}": trained[f"{m}@{n}"] for m in SELECTIONS}
     row |= {f"likelihood_{m}": likelihood[f"{m}@{n}"] for m in SELECTIONS}
-    row["auroc_verifier"] = test_auroc(run_dir, "scored.jsonl")
-    row["auroc_likelihood"] = test_auroc(run_dir, "likelihood/scored.jsonl")
+    row["auroc_verifier"], row["within_auroc_verifier"] = test_auroc(run_dir, "scored.jsonl")
+    row["auroc_likelihood"], row["within_auroc_likelihood"] = test_auroc(run_dir, "likelihood/scored.jsonl")
     return row
 
 
@@ -103,11 +112,12 @@ def main() -> None:
     summary = {"n": args.n, "overrides": args.overrides, "tag": args.tag, "rows": rows}
     (OUT / f"summary{'_' + args.tag if args.tag else ''}.json").write_text(json.dumps(summary, indent=2))
 
-    print("| objective | seed | " + " | ".join(COLUMNS) + " | AUROC verifier | AUROC likelihood |")
-    print("|---|---:" + "|---:" * (len(COLUMNS) + 2) + "|")
+    aurocs = ("auroc_verifier", "auroc_likelihood", "within_auroc_verifier", "within_auroc_likelihood")
+    print("| objective | seed | " + " | ".join(COLUMNS + aurocs) + " |")
+    print("|---|---:" + "|---:" * (len(COLUMNS) + len(aurocs)) + "|")
     for row in rows:
         cells = [f"{100 * row[c]:.1f}" for c in COLUMNS]
-        cells += [f"{row[a]:.3f}" if row[a] is not None else "n/a" for a in ("auroc_verifier", "auroc_likelihood")]
+        cells += [f"{row[a]:.3f}" if row[a] is not None else "n/a" for a in aurocs]
         print(f"| {row['objective']} | {row['seed']} | " + " | ".join(cells) + " |")
     for objective in {row["objective"]: None for row in rows}:
         arm = [row for row in rows if row["objective"] == objective]
@@ -116,10 +126,8 @@ def main() -> None:
             values = [100 * row[c] for row in arm]
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):.1f} ± {spread:.1f}")
-        aurocs = [
-            statistics.mean(row[a] for row in arm if row[a] is not None) for a in ("auroc_verifier", "auroc_likelihood")
-        ]
-        print(f"| {objective} | mean | " + " | ".join(cells) + f" | {aurocs[0]:.3f} | {aurocs[1]:.3f} |")
+        means = [statistics.mean(row[a] for row in arm if row[a] is not None) for a in aurocs]
+        print(f"| {objective} | mean | " + " | ".join(cells + [f"{m:.3f}" for m in means]) + " |")
     for objective in {row["objective"]: None for row in rows}:
         arm = [row for row in rows if row["objective"] == objective]
         for a, b in (
