@@ -32,23 +32,17 @@ REUSED = ("candidates", "test/greedy", "test/sampled")
 
 
 def test_auroc(run_dir: Path, scored: str) -> tuple[float | None, float | None]:
-    """AUROC of a score file over the test samples' correctness: pooled over all samples, and within a question
-    (the mean over questions with both correct and wrong samples: what best-of-N and re-ranking use; a score that
-    only knows which questions are hard is pooled-informative and 0.5 within)."""
-    from mathlit.metrics.verifier import auroc
+    """AUROC of a score file over the test samples' correctness: pooled, and within a question (what best-of-N
+    and re-ranking use)."""
+    from mathlit.metrics.verifier import auroc, within_question_auroc
 
     correct = {
         (r["id"], r["sample_idx"]): r["correct"] for r in map(json.loads, open(run_dir / "test/sampled/samples.jsonl"))
     }
     rows = [json.loads(line) for line in open(run_dir / "test" / scored)]
+    qids, scores = [r["id"] for r in rows], [r["score"] for r in rows]
     labels = [bool(correct[(r["id"], r["sample_idx"])]) for r in rows]
-    by_question: dict[str, tuple[list, list]] = {}
-    for r, label in zip(rows, labels, strict=True):
-        scores, marks = by_question.setdefault(r["id"], ([], []))
-        scores.append(r["score"])
-        marks.append(label)
-    within = [auroc(s, m) for s, m in by_question.values() if 0 < sum(m) < len(m)]
-    return auroc([r["score"] for r in rows], labels), (statistics.mean(within) if within else None)
+    return auroc(scores, labels), within_question_auroc(qids, scores, labels)
 
 
 def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str], tag: str) -> dict:

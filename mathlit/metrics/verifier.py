@@ -32,3 +32,16 @@ def best_of_n(qids: list[int], scores: list[float], labels: list[bool]) -> float
         if q not in best or s > best[q][0]:
             best[q] = (s, bool(y))
     return sum(y for _, y in best.values()) / max(1, len(best))
+
+
+def within_question_auroc(qids: list, scores: list[float], labels: list[bool]) -> float | None:
+    """Mean AUROC over the questions that have both correct and incorrect solutions: how well the scores rank a
+    question's own solutions, which is what best-of-N and re-ranking use. A score that only knows which questions
+    are hard separates solutions when pooled (auroc) and is 0.5 here. None when no question is mixed."""
+    by_question: dict = {}
+    for q, s, y in zip(qids, scores, labels, strict=True):
+        question_scores, question_labels = by_question.setdefault(q, ([], []))
+        question_scores.append(s)
+        question_labels.append(bool(y))
+    mixed = [auroc(s, y) for s, y in by_question.values() if 0 < sum(y) < len(y)]
+    return sum(mixed) / len(mixed) if mixed else None

@@ -3,7 +3,7 @@
 import pytest
 
 from mathlit.metrics.rerank import best_of, cluster_rerank, rerank_summary, weighted_vote
-from mathlit.metrics.verifier import accuracy, auroc, best_of_n
+from mathlit.metrics.verifier import accuracy, auroc, best_of_n, within_question_auroc
 
 
 def rec(i, answer, score, correct, pid="p"):
@@ -75,3 +75,17 @@ def test_auroc_accuracy_and_best_of_n_by_hand():
     assert auroc([0.5, 0.5], [True, False]) == 0.5 and auroc([1.0], [True]) is None
     assert accuracy([-1.0, 2.0, 0.5], [False, True, False]) == pytest.approx(2 / 3)
     assert best_of_n([0, 0, 1, 1], [0.2, 0.9, 0.5, 0.5], [False, True, False, True]) == 0.5
+
+
+def test_within_question_auroc_ignores_which_questions_are_hard():
+    # The score only knows the questions: question 0 (all correct) high, question 1 (mixed) flat, question 2 (all
+    # wrong) low. Pooled it separates correct from wrong; within the mixed question it is chance.
+    qids = [0, 0, 1, 1, 1, 2, 2]
+    scores = [0.9, 0.9, 0.5, 0.5, 0.5, 0.1, 0.1]
+    labels = [True, True, True, False, False, False, False]
+    assert auroc(scores, labels) > 0.8
+    assert within_question_auroc(qids, scores, labels) == 0.5
+    # Ranking each mixed question's solutions right, whatever the level: 1.0; one of two questions reversed: 0.5.
+    assert within_question_auroc([0, 0, 1, 1], [0.2, 0.1, 0.9, 0.8], [True, False, True, False]) == 1.0
+    assert within_question_auroc([0, 0, 1, 1], [0.2, 0.1, 0.8, 0.9], [True, False, True, False]) == 0.5
+    assert within_question_auroc([0, 1], [0.3, 0.7], [True, False]) is None  # no question has both
