@@ -30,7 +30,8 @@ from omegaconf import OmegaConf
 from runs import run_once
 
 from mathlit.data.arith import _is_test, make_problem
-from mathlit.data.formats import Example, example_to_row
+from mathlit.data.formats import Example, example_to_row, load_examples
+from mathlit.data.splits import cap_synthetic
 from mathlit.io import write_jsonl
 from mathlit.metrics.intervals import mean_interval
 
@@ -125,29 +126,32 @@ def raw_rows(folder: Path) -> Path:
     return folder / "raw.jsonl"
 
 
-def label_accuracy(path: Path) -> dict:
-    """Rows, and the share whose label is the question's true answer (None counts as wrong: outside the grammar)."""
-    rows = [json.loads(line) for line in open(path)]
-    right = sum(str(true_answer(r["question"])) == r["answer"] for r in rows)
-    return {"rows": len(rows), "questions": len({r["question"] for r in rows}), "label_accuracy": right / len(rows)}
+def trained_synthetic(path: Path, cap: int) -> dict:
+    """The synthetic rows an arm trains on (data.synthetic_max's nested subset, chosen as training chooses it):
+    how many, of how many questions, and the share whose label is the question's true answer (a question outside
+    the grammar counts as wrong)."""
+    examples, _ = load_examples(path, str(path), "error")
+    kept = cap_synthetic(examples, cap, {})
+    right = sum(str(true_answer(e.question)) == e.answer for e in kept)
+    return {"rows": len(kept), "questions": len({e.question for e in kept}), "label_accuracy": right / len(kept)}
 
 
 FILTERED, ONE_ANSWER, RAW = "synth/synthetic.jsonl", "synth_unfiltered/synthetic.jsonl", "synth_unfiltered/raw.jsonl"
-ARMS = {  # name: (overrides, the synthetic file under OUT)
-    "real": ([], None),
-    "synthetic_only": (["data.max_train_examples=0", f"data.synthetic_max={BASE}"], FILTERED),
-    "real_4x": ([f"data.synthetic_max={4 * BASE}"], FILTERED),
-    "real_4x_unfiltered": ([f"data.synthetic_max={4 * BASE}"], ONE_ANSWER),  # 1 answer: no majority vote
-    "real_1x": ([f"data.synthetic_max={BASE}"], FILTERED),
-    "real_4x_raw": ([f"data.synthetic_max={4 * BASE}"], RAW),  # no majority, no calculation check
-    "real_2x": ([f"data.synthetic_max={2 * BASE}"], FILTERED),
+ARMS = {  # name: (the synthetic file under OUT, data.synthetic_max, more overrides)
+    "real": (None, None, []),
+    "synthetic_only": (FILTERED, BASE, ["data.max_train_examples=0"]),
+    "real_4x": (FILTERED, 4 * BASE, []),
+    "real_4x_unfiltered": (ONE_ANSWER, 4 * BASE, []),  # 1 answer: no majority vote
+    "real_1x": (FILTERED, BASE, []),
+    "real_4x_raw": (RAW, 4 * BASE, []),  # no majority, no calculation check
+    "real_2x": (FILTERED, 2 * BASE, []),
 }
 
 
 def student(arm: str, seed: int) -> dict:
-    overrides, synth = ARMS[arm]
+    synth, cap, overrides = ARMS[arm]
     if synth:
-        overrides = [*overrides, f"data.augment_paths=[{OUT / synth}]"]
+        overrides = [*overrides, f"data.augment_paths=[{OUT / synth}]", f"data.synthetic_max={cap}"]
     settings = ["task=sft", f"seed={seed}", "data.train_fraction=0.25", "trainer.progress_bar=false", *overrides]
     metrics = json.loads(run_once(OUT / arm / f"seed{seed}", "metrics.json", settings).read_text())
     return {"greedy": metrics["greedy_accuracy"], "train": metrics["data"]["train"]}
@@ -173,6 +177,9 @@ def main() -> None:
     for arm, runs in table.items():
         accuracy = [r["greedy"] for r in runs.values()]
         row = {"seeds": runs, "mean": statistics.mean(accuracy), "ci95": mean_interval(accuracy)}
+        synth, cap, _ = ARMS[arm]
+        if synth:
+            row["synthetic"] = trained_synthetic(OUT / synth, cap)
         if real and arm != "real":
             row["gain_over_real"] = [runs[s]["greedy"] - real[s]["greedy"] for s in runs if s in real]
         summary[arm] = row
@@ -180,17 +187,17 @@ def main() -> None:
         name: json.loads((OUT / name / "synth_report.json").read_text()) for name in ("synth", "synth_unfiltered")
     }
     teacher_metrics = json.loads((OUT / "teacher" / "metrics.json").read_text())
-    labels = {path: label_accuracy(OUT / path) for path in (FILTERED, ONE_ANSWER, RAW)}
-    result = {"teacher_greedy": teacher_metrics["greedy_accuracy"], "synth": reports, "labels": labels, "arms": summary}
+    result = {"teacher_greedy": teacher_metrics["greedy_accuracy"], "synth": reports, "arms": summary}
     (OUT.parent / "synth_toy.json").write_text(json.dumps(result, indent=2))
     print(f"teacher greedy {result['teacher_greedy']:.3f}")
     for name, r in reports.items():
         print(f"{name}: {r['rows']} rows, {r['questions']} questions; funnel {r['funnel']}")
-    for path, r in labels.items():
-        print(f"{path}: {r['rows']} rows of {r['questions']} questions, {100 * r['label_accuracy']:.1f}% true labels")
     for arm, row in summary.items():
         per_seed = " ".join(f"{r['greedy']:.3f}" for r in row["seeds"].values())
-        print(f"{arm:<20} mean {row['mean']:.3f}  seeds {per_seed}  gain {row.get('gain_over_real', '')}")
+        synthetic = row.get("synthetic")
+        data = f"{synthetic['rows']} synthetic rows of {synthetic['questions']} questions, " if synthetic else ""
+        data += f"{100 * synthetic['label_accuracy']:.1f}% true labels; " if synthetic else ""
+        print(f"{arm:<20} {data}mean {row['mean']:.3f}  seeds {per_seed}  gain {row.get('gain_over_real', '')}")
 
 
 if __name__ == "__main__":
