@@ -31,18 +31,38 @@ SELECTIONS = ("best_of", "weighted", "cluster")
 REUSED = ("candidates", "test/greedy", "test/sampled")
 
 
-def test_auroc(run_dir: Path, scored: str) -> tuple[float | None, float | None]:
-    """AUROC of a score file over the test samples' correctness: pooled, and within a question (what best-of-N
-    and re-ranking use)."""
+def test_scores(run_dir: Path, scored: str) -> dict:
+    """How a score file ranks the test samples: AUROC pooled and within a question (what best-of-N and
+    re-ranking use), and the repeats profile."""
     from mathlit.metrics.verifier import auroc, within_question_auroc
 
-    correct = {
-        (r["id"], r["sample_idx"]): r["correct"] for r in map(json.loads, open(run_dir / "test/sampled/samples.jsonl"))
-    }
+    samples = {(r["id"], r["sample_idx"]): r for r in map(json.loads, open(run_dir / "test/sampled/samples.jsonl"))}
     rows = [json.loads(line) for line in open(run_dir / "test" / scored)]
     qids, scores = [r["id"] for r in rows], [r["score"] for r in rows]
-    labels = [bool(correct[(r["id"], r["sample_idx"])]) for r in rows]
-    return auroc(scores, labels), within_question_auroc(qids, scores, labels)
+    matched = [samples[(r["id"], r["sample_idx"])] for r in rows]
+    labels, texts = [bool(m["correct"]) for m in matched], [m["completion"] for m in matched]
+    return {
+        "auroc": auroc(scores, labels),
+        "within_auroc": within_question_auroc(qids, scores, labels),
+        "repeats": repeats(qids, scores, labels, texts),
+    }
+
+
+def repeats(qids: list[str], scores: list[float], labels: list[bool], texts: list[str]) -> dict:
+    """Over the questions with at least 2 correct and 2 wrong samples: distinct texts per sample and the spread
+    (sd) of the scores, correct vs wrong. Correct samples that repeat one path share one score, so the top of N
+    scores that carry no signal lands on a wrong sample more often than chance."""
+    groups: dict[tuple[str, bool], list[tuple[float, str]]] = {}
+    for q, score, label, text in zip(qids, scores, labels, texts, strict=True):
+        groups.setdefault((q, label), []).append((score, text))
+    profile: dict[str, list[float]] = {}
+    mixed = [q for q in dict.fromkeys(qids) if min(len(groups.get((q, y), ())) for y in (True, False)) >= 2]
+    for q in mixed:
+        for name, label in (("correct", True), ("wrong", False)):
+            members = groups[(q, label)]
+            profile.setdefault(f"{name}_distinct_per_sample", []).append(len({t for _, t in members}) / len(members))
+            profile.setdefault(f"{name}_score_sd", []).append(statistics.pstdev(s for s, _ in members))
+    return {"questions": len(mixed)} | {key: statistics.mean(values) for key, values in profile.items()}
 
 
 def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str], tag: str) -> dict:
@@ -66,8 +86,10 @@ def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, ove
     row |= {"maj": trained[f"maj@{n}"], "pass": trained[f"pass@{n}"]}
     row |= {f"verifier_{m}": trained[f"{m}@{n}"] for m in SELECTIONS}
     row |= {f"likelihood_{m}": likelihood[f"{m}@{n}"] for m in SELECTIONS}
-    row["auroc_verifier"], row["within_auroc_verifier"] = test_auroc(run_dir, "scored.jsonl")
-    row["auroc_likelihood"], row["within_auroc_likelihood"] = test_auroc(run_dir, "likelihood/scored.jsonl")
+    for scorer, scored in (("verifier", "scored.jsonl"), ("likelihood", "likelihood/scored.jsonl")):
+        ranking = test_scores(run_dir, scored)
+        row[f"auroc_{scorer}"], row[f"within_auroc_{scorer}"] = ranking["auroc"], ranking["within_auroc"]
+        row[f"repeats_{scorer}"] = ranking["repeats"]
     return row
 
 
@@ -134,6 +156,15 @@ def main() -> None:
                 f"{objective}: {a} - {b}: "
                 + ", ".join(f"{g:+.1f}" for g in gaps)
                 + f" (mean {statistics.mean(gaps):+.1f})"
+            )
+    for row in rows:
+        r = row["repeats_verifier"]
+        if r["questions"]:
+            print(
+                f"{row['objective']} seed {row['seed']}, {r['questions']} questions with >= 2 correct and >= 2 wrong: "
+                f"distinct texts per sample correct {r['correct_distinct_per_sample']:.2f} wrong "
+                f"{r['wrong_distinct_per_sample']:.2f}; verifier score sd correct {r['correct_score_sd']:.4f} wrong "
+                f"{r['wrong_score_sd']:.4f}"
             )
 
 
