@@ -1,6 +1,6 @@
 """Multi-task sequential fine-tuning at toy scale: does generator -> verifier -> generator beat SFT only?
 
-    python bench/multitask_toy.py --seeds 1 2 3 eval.temperature=1.0      # ~25 min a seed
+    python bench/multitask_toy.py eval.temperature=1.0 --seeds 1 2 3      # ~30 min a seed
 
 Each seed runs `python -m mathlit task=multitask sampler=vllm seed=S <overrides>` into
 bench/out/multitask_toy/seed<S>/ (a finished seed is read back, not re-run). The task itself trains the SFT-only
