@@ -78,15 +78,13 @@ def test_pairwise_verifier_trains_and_reranks(tmp_path, monkeypatch):
     assert_rerank_summary(alone, problems=6, n=4) and alone["verifier"] == "likelihood"
 
 
-def test_process_verifier_trains_on_step_labels_and_keeps_its_best_validation(tmp_path):
+@pytest.mark.parametrize(("objective", "token_score"), [("process", "min"), ("token_level", "mean")])
+def test_dense_verifier_trains_end_to_end_and_keeps_its_best_validation(tmp_path, objective, token_score):
     steps = ["verifier.max_steps=6", "trainer.val_every_n_steps=2"]
-    run_task(
-        make_cfg(
-            "task=verifier", *SMALL, *steps, "verifier.objective=process", "verifier.token_score=min", run_dir=tmp_path
-        )
-    )
+    dense = [f"verifier.objective={objective}", f"verifier.token_score={token_score}"]
+    run_task(make_cfg("task=verifier", *SMALL, *steps, *dense, run_dir=tmp_path))
     spec = json.loads((tmp_path / "verifier" / "hf" / "verifier.json").read_text())
-    assert spec["objective"] == "process" and spec["token_score"] == "min"
+    assert spec["objective"] == objective and spec["token_score"] == token_score
     [log] = (tmp_path / "verifier" / "logs").rglob("metrics.csv")
     assert len([r for r in csv.DictReader(log.open()) if r.get("val/auroc")]) == 3  # every 2 of 6 steps
     best = torch.load(tmp_path / "verifier" / "checkpoints" / "best.ckpt", weights_only=False)
@@ -117,6 +115,30 @@ def test_multitask_runs_its_stages_and_reports_against_sft(tmp_path, monkeypatch
     assert torch.load(tmp_path / "sft_control" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 8
     final = json.loads((tmp_path / "stage3_generator" / "hf" / "verifier.json").read_text())
     assert final["head"] == "token"  # the final generator is its own verifier
+
+
+def test_multitask_with_a_dense_objective_scores_its_models_as_it_trained_them(tmp_path):
+    from mathlit.modules.verifier import Scorer
+
+    dense = ["verifier.objective=token_level", "verifier.token_score=mean", "multitask.sft_control=false"]
+    run_task(make_cfg("task=multitask", *SMALL, *dense, run_dir=tmp_path))
+    final = tmp_path / "stage3_generator" / "hf"
+    spec = json.loads((final / "verifier.json").read_text())
+    assert spec["objective"] == "token_level" and spec["token_score"] == "mean"
+    scored = [json.loads(line) for line in (tmp_path / "test" / "multitask" / "scored.jsonl").open()]
+    samples = {
+        (r["id"], r["sample_idx"]): r
+        for r in map(json.loads, (tmp_path / "test" / "multitask" / "sampled" / "samples.jsonl").open())
+    }
+    pairs = [
+        (samples[(r["id"], r["sample_idx"])]["question"], samples[(r["id"], r["sample_idx"])]["completion"])
+        for r in scored[:6]
+    ]
+    # The mean over the solution's tokens, not the last token's score alone.
+    assert Scorer(final).score(pairs) == pytest.approx([r["score"] for r in scored[:6]], abs=1e-5)
+    last = Scorer(final)
+    last.module.cfg.token_score = "last"
+    assert last.score(pairs) != pytest.approx([r["score"] for r in scored[:6]], abs=1e-5)
 
 
 def test_multitask_rejects_stage_lists_it_cannot_run(tmp_path):

@@ -42,11 +42,13 @@ from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
 
 
 def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
-    """How to read a plain generator folder as a token-head verifier."""
+    """How to read a plain generator folder as a token-head verifier, as the verifier stages trained it."""
     write_json(
         folder / "verifier.json",
         {
             "head": "token",
+            "objective": cfg.verifier.objective,  # how the stages trained it: how its scores are read
+            "token_score": cfg.verifier.token_score,
             "prompt_template": verifier_prompt_template(cfg),
             "yes_word": cfg.verifier.yes_word,
             "no_word": cfg.verifier.no_word,
