@@ -66,11 +66,11 @@ def repeats(qids: list[str], scores: list[float], labels: list[bool], texts: lis
 
 
 def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str], tag: str) -> dict:
-    run_dir = OUT / (f"{objective}_{tag}" if tag else objective) / f"seed{seed}"
-    if run_dir != OUT / first / f"seed{seed}":
+    run_dir, source = OUT / (f"{objective}_{tag}" if tag else objective) / f"seed{seed}", OUT / first / f"seed{seed}"
+    if run_dir != source:  # an arm without the untagged first run's samples draws its own
         for part in REUSED:
-            if not (run_dir / part).exists():
-                shutil.copytree(OUT / first / f"seed{seed}" / part, run_dir / part)
+            if (source / part).exists() and not (run_dir / part).exists():
+                shutil.copytree(source / part, run_dir / part)
     settings = [
         "task=verifier",
         f"seed={seed}",
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument(
         "--tag",
         default="",
-        help="an ablation: runs in <objective>_<tag>/, re-ranking the untagged first objective's samples",
+        help="an ablation: runs in <objective>_<tag>/, re-ranking the untagged first objective's samples if it ran",
     )
     parser.add_argument("overrides", nargs="*", help="more config overrides for every run (before the --options)")
     args = parser.parse_args()
