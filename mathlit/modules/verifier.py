@@ -165,18 +165,34 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
         return configure_optimizer(modules, self.optim_cfg, total_steps(self.trainer))
 
 
+def write_verifier_spec(
+    folder: Path, *, head: str, objective: str, token_score: str, prompt_template: str, yes_word: str, no_word: str
+) -> None:
+    """verifier.json: how a `Scorer` reads the folder, as its training scored it."""
+    write_json(
+        folder / "verifier.json",
+        {
+            "head": head,
+            "objective": objective,
+            "token_score": token_score,
+            "prompt_template": prompt_template,
+            "yes_word": yes_word,
+            "no_word": no_word,
+        },
+    )
+
+
 def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
     """Next to the exported HF folder: verifier.json (how to score) and the scalar head, if any."""
-    write_json(
-        hf_dir / "verifier.json",
-        {
-            "head": module.cfg.head,
-            "objective": module.cfg.objective,
-            "token_score": module.cfg.token_score,
-            "prompt_template": module.cfg.prompt_template,
-            "yes_word": module.cfg.yes_word,
-            "no_word": module.cfg.no_word,
-        },
+    c = module.cfg
+    write_verifier_spec(
+        hf_dir,
+        head=c.head,
+        objective=c.objective,
+        token_score=c.token_score,
+        prompt_template=c.prompt_template,
+        yes_word=c.yes_word,
+        no_word=c.no_word,
     )
     if module.head is not None:
         save_file(

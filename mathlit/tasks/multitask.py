@@ -32,10 +32,9 @@ from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, sampler_for, table
 from mathlit.headline import accuracy_figures, merge, training_figures
-from mathlit.io import write_json
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.models.digest import folder_digest
-from mathlit.modules.verifier import save_verifier
+from mathlit.modules.verifier import save_verifier, write_verifier_spec
 from mathlit.sampling import LazySampler
 from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
@@ -43,16 +42,14 @@ from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
 
 def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
     """How to read a plain generator folder as a token-head verifier, as the verifier stages trained it."""
-    write_json(
-        folder / "verifier.json",
-        {
-            "head": "token",
-            "objective": cfg.verifier.objective,  # how the stages trained it: how its scores are read
-            "token_score": cfg.verifier.token_score,
-            "prompt_template": verifier_prompt_template(cfg),
-            "yes_word": cfg.verifier.yes_word,
-            "no_word": cfg.verifier.no_word,
-        },
+    write_verifier_spec(
+        folder,
+        head="token",
+        objective=cfg.verifier.objective,  # how the stages trained it: how its scores are read
+        token_score=cfg.verifier.token_score,
+        prompt_template=verifier_prompt_template(cfg),
+        yes_word=cfg.verifier.yes_word,
+        no_word=cfg.verifier.no_word,
     )
 
 
