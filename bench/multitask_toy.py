@@ -16,7 +16,7 @@ import json
 import statistics
 from pathlib import Path
 
-from runs import run_once
+from runs import run_once, seed_sd
 
 OUT = Path(__file__).resolve().parents[1] / "bench" / "out" / "multitask_toy"
 MODELS = ("sft", "multitask", "sft_control")
@@ -62,8 +62,7 @@ GAINS = (
 
 
 def mean_sd(values: list[float]) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):+.1f} ± {spread:.1f}"
+    return f"{statistics.mean(values):+.1f} ± {seed_sd(values):.1f}"
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-from runs import run_once
+from runs import run_once, seed_sd
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -87,7 +87,7 @@ def main() -> None:
         "sft_mean": statistics.mean(row["sft"] for row in rows),
         "rft_mean": statistics.mean(row["rft"] for row in rows),
         "gain_mean": statistics.mean(gains),
-        "gain_stdev": statistics.stdev(gains) if len(gains) > 1 else 0.0,
+        "gain_stdev": seed_sd(gains),
     }
     if args.control_steps:
         summary["sft_control_steps"] = args.control_steps

@@ -1,5 +1,6 @@
-"""Running `python -m mathlit` for a benchmark: once per run folder, logged beside it."""
+"""Running `python -m mathlit` for a benchmark (once per run folder, logged beside it) and summarising seeds."""
 
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -16,3 +17,8 @@ def run_once(run_dir: Path, result: str, overrides: list[str]) -> Path:
         with open(run_dir / "bench.log", "a") as log:
             subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
     return run_dir / result
+
+
+def seed_sd(values: list[float]) -> float:
+    """The sample standard deviation across seeds; 0 for a single seed (statistics.stdev needs two)."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0

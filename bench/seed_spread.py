@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-from runs import run_once
+from runs import run_once, seed_sd
 
 OUT = Path(__file__).resolve().parents[1] / "bench" / "out" / "seed_spread"
 
@@ -23,7 +23,7 @@ def spread(values: list[float]) -> dict:
     mean = statistics.mean(values)
     return {
         "mean": mean,
-        "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "stdev": seed_sd(values),
         "max_dev": max(abs(v - mean) for v in values),
     }
 

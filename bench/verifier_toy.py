@@ -22,7 +22,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from runs import run_once
+from runs import run_once, seed_sd
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "verifier_toy"
@@ -140,8 +140,7 @@ def main() -> None:
         cells = []
         for c in COLUMNS:
             values = [100 * row[c] for row in arm]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.1f} ± {spread:.1f}")
+            cells.append(f"{statistics.mean(values):.1f} ± {seed_sd(values):.1f}")
         means = [statistics.mean(row[a] for row in arm if row[a] is not None) for a in aurocs]
         print(f"| {objective} | mean | " + " | ".join(cells + [f"{m:.3f}" for m in means]) + " |")
     for objective in {row["objective"]: None for row in rows}:
