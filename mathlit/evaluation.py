@@ -29,6 +29,11 @@ from mathlit.sampling.records import sample_records
 
 RERANK_METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
 LIKELIHOOD = "likelihood"  # eval.rerank=likelihood: the generator's own likelihood scores the samples
+CALCULATIONS = "calculations"  # eval.rerank=calculations: a calculator checks each sample's <<a op b = c>> steps
+BUILT_IN_SCORERS = (LIKELIHOOD, CALCULATIONS)
+# A sample whose calculations fail scores this, not 0: N of them sum below one passing sample (for N < 10,000),
+# and when every sample fails the weighted vote is a plain majority vote, not the first answer seen.
+FAILED_CALCULATION = 1e-4
 
 
 def sampler_for(
@@ -177,7 +182,7 @@ def report_samples(
         if not samples:
             raise ConfigError("re-ranking needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
         metrics["rerank"] = rerank_report(samples, verifier, cfg, out_dir, greedy, generator)
-        if str(verifier) != LIKELIHOOD and generator is not None:
+        if str(verifier) not in BUILT_IN_SCORERS and generator is not None:
             metrics["rerank_likelihood"] = rerank_report(
                 samples, LIKELIHOOD, cfg, out_dir / LIKELIHOOD, greedy, generator
             )
@@ -185,8 +190,13 @@ def report_samples(
 
 
 def score_samples(records: list[dict], verifier: str | Path, generator: str | Path | None = None) -> list[float]:
-    """Each record's score: p(correct) by a saved verifier, or with verifier="likelihood" the geometric-mean
-    token probability of its completion under `generator`."""
+    """Each record's score: p(correct) by a saved verifier; with verifier="likelihood" the geometric-mean
+    token probability of its completion under `generator`; with verifier="calculations" 1 when every calculator
+    annotation holds (a solution without annotations passes), else FAILED_CALCULATION."""
+    if str(verifier) == CALCULATIONS:
+        from mathlit.datagen.filters import calculations_hold
+
+        return [1.0 if calculations_hold(r["completion"]) else FAILED_CALCULATION for r in records]
     if str(verifier) == LIKELIHOOD:
         from mathlit.models.likelihood import LikelihoodScorer
 

@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
+
 import mathlit.evaluation
+from mathlit.errors import DataError
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, make_cfg
 
@@ -69,3 +72,60 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     assert report["runs"] == 2 and report["swept"] == [] and len(report["groups"]) == 1
     figures = report["groups"][0]["figures"]  # the figures both runs have: a re-scoring has no greedy
     assert set(figures) == {"pass@4", "maj@4", "pass_ratio"} and figures["pass@4"]["mean"] == sampled["pass@4"]
+
+
+def sample(qid: str, idx: int, completion: str, answer: str, gold: str) -> dict:
+    return {
+        "id": qid,
+        "sample_idx": idx,
+        "prompt": f"Question {qid}\n",
+        "question": f"Question {qid}",
+        "completion": completion,
+        "answer": answer,
+        "answer_source": "hashes",
+        "correct": answer == gold,
+        "gold": gold,
+        "num_tokens": 20,
+        "finish_reason": "stop",
+        "domain": "gsm8k",
+    }
+
+
+def test_rerank_by_calculations_votes_among_the_samples_whose_calculations_hold(tmp_path):
+    slip, sound = "Noah has 19+20=<<19+20=41>>41 eggs.\n#### 41", "Noah has 2+19=<<2+19=21>>21 eggs.\n#### 21"
+    records = [sample("a", i, slip, "41", "21") for i in range(3)] + [sample("a", 3, sound, "21", "21")]
+    # Every sample of "b" slips: the vote is then the plain majority (5), not the first answer seen (7).
+    for i, answer in enumerate(("7", "5", "5", "9")):
+        records.append(sample("b", i, f"So 2*2=<<2*2=5>>{answer}.\n#### {answer}", answer, "5"))
+    # No annotations at all: every sample passes, and the calculator's vote is the majority's.
+    for i, answer in enumerate(("8", "8", "3", "8")):
+        records.append(sample("c", i, f"The answer is {answer}.\n#### {answer}", answer, "8"))
+    path = tmp_path / "samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "calc"
+    run_task(make_cfg("task=eval", f"eval.samples_path={path}", "eval.rerank=calculations", run_dir=out))
+
+    rerank = json.loads((out / "metrics.json").read_text())["rerank"]
+    assert rerank["verifier"] == "calculations" and rerank["n"] == 4
+    assert rerank["maj@4"] == 2 / 3  # "a": three slips outvote the sound sample
+    assert rerank["weighted@4"] == rerank["cluster@4"] == 1.0  # the sound sample's answer wins "a"; "b" and "c" hold
+    assert rerank["best_of@4"] == 2 / 3  # best-of-4 of "b": four equal scores, the first (7) is kept
+    scores = {(r["id"], r["sample_idx"]): r["score"] for r in map(json.loads, (out / "scored.jsonl").open())}
+    assert scores[("a", 3)] == scores[("c", 2)] == 1.0 and 0 < scores[("a", 0)] == scores[("b", 1)] < 1e-3
+    assert (out / "rerank.png").stat().st_size > 10_000
+
+
+def test_a_samples_file_without_a_field_that_scoring_reads_names_the_row_and_field(tmp_path):
+    rows = [
+        sample("a", 0, "#### 1", "1", "1"),
+        {k: v for k, v in sample("a", 1, "#### 2", "2", "1").items() if k != "domain"},
+    ]
+    path = tmp_path / "samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=rf"{path}:2: missing field 'domain'"):
+        run_task(make_cfg("task=eval", f"eval.samples_path={path}", run_dir=tmp_path / "out"))
+    no_prompt = {k: v for k, v in rows[0].items() if k != "prompt"}
+    path.write_text(json.dumps(no_prompt) + "\n")  # the calculator needs no prompt, the likelihood does
+    run_task(make_cfg("task=eval", f"eval.samples_path={path}", "eval.rerank=calculations", run_dir=tmp_path / "c"))
+    with pytest.raises(DataError, match=r"samples.jsonl:1: missing field 'prompt'"):
+        run_task(make_cfg("task=eval", f"eval.samples_path={path}", "eval.rerank=likelihood", run_dir=tmp_path / "l"))

@@ -4,6 +4,7 @@
     python -m mathlit task=eval eval.samples_path=OUT/sampled/samples.jsonl   # metrics only, no model
     python -m mathlit task=eval model.path=OUT/hf eval.n=16 eval.rerank=VERIFIER/hf   # + verifier re-ranking
     python -m mathlit task=eval model.path=OUT/hf eval.n=16 eval.rerank=likelihood    # by the model's likelihood
+    python -m mathlit task=eval eval.samples_path=S.jsonl eval.rerank=calculations   # by a calculator's check
     MATHLIT_RUN_DIR=EVAL sbatch --array=0-1 launchers/slurm.sbatch task=eval model.path=OUT/hf \
         'eval.shard=${oc.env:SLURM_ARRAY_TASK_ID}/2'   # then the same without eval.shard merges
 
@@ -23,14 +24,32 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mathlit.data.splits import load_test
-from mathlit.errors import ConfigError
-from mathlit.evaluation import LIKELIHOOD, evaluate, report_samples, sampler_for, table
+from mathlit.errors import ConfigError, DataError
+from mathlit.evaluation import BUILT_IN_SCORERS, CALCULATIONS, LIKELIHOOD, evaluate, report_samples, sampler_for, table
 from mathlit.headline import accuracy_figures
 from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
 from mathlit.models.digest import folder_digest
 from mathlit.sampling.records import parse_part
 from mathlit.tasks import Report
+
+SAMPLE_FIELDS = ("id", "sample_idx", "completion", "answer", "correct", "domain")  # what every metric reads
+
+
+def sample_fields(rerank: str | None) -> tuple[str, ...]:
+    """The fields a samples.jsonl row needs (mathlit writes them all): a verifier reads the question, the
+    likelihood the prompt the generator saw."""
+    extra = {None: (), CALCULATIONS: (), LIKELIHOOD: ("prompt",)}.get(rerank, ("question",))
+    return SAMPLE_FIELDS + extra
+
+
+def sample_row(fields: tuple[str, ...]):
+    def parse(row: dict, lineno: int) -> dict:
+        if missing := [k for k in fields if k not in row]:
+            raise DataError(f"missing field {missing[0]!r}: a samples row needs {', '.join(fields)}")
+        return row
+
+    return parse
 
 
 def train(cfg: DictConfig) -> None:
@@ -39,10 +58,11 @@ def train(cfg: DictConfig) -> None:
 
 def report(cfg: DictConfig, trained: None) -> Report:
     run_dir = Path(cfg.run_dir)
-    if cfg.eval.rerank not in (None, LIKELIHOOD) and not (Path(cfg.eval.rerank) / "config.json").exists():
+    if cfg.eval.rerank not in (None, *BUILT_IN_SCORERS) and not (Path(cfg.eval.rerank) / "config.json").exists():
         raise ConfigError(f"{cfg.eval.rerank}: not a saved model folder (set by eval.rerank)")
     if cfg.eval.samples_path:
-        records, _ = parse_jsonl(cfg.eval.samples_path, lambda row, _: row, config_key="eval.samples_path")
+        parse = sample_row(sample_fields(cfg.eval.rerank))
+        records, _ = parse_jsonl(cfg.eval.samples_path, parse, config_key="eval.samples_path")
         metrics = report_samples(cfg, records, run_dir, verifier=cfg.eval.rerank, generator=cfg.model.path)
     else:
         if cfg.model.path is None:
