@@ -7,7 +7,9 @@ bench/out/multitask_toy/seed<S>/ (a finished seed is read back, not re-run). The
 control for as many generation steps as the multi-task stages together (multitask.sft_control), so the table
 compares, on the same test problems: the first stage's plain SFT model, the final multi-task model and the
 control, each by greedy accuracy, maj@N and pass@N; and how the final model re-ranks its own samples (as its own
-verifier, and by its likelihood). Paired gains per seed and mean ± sd; bench/out/multitask_toy/summary.json.
+verifier, and by its likelihood) and how a calculator's check re-ranks the SFT and final models' samples
+(task=eval eval.rerank=calculations, into seed<S>/calculations/). Paired gains per seed and mean ± sd;
+bench/out/multitask_toy/summary.json.
 Pass config overrides before the --options (argparse reads what follows --seeds as seeds).
 """
 
@@ -34,6 +36,12 @@ def seed_row(seed: int, overrides: list[str]) -> dict:
     for name, rerank in (("verifier", "rerank"), ("likelihood", "rerank_likelihood")):
         figures = metrics["multitask"][rerank]
         row |= {f"multitask_{name}_{m}": figures[f"{m}@{figures['n']}"] for m in ("best_of", "cluster")}
+    for model in ("sft", "multitask"):  # a calculator's check re-ranks the same samples: no model needed
+        samples = OUT / f"seed{seed}" / "test" / model / "sampled" / "samples.jsonl"
+        checked = OUT / f"seed{seed}" / "calculations" / model
+        settings = ["task=eval", f"eval.samples_path={samples}", "eval.rerank=calculations"]
+        figures = json.loads(run_once(checked, "metrics.json", settings).read_text())["rerank"]
+        row[f"{model}_calculations_weighted"] = figures[f"weighted@{n}"]
     row["n"] = n
     return row
 
@@ -49,6 +57,8 @@ COLUMNS = (
     "multitask_verifier_best_of",
     "multitask_verifier_cluster",
     "multitask_likelihood_best_of",
+    "multitask_calculations_weighted",
+    "sft_calculations_weighted",
 )
 GAINS = (
     ("multitask_greedy", "sft_control_greedy"),
@@ -58,6 +68,8 @@ GAINS = (
     ("multitask_verifier_best_of", "multitask_maj"),
     ("multitask_verifier_cluster", "multitask_maj"),
     ("multitask_likelihood_best_of", "multitask_maj"),
+    ("multitask_calculations_weighted", "multitask_maj"),
+    ("sft_calculations_weighted", "sft_maj"),
 )
 
 
