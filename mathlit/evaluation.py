@@ -164,8 +164,8 @@ def report_samples(
 ) -> dict:
     """pass@k, maj@k and PassRatio@N of sampled records (per level and subject where the data has them), the
     error types of the wrong ones and pass_at_k.png; with a verifier also the re-ranking of `rerank_report`, and
-    beside a trained verifier the re-ranking by the likelihood of `generator` (the model that wrote the samples)
-    as its baseline."""
+    beside a trained verifier its baselines: the re-ranking by the calculator's check and by the likelihood of
+    `generator` (the model that wrote the samples)."""
     out_dir = Path(out_dir)
     metrics: dict = {}
     if samples:
@@ -182,10 +182,12 @@ def report_samples(
         if not samples:
             raise ConfigError("re-ranking needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
         metrics["rerank"] = rerank_report(samples, verifier, cfg, out_dir, greedy, generator)
-        if str(verifier) not in BUILT_IN_SCORERS and generator is not None:
-            metrics["rerank_likelihood"] = rerank_report(
-                samples, LIKELIHOOD, cfg, out_dir / LIKELIHOOD, greedy, generator
-            )
+        if str(verifier) not in BUILT_IN_SCORERS:  # the baselines a trained verifier must beat, on its samples
+            metrics["rerank_calculations"] = rerank_report(samples, CALCULATIONS, cfg, out_dir / CALCULATIONS, greedy)
+            if generator is not None:
+                metrics["rerank_likelihood"] = rerank_report(
+                    samples, LIKELIHOOD, cfg, out_dir / LIKELIHOOD, greedy, generator
+                )
     return metrics
 
 
@@ -249,7 +251,7 @@ def table(metrics: dict) -> str:
     if "greedy_accuracy" in metrics:
         rows.insert(0, ("greedy (maj1@1)", metrics["greedy_accuracy"]))
     lines = [f"  {name:<16} {100 * value:6.2f}%" for name, value in rows]
-    for key in ("rerank", "rerank_likelihood"):
+    for key in ("rerank", "rerank_likelihood", "rerank_calculations"):
         if rerank := metrics.get(key):
             lines.append(f"  re-ranked by {rerank['verifier']}:")
             ks = sorted({int(name.split("@")[1]) for name in rerank if "@" in name})

@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from mathlit.datagen.filters import calculations_hold
 from mathlit.errors import ConfigError
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, make_cfg
@@ -76,6 +77,14 @@ def test_pairwise_verifier_trains_and_reranks(tmp_path, monkeypatch):
     run_task(make_cfg(*args, "eval.rerank=likelihood", run_dir=tmp_path / "lik"))
     alone = json.loads((tmp_path / "lik" / "metrics.json").read_text())["rerank"]
     assert_rerank_summary(alone, problems=6, n=4) and alone["verifier"] == "likelihood"
+    assert "rerank_calculations" not in json.loads((tmp_path / "lik" / "metrics.json").read_text())
+    # And the calculator's check, a verifier without training: a sample scores 1 when its calculations hold.
+    checked = metrics["rerank_calculations"]
+    assert_rerank_summary(checked, problems=8, n=4) and checked["verifier"] == "calculations"
+    assert checked["maj@4"] == metrics["rerank"]["maj@4"]
+    samples = {(r["id"], r["sample_idx"]): r for r in map(json.loads, (tmp_path / "test/sampled/samples.jsonl").open())}
+    for row in map(json.loads, (tmp_path / "test" / "calculations" / "scored.jsonl").open()):
+        assert (row["score"] == 1.0) == calculations_hold(samples[(row["id"], row["sample_idx"])]["completion"])
 
 
 @pytest.mark.parametrize(("objective", "token_score"), [("process", "min"), ("token_level", "mean")])

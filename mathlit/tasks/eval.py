@@ -11,8 +11,8 @@
 Writes greedy/samples.jsonl, sampled/samples.jsonl, metrics.json (overall, and per level and subject
 for MATH; bootstrap intervals over problems; error types of the wrong samples; accuracy by the reference
 solution's reasoning steps with the fitted acc = p^s), pass_at_k.png and steps.png; with eval.rerank also
-scored.jsonl, rerank.json and rerank.png (beside a trained verifier, the same for the likelihood baseline
-under likelihood/). Samples are
+scored.jsonl, rerank.json and rerank.png (beside a trained verifier, the same for its baselines under
+likelihood/ and calculations/). Samples are
 stored in shards as they are made: a rerun in the same folder samples only what is missing, and a rerun
 with everything on disk recomputes metrics without a model. eval.shard=i/n samples only shards i, i+n, ...
 into the same folder (a job array) and writes metrics only if it finds every shard on disk; the same

@@ -12,8 +12,9 @@
 4. on the test split: greedy, and eval.n samples per problem from the generator (the sampler of step 2,
    paused while the verifier trains), re-ranked by the verifier: maj@k, best-of-k, verifier-weighted vote,
    solution-cluster re-ranking and pass@k side by side, against greedy, and the same re-ranked by the
-   generator's own likelihood (the baseline a verifier must beat). metrics.json: `evaluation.evaluate`'s
-   metrics ("rerank" and "rerank_likelihood") and the verifier's training data counts.
+   generator's own likelihood and by a calculator's check of the annotations (the baselines a verifier must
+   beat). metrics.json: `evaluation.evaluate`'s metrics ("rerank", "rerank_likelihood", "rerank_calculations")
+   and the verifier's training data counts.
 """
 
 from pathlib import Path
