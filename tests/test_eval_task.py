@@ -7,6 +7,7 @@ import pytest
 import mathlit.evaluation
 from mathlit.errors import DataError
 from mathlit.tasks import run_task
+from mathlit.tasks.eval import sample_fields
 from tests.conftest import MICRO_MODEL, make_cfg
 
 
@@ -129,3 +130,11 @@ def test_a_samples_file_without_a_field_that_scoring_reads_names_the_row_and_fie
     run_task(make_cfg("task=eval", f"eval.samples_path={path}", "eval.rerank=calculations", run_dir=tmp_path / "c"))
     with pytest.raises(DataError, match=r"samples.jsonl:1: missing field 'prompt'"):
         run_task(make_cfg("task=eval", f"eval.samples_path={path}", "eval.rerank=likelihood", run_dir=tmp_path / "l"))
+
+
+def test_the_fields_a_samples_row_needs_follow_what_scores_it():
+    base = ("id", "sample_idx", "completion", "answer", "correct", "domain")
+    assert sample_fields(None, None) == sample_fields("calculations", "gen") == base
+    assert sample_fields("likelihood", "gen") == (*base, "prompt")
+    assert sample_fields("verifier/hf", None) == (*base, "question")
+    assert sample_fields("verifier/hf", "gen") == (*base, "question", "prompt")  # the likelihood runs beside it

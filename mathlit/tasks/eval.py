@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 
 from mathlit.data.splits import load_test
 from mathlit.errors import ConfigError, DataError
-from mathlit.evaluation import BUILT_IN_SCORERS, CALCULATIONS, LIKELIHOOD, evaluate, report_samples, sampler_for, table
+from mathlit.evaluation import BUILT_IN_SCORERS, LIKELIHOOD, evaluate, report_samples, sampler_for, table
 from mathlit.headline import accuracy_figures
 from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
@@ -36,11 +36,12 @@ from mathlit.tasks import Report
 SAMPLE_FIELDS = ("id", "sample_idx", "completion", "answer", "correct", "domain")  # what every metric reads
 
 
-def sample_fields(rerank: str | None) -> tuple[str, ...]:
-    """The fields a samples.jsonl row needs (mathlit writes them all): a verifier reads the question, the
-    likelihood the prompt the generator saw."""
-    extra = {None: (), CALCULATIONS: (), LIKELIHOOD: ("prompt",)}.get(rerank, ("question",))
-    return SAMPLE_FIELDS + extra
+def sample_fields(rerank: str | None, generator: str | None) -> tuple[str, ...]:
+    """The fields a samples.jsonl row needs (mathlit writes them all): a trained verifier reads the question,
+    the likelihood (alone, or beside a trained verifier when the generator is given) the prompt it saw."""
+    trained = rerank not in (None, *BUILT_IN_SCORERS)
+    likelihood = rerank == LIKELIHOOD or (trained and generator is not None)
+    return SAMPLE_FIELDS + ("question",) * trained + ("prompt",) * likelihood
 
 
 def sample_row(fields: tuple[str, ...]):
@@ -61,7 +62,7 @@ def report(cfg: DictConfig, trained: None) -> Report:
     if cfg.eval.rerank not in (None, *BUILT_IN_SCORERS) and not (Path(cfg.eval.rerank) / "config.json").exists():
         raise ConfigError(f"{cfg.eval.rerank}: not a saved model folder (set by eval.rerank)")
     if cfg.eval.samples_path:
-        parse = sample_row(sample_fields(cfg.eval.rerank))
+        parse = sample_row(sample_fields(cfg.eval.rerank, cfg.model.path))
         records, _ = parse_jsonl(cfg.eval.samples_path, parse, config_key="eval.samples_path")
         metrics = report_samples(cfg, records, run_dir, verifier=cfg.eval.rerank, generator=cfg.model.path)
     else:
