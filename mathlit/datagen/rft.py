@@ -20,14 +20,15 @@ from mathlit.data.tokenize import format_prompt
 from mathlit.datagen.difficulty import by_difficulty, cap_to_targets, failure_rates, sample_until_targets
 from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
-from mathlit.io import parse_jsonl, write_json, write_jsonl
+from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
 from mathlit.models.digest import folder_digest, model_digest
 from mathlit.sampling import LazySampler, SamplingParams, make_sampler
 from mathlit.sampling.engine import PolicySampler
-from mathlit.sampling.records import sample_records
+from mathlit.sampling.records import read_samples, sample_records
 
 log = logging.getLogger(__name__)
+SOURCE_FIELDS = ("question", "sample_idx", "completion", "correct")  # what build_rft_data reads of a source's rows
 
 
 def library_versions() -> dict[str, str | None]:
@@ -105,7 +106,7 @@ class RFTDataGenerator:
         """Another model's paths: a samples.jsonl file as is, or a model folder sampled now."""
         path = Path(source)
         if path.is_file():
-            records, _ = parse_jsonl(path, lambda row, _: row, config_key="rft.sources")
+            records = read_samples(path, SOURCE_FIELDS, "rft.sources")
             return [r | {"source": source} for r in records]
         if not path.is_dir():
             raise SamplingError(f"{source}: neither a samples file nor a model folder (set by rft.sources)")

@@ -17,7 +17,7 @@ from pathlib import Path
 from mathlit.answers.grading import Grading, grade_answer
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import format_prompt
-from mathlit.errors import ConfigError
+from mathlit.errors import ConfigError, DataError
 from mathlit.io import parse_jsonl, write_json, write_jsonl
 from mathlit.sampling.base import Sampler, SamplingParams
 
@@ -53,6 +53,18 @@ def parse_part(value: str | None, key: str) -> tuple[int, int]:
     if not (mine.isdigit() and count.isdigit() and int(mine) < int(count)):
         raise ConfigError(f"{key}={value}: expected i/n with 0 <= i < n, e.g. {key}=0/2")
     return int(mine), int(count)
+
+
+def read_samples(path: str | Path, fields: tuple[str, ...], config_key: str) -> list[dict]:
+    """A samples.jsonl file given by the user (`config_key`), as `sample_records` writes it: a row without one of
+    the `fields` its reader needs is a DataError naming file:line and the field, not a KeyError later."""
+
+    def parse(row: dict, lineno: int) -> dict:
+        if missing := [k for k in fields if k not in row]:
+            raise DataError(f"missing field {missing[0]!r}: a samples row needs {', '.join(fields)}")
+        return row
+
+    return parse_jsonl(path, parse, config_key=config_key)[0]
 
 
 def _read_shard(path: Path, chunk: list[Example], n: int) -> list[dict]:

@@ -24,13 +24,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mathlit.data.splits import load_test
-from mathlit.errors import ConfigError, DataError
+from mathlit.errors import ConfigError
 from mathlit.evaluation import BUILT_IN_SCORERS, LIKELIHOOD, evaluate, report_samples, sampler_for, table
 from mathlit.headline import accuracy_figures
-from mathlit.io import parse_jsonl
 from mathlit.models.build import load_tokenizer
 from mathlit.models.digest import folder_digest
-from mathlit.sampling.records import parse_part
+from mathlit.sampling.records import parse_part, read_samples
 from mathlit.tasks import Report
 
 SAMPLE_FIELDS = ("id", "sample_idx", "completion", "answer", "correct", "domain")  # what every metric reads
@@ -44,15 +43,6 @@ def sample_fields(rerank: str | None, generator: str | None) -> tuple[str, ...]:
     return SAMPLE_FIELDS + ("question",) * trained + ("prompt",) * likelihood
 
 
-def sample_row(fields: tuple[str, ...]):
-    def parse(row: dict, lineno: int) -> dict:
-        if missing := [k for k in fields if k not in row]:
-            raise DataError(f"missing field {missing[0]!r}: a samples row needs {', '.join(fields)}")
-        return row
-
-    return parse
-
-
 def train(cfg: DictConfig) -> None:
     """Nothing to train: the model is given."""
 
@@ -62,8 +52,8 @@ def report(cfg: DictConfig, trained: None) -> Report:
     if cfg.eval.rerank not in (None, *BUILT_IN_SCORERS) and not (Path(cfg.eval.rerank) / "config.json").exists():
         raise ConfigError(f"{cfg.eval.rerank}: not a saved model folder (set by eval.rerank)")
     if cfg.eval.samples_path:
-        parse = sample_row(sample_fields(cfg.eval.rerank, cfg.model.path))
-        records, _ = parse_jsonl(cfg.eval.samples_path, parse, config_key="eval.samples_path")
+        fields = sample_fields(cfg.eval.rerank, cfg.model.path)
+        records = read_samples(cfg.eval.samples_path, fields, "eval.samples_path")
         metrics = report_samples(cfg, records, run_dir, verifier=cfg.eval.rerank, generator=cfg.model.path)
     else:
         if cfg.model.path is None:
