@@ -26,9 +26,8 @@ from mathlit.metrics.verifier import within_question_auroc  # noqa: E402
 SCORES = {"verifier": "scored.jsonl", "likelihood": "likelihood/scored.jsonl"}
 
 
-def labels(samples: list[dict]) -> dict[str, list[bool]]:
-    """Per sample: correct, its calculations hold, fewer calculations than its question's most common count."""
-    counts = [len(equations(s["completion"])) for s in samples]
+def labels(samples: list[dict], counts: list[int]) -> dict[str, list[bool]]:
+    """Per sample: correct, its calculations hold, fewer calculations (`counts`) than its question's most common."""
     by_question = defaultdict(list)
     for s, count in zip(samples, counts, strict=True):
         by_question[s["id"]].append(count)
@@ -42,18 +41,15 @@ def labels(samples: list[dict]) -> dict[str, list[bool]]:
 
 def diagnose(folder: Path) -> dict:
     samples = [json.loads(line) for line in open(folder / "sampled" / "samples.jsonl")]
-    qids, label = [s["id"] for s in samples], labels(samples)
-    wrong = [i for i, s in enumerate(samples) if not s["correct"]]
-    steps = {
-        name: statistics.mean(len(equations(samples[i]["completion"])) for i in members)
-        for name, members in (("correct", [i for i in range(len(samples)) if i not in set(wrong)]), ("wrong", wrong))
-    }
+    counts = [len(equations(s["completion"])) for s in samples]
+    qids, label = [s["id"] for s in samples], labels(samples, counts)
+    wrong = [i for i, correct in enumerate(label["correct"]) if not correct]
     row = {
         "folder": str(folder),
         "wrong": len(wrong),
         "wrong_caught_by_calculator": sum(not label["calculations_hold"][i] for i in wrong) / max(1, len(wrong)),
-        "calculations_correct": steps["correct"],
-        "calculations_wrong": steps["wrong"],
+        "calculations_correct": statistics.mean(c for c, ok in zip(counts, label["correct"], strict=True) if ok),
+        "calculations_wrong": statistics.mean(counts[i] for i in wrong),
     }
     for scorer, file in SCORES.items():
         if not (folder / file).exists():
