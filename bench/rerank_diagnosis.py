@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # mathlit, when run as a script
 
-from mathlit.datagen.filters import calculations_hold, equations  # noqa: E402
+from mathlit.answers.calculator import calculations_hold, equations  # noqa: E402
 from mathlit.metrics.verifier import within_question_auroc  # noqa: E402
 
 SCORES = {"verifier": "scored.jsonl", "likelihood": "likelihood/scored.jsonl"}

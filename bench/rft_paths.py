@@ -16,9 +16,9 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 import mathlit.config  # noqa: F401  (schema and resolvers)
+from mathlit.answers.calculator import equations
 from mathlit.data.arith import ITEMS
 from mathlit.data.splits import load_splits
-from mathlit.datagen.filters import equations
 
 _COMMUTATIVE = re.compile(r"^(\d+)([+*])(\d+)=(.*)$")
 

@@ -15,6 +15,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 
 from mathlit.data.formats import Example, load_examples
+from mathlit.datagen.filters import RFTData
 from mathlit.datagen.rft import RFTDataGenerator
 from mathlit.models.gather import gathered_model
 
@@ -58,6 +59,11 @@ class RFTDataCallback(Callback):
         path = trainer.strategy.broadcast(str(path) if path else None)  # every rank reads the same file
         self.report = trainer.strategy.broadcast(self.report)
         self._load(Path(path))
+
+    @property
+    def data(self) -> RFTData:
+        """The newest data: what the next stage trains on besides the original examples."""
+        return RFTData(self.augmented, self.report)
 
     def _load(self, path: Path) -> None:
         self.path = path

@@ -1,21 +1,17 @@
 """Evaluating a model on test problems: greedy accuracy, N samples per problem (pass@k, maj@k, PassRatio@N)
-and, given a verifier, re-ranking of those samples. Every task that reports a model's accuracy goes here.
+and, given a re-ranker (mathlit.rerankers), re-ranking of those samples. Every task that reports a model's
+accuracy goes here; the samples come from the model's Policy (one sampler for every pass over the same weights):
 
-One sampler serves every pass over the same weights (greedy, sampled, and a verifier's training candidates
-before them), so a vLLM engine starts once per model:
-
-    sampler = sampler_for(cfg, tokenizer, folder=hf_dir)        # or model=in_memory_model
-    metrics = evaluate(cfg, sampler, test, out_dir, source=..., n=cfg.eval.n, verifier=verifier_dir)
-    sampler.close()
+    policy = Policy(cfg, tokenizer, folder=hf_dir)
+    metrics = evaluate(cfg, policy, test, out_dir, n=cfg.eval.n, rerank=TrainedVerifier(verifier_dir))
+    policy.close()
 """
 
 from collections import Counter
 from pathlib import Path
 
 from omegaconf import DictConfig
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.io import write_json, write_jsonl
@@ -24,102 +20,33 @@ from mathlit.metrics.intervals import mean_interval
 from mathlit.metrics.pass_at_k import summarize, summarize_by
 from mathlit.metrics.plots import curves_from_summary, plot_power_law, plot_vs_k
 from mathlit.metrics.steps import accuracy_by_steps, reasoning_steps
-from mathlit.sampling import LazySampler, Sampler, SamplingParams, make_sampler
-from mathlit.sampling.records import sample_records
+from mathlit.rerankers import Reranker, baselines
+from mathlit.sampling.policy import Policy
 
 RERANK_METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
-LIKELIHOOD = "likelihood"  # eval.rerank=likelihood: the generator's own likelihood scores the samples
-CALCULATIONS = "calculations"  # eval.rerank=calculations: a calculator checks each sample's <<a op b = c>> steps
-BUILT_IN_SCORERS = (LIKELIHOOD, CALCULATIONS)
-# A sample whose calculations fail scores this, not 0: N of them sum below one passing sample (for N < 10,000),
-# and when every sample fails the weighted vote is a plain majority vote, not the first answer seen.
-FAILED_CALCULATION = 1e-4
-
-
-def sampler_for(
-    cfg: DictConfig,
-    tokenizer: PreTrainedTokenizerBase,
-    *,
-    model: PreTrainedModel | None = None,
-    folder: str | Path | None = None,
-) -> LazySampler:
-    """A model in memory samples with `transformers` generate; a saved folder with the configured backend
-    (sampler.name). Nothing is loaded or started before the first generate."""
-    if model is not None:
-        from mathlit.sampling.hf import HFSampler
-
-        return LazySampler(lambda: HFSampler(model, tokenizer, cfg.sampler.batch_size))
-    if folder is None:
-        raise ValueError("sampler_for needs a model or a folder")
-    return LazySampler(lambda: make_sampler(cfg.sampler, tokenizer, model_dir=folder, seed=cfg.seed))
-
-
-def sample_solutions(
-    cfg: DictConfig,
-    sampler: Sampler,
-    examples: list[Example],
-    out_dir: str | Path,
-    *,
-    n: int,
-    temperature: float,
-    source: str,
-    top_p: float | None = None,
-    max_new_tokens: int | None = None,
-    part: tuple[int, int] = (0, 1),
-) -> list[dict] | None:
-    """n graded completions per example (test problems, or a verifier's training questions) in out_dir;
-    top_p and max_new_tokens default to eval.top_p and sampler.max_new_tokens. part: see `sample_records`."""
-    params = SamplingParams(
-        n=n,
-        temperature=temperature,
-        top_p=cfg.eval.top_p if top_p is None else top_p,
-        seed=cfg.seed,
-        max_new_tokens=max_new_tokens or cfg.sampler.max_new_tokens,
-        stop=tuple(cfg.sampler.stop),
-    )
-    template = cfg.data.prompt_template
-    return sample_records(
-        sampler,
-        examples,
-        template=template,
-        params=params,
-        out_dir=out_dir,
-        grading=Grading.from_config(cfg),
-        source=source,
-        part=part,
-    )
 
 
 def evaluate(
     cfg: DictConfig,
-    sampler: Sampler,
+    policy: Policy,
     examples: list[Example],
     out_dir: str | Path,
     *,
-    source: str,
     greedy: bool = True,
     n: int = 0,
-    verifier: str | Path | None = None,
+    rerank: Reranker | None = None,
     part: tuple[int, int] = (0, 1),
-    generator: str | Path | None = None,
 ) -> dict | None:
     """Greedy accuracy (maj1@1, out_dir/greedy/), then n samples per problem at eval.temperature
-    (out_dir/sampled/, pass_at_k.png) re-ranked by `verifier` when one is given (see `report_samples`); with
+    (out_dir/sampled/, pass_at_k.png) re-ranked by `rerank` when one is given (see `report_samples`); with
     bootstrap intervals over problems, error types of the wrong samples, and accuracy by reasoning steps.
-    `source` names the weights the sampler holds, so that stored samples are reused only for them;
-    `generator`, their saved folder, scores the likelihood baseline beside a verifier.
     part=(i, n): sample this job's share of both passes; None until every job's shards are on disk."""
     out_dir = Path(out_dir)
-    kwargs = {"source": source, "part": part}
     records = samples = []
     if greedy:
-        records = sample_solutions(
-            cfg, sampler, examples, out_dir / "greedy", n=1, temperature=0.0, top_p=1.0, **kwargs
-        )
+        records = policy.sample(examples, out_dir / "greedy", "greedy", part=part)
     if n > 0:
-        samples = sample_solutions(
-            cfg, sampler, examples, out_dir / "sampled", n=n, temperature=cfg.eval.temperature, **kwargs
-        )
+        samples = policy.sample(examples, out_dir / "sampled", "eval", part=part)
     if records is None or samples is None:
         return None
     metrics: dict = {}
@@ -131,7 +58,7 @@ def evaluate(
             metrics["greedy_ci95"] = mean_interval([float(r["correct"]) for r in records])
     if samples:
         metrics.setdefault("answer_sources", {})["sampled"] = answer_sources(samples)
-    metrics |= report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier, generator)
+    metrics |= report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), rerank, policy.folder)
     if records:
         metrics["error_types"] = {"greedy": count_error_types(records)} | metrics.get("error_types", {})
     steps = {e.id: reasoning_steps(e.solution) for e in examples}
@@ -159,13 +86,13 @@ def report_samples(
     samples: list[dict],
     out_dir: str | Path,
     greedy: float | None = None,
-    verifier: str | Path | None = None,
+    rerank: Reranker | None = None,
     generator: str | Path | None = None,
 ) -> dict:
     """pass@k, maj@k and PassRatio@N of sampled records (per level and subject where the data has them), the
-    error types of the wrong ones and pass_at_k.png; with a verifier also the re-ranking of `rerank_report`, and
-    beside a trained verifier its baselines: the re-ranking by the calculator's check and by the likelihood of
-    `generator` (the model that wrote the samples)."""
+    error types of the wrong ones and pass_at_k.png; with a re-ranker also the re-ranking of `rerank_report`,
+    and beside a trained verifier its baselines (mathlit.rerankers.baselines; `generator` is the saved model
+    that wrote the samples)."""
     out_dir = Path(out_dir)
     metrics: dict = {}
     if samples:
@@ -178,66 +105,37 @@ def report_samples(
         title = f"{cfg.data.name}: {sampled['problems']} problems, N={sampled['n']}"
         curves = curves_from_summary(sampled, ("pass", "maj"))
         plot_vs_k(curves, out_dir / "pass_at_k.png", title, flat, sampled["ci95"])
-    if verifier is not None:
+    if rerank is not None:
         if not samples:
             raise ConfigError("re-ranking needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
-        metrics["rerank"] = rerank_report(samples, verifier, cfg, out_dir, greedy, generator)
-        if str(verifier) not in BUILT_IN_SCORERS:  # the baselines a trained verifier must beat, on its samples
-            metrics["rerank_calculations"] = rerank_report(samples, CALCULATIONS, cfg, out_dir / CALCULATIONS, greedy)
-            if generator is not None:
-                metrics["rerank_likelihood"] = rerank_report(
-                    samples, LIKELIHOOD, cfg, out_dir / LIKELIHOOD, greedy, generator
-                )
+        metrics["rerank"] = rerank_report(samples, rerank, cfg, out_dir, greedy)
+        for baseline in baselines(rerank, generator):  # what a trained verifier must beat, on its samples
+            key = f"rerank_{baseline.name}"
+            metrics[key] = rerank_report(samples, baseline, cfg, out_dir / baseline.name, greedy)
     return metrics
 
 
-def score_samples(records: list[dict], verifier: str | Path, generator: str | Path | None = None) -> list[float]:
-    """Each record's score: p(correct) by a saved verifier; with verifier="likelihood" the geometric-mean
-    token probability of its completion under `generator`; with verifier="calculations" 1 when every calculator
-    annotation holds (a solution without annotations passes), else FAILED_CALCULATION."""
-    if str(verifier) == CALCULATIONS:
-        from mathlit.datagen.filters import calculations_hold
-
-        return [1.0 if calculations_hold(r["completion"]) else FAILED_CALCULATION for r in records]
-    if str(verifier) == LIKELIHOOD:
-        from mathlit.models.likelihood import LikelihoodScorer
-
-        if generator is None:
-            raise ConfigError("eval.rerank=likelihood needs the model that wrote the samples: set model.path")
-        return LikelihoodScorer(generator).score([(r["prompt"], r["completion"]) for r in records])
-    from mathlit.modules.verifier import Scorer
-
-    return Scorer(verifier).score([(r["question"], r["completion"]) for r in records])
-
-
 def rerank_report(
-    records: list[dict],
-    verifier_dir: str | Path,
-    cfg: DictConfig,
-    out_dir: str | Path,
-    greedy: float | None = None,
-    generator: str | Path | None = None,
+    records: list[dict], rerank: Reranker, cfg: DictConfig, out_dir: str | Path, greedy: float | None = None
 ) -> dict:
-    """Score the samples with a verifier (or the generator's likelihood, see `score_samples`); maj@k,
-    best-of-k, weighted vote, cluster re-ranking and pass@k side by side for k = 1, 2, 4, ..., N:
-    scored.jsonl, rerank.json, rerank.png and the returned summary."""
+    """Score the samples with a re-ranker; maj@k, best-of-k, weighted vote, cluster re-ranking and pass@k
+    side by side for k = 1, 2, 4, ..., N: scored.jsonl, rerank.json, rerank.png and the returned summary."""
     from mathlit.metrics.rerank import rerank_summary
 
     out_dir = Path(out_dir)
-    scores = score_samples(records, verifier_dir, generator)
-    scored = [r | {"score": s} for r, s in zip(records, scores, strict=True)]
+    scored = [r | {"score": s} for r, s in zip(records, rerank.score(records), strict=True)]
     write_jsonl(
         out_dir / "scored.jsonl", [{"id": r["id"], "sample_idx": r["sample_idx"], "score": r["score"]} for r in scored]
     )
     summary = rerank_summary(scored, cfg.eval.rerank_top_k, cfg.eval.rerank_aggregate)
-    summary["verifier"] = str(verifier_dir)
+    summary["verifier"] = rerank.name
     if greedy is not None:
         summary["greedy"] = greedy
     write_json(out_dir / "rerank.json", summary)
     plot_vs_k(
         curves_from_summary(summary, RERANK_METHODS),
         out_dir / "rerank.png",
-        f"re-ranking by {Path(verifier_dir).name}, N={summary['n']}",
+        f"re-ranking by {Path(rerank.name).name}, N={summary['n']}",
         {"greedy": greedy} if greedy is not None else None,
         summary["ci95"],
     )

@@ -24,7 +24,6 @@ from mathlit.data.splits import Splits
 from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
 from mathlit.errors import ConfigError
 from mathlit.models.build import context_length, save_hf
-from mathlit.models.digest import folder_digest
 from mathlit.models.gather import gathered_model
 from mathlit.models.lora import check_strategy, is_lora
 from mathlit.modules.generator import GeneratorSFT
@@ -115,12 +114,6 @@ class StageResult(NamedTuple):
     hf_dir: Path
     global_step: int
     model: object  # global rank 0: the trained LM as a plain module (see gathered_model); None elsewhere
-
-    @property
-    def source(self) -> str:
-        """Names these weights (the digest of the saved folder): what sample files record so they are never
-        reused for other weights, e.g. those of an earlier run in the same folder."""
-        return folder_digest(self.hf_dir)
 
 
 def sft_parts(cfg: DictConfig, tokenizer, splits=None, model=None) -> tuple[GeneratorSFT, MathDataModule]:

@@ -1,11 +1,13 @@
 """task=eval: samples, metrics.json with pass@k / maj@k / PassRatio, a plot, and re-scoring without a model."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-import mathlit.evaluation
+import mathlit.sampling.policy
 from mathlit.errors import DataError
+from mathlit.rerankers import CalculatorCheck, Likelihood, TrainedVerifier
 from mathlit.tasks import run_task
 from mathlit.tasks.eval import sample_fields
 from tests.conftest import MICRO_MODEL, make_cfg
@@ -17,8 +19,8 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     cfg = make_cfg(
         "task=eval", "debug=fast", f"model.path={tmp_path}/sft/hf", "eval.n=4", "eval.max_examples=6", run_dir=out
     )
-    built, make = [], mathlit.evaluation.make_sampler
-    monkeypatch.setattr("mathlit.evaluation.make_sampler", lambda *a, **kw: built.append(kw) or make(*a, **kw))
+    built, make = [], mathlit.sampling.policy.make_sampler
+    monkeypatch.setattr("mathlit.sampling.policy.make_sampler", lambda *a, **kw: built.append(kw) or make(*a, **kw))
     assert run_task(cfg) == json.loads((out / "metrics.json").read_text())["greedy_accuracy"]
     assert len(built) == 1  # one sampler (one vLLM engine) for the greedy and the sampled completions
     metrics = json.loads((out / "metrics.json").read_text())
@@ -56,7 +58,7 @@ def test_eval_samples_scores_plots_and_rescores(tmp_path, monkeypatch):
     def no_sampler(*args, **kwargs):
         raise AssertionError("a sampler was built although every sample was on disk")
 
-    monkeypatch.setattr("mathlit.evaluation.make_sampler", no_sampler)
+    monkeypatch.setattr("mathlit.sampling.policy.make_sampler", no_sampler)
     (out / "metrics.json").unlink()
     run_task(cfg)
     assert json.loads((out / "metrics.json").read_text()) == metrics
@@ -134,7 +136,8 @@ def test_a_samples_file_without_a_field_that_scoring_reads_names_the_row_and_fie
 
 def test_the_fields_a_samples_row_needs_follow_what_scores_it():
     base = ("id", "sample_idx", "completion", "answer", "correct", "domain")
-    assert sample_fields(None, None) == sample_fields("calculations", "gen") == base
-    assert sample_fields("likelihood", "gen") == (*base, "prompt")
-    assert sample_fields("verifier/hf", None) == (*base, "question")
-    assert sample_fields("verifier/hf", "gen") == (*base, "question", "prompt")  # the likelihood runs beside it
+    verifier = TrainedVerifier(Path("verifier/hf"))
+    assert sample_fields(None, None) == sample_fields(CalculatorCheck(), "gen") == base
+    assert sample_fields(Likelihood(Path("gen")), "gen") == (*base, "prompt")
+    assert sample_fields(verifier, None) == (*base, "question")
+    assert sample_fields(verifier, "gen") == (*base, "question", "prompt")  # the likelihood runs beside it

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import mathlit.tasks.multitask
 import mathlit.tasks.rft
@@ -15,6 +16,7 @@ import mathlit.tasks.sft
 import mathlit.tasks.synth
 import mathlit.tasks.verifier
 from mathlit.sampling.base import Completion
+from mathlit.sampling.policy import Policy
 from mathlit.strategies import build_strategy
 from mathlit.tasks import run_task
 from mathlit.training import StageResult, resolve_precision
@@ -36,20 +38,26 @@ def fakes(monkeypatch, tokenizer):
         build_strategy(cfg.trainer.strategy), resolve_precision(cfg.trainer.precision)
         data.setup("fit")
         calls.append(("fit", Path(out_dir).name, type(module).__name__, len(data.train_set)))
-        return StageResult(Path(out_dir) / "hf", 0, object())  # rank 0 holds the trained model
+        return StageResult(Path(out_dir) / "hf", 0, torch.nn.Linear(1, 1))  # rank 0 holds the trained model
 
     class FakeSampler:
         def generate(self, prompts, params):  # empty replies: task=synth rejects every one as unparseable
             calls.append(("generate", len(prompts), params.n, params.temperature))
             return [[Completion("", 0, "stop")] * params.n for _ in prompts]
 
-        def pause(self):
+        def wake_up(self):  # the experiments sample with sampler=vllm: new weights are loaded into the engine
+            pass
+
+        def load_weights(self, state_dict, version, timeout_s):
             pass
 
         def close(self):
             pass
 
-    def candidates(cfg, sampler, generator_dir, splits, out_dir):
+    def policy(cfg, tokenizer, **kwargs):
+        return Policy(cfg, tokenizer, sampler=FakeSampler(), digest="sha256:fake")
+
+    def candidates(cfg, generator, splits, out_dir):
         n = cfg.verifier.samples_per_question
         calls.append(("candidates", Path(out_dir).parent.name, n, cfg.verifier.temperature))
         records = [
@@ -59,26 +67,25 @@ def fakes(monkeypatch, tokenizer):
         ]
         return records, [r for r in records if r["sample_idx"] < 2]
 
-    def evaluate(cfg, sampler, examples, out_dir, *, source, greedy=True, n=0, verifier=None, generator=None):
-        calls.append(("evaluate", Path(out_dir).name, n, verifier is not None))
+    def evaluate(cfg, policy, examples, out_dir, *, greedy=True, n=0, rerank=None, part=(0, 1)):
+        calls.append(("evaluate", Path(out_dir).name, n, rerank is not None))
         at_n = {f"{name}@{n}": 0.0 for name in ("best_of", "weighted", "cluster")}
-        rerank = {"n": n, **at_n, "ci95": dict.fromkeys(at_n, [0.0, 0.0])} if verifier is not None else None
-        return {"greedy_accuracy": 0.0, "problems": len(examples), **({"rerank": rerank} if rerank else {})}
+        summary = {"n": n, **at_n, "ci95": dict.fromkeys(at_n, [0.0, 0.0])} if rerank is not None else None
+        return {"greedy_accuracy": 0.0, "problems": len(examples), **({"rerank": summary} if summary else {})}
 
     replacements = {
         "load_tokenizer": lambda cfg: tokenizer,
         "build_model": lambda cfg, tokenizer: None,
         "fit_stage": fit_stage,
-        "sampler_for": lambda cfg, tokenizer, **kwargs: FakeSampler(),
-        "generator_sampler": lambda cfg, tokenizer: (FakeSampler(), {"sampler": f"{cfg.sampler.name}"}),
+        "Policy": policy,
+        "generator_policy": policy,
         "candidates": candidates,
         "evaluate": evaluate,
         "table": lambda metrics: "",
         "save_verifier": lambda module, folder: folder,
         "save_verifier_spec": lambda cfg, folder: None,
-        "folder_digest": lambda folder: "sha256:fake",  # no weights saved
     }
-    monkeypatch.setattr("mathlit.training.folder_digest", replacements["folder_digest"])  # StageResult.source
+    monkeypatch.setattr("mathlit.datagen.rft.Policy", policy)  # the RFT generator's, following the weights
     tasks = (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask, mathlit.tasks.synth)
     for module in tasks:
         for name, fake in replacements.items():

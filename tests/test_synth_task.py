@@ -4,7 +4,9 @@ import json
 
 from omegaconf import OmegaConf
 
-from mathlit.datagen.synth import SynthGenerator, generator_sampler, weights_fingerprint
+from mathlit.datagen.synth import SynthGenerator, generator_policy
+from mathlit.models.digest import folder_digest
+from mathlit.sampling.policy import Policy
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, make_cfg
 
@@ -33,7 +35,8 @@ def test_task_synth_runs_end_to_end_on_cpu(tmp_path, capsys):
     assert "new questions from 3 seeds" in capsys.readouterr().out
     report = check_outputs(tmp_path, 3, 2)
     # random weights write no field headers: the verify replies are unparseable
-    assert report["generator"]["model"] == "tiny_llama (random init)" and report["rejected"]["unparseable"] == 6
+    assert report["generator"]["model"] == "tiny_llama (in memory, random init, seed 42)"
+    assert report["rejected"]["unparseable"] == 6
     assert report["decontamination"]["test_questions"] > 6000  # GSM8K test, MATH test and arith's own
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["rows"] == report["rows"]
@@ -46,18 +49,17 @@ def test_task_synth_composes_with_a_real_model_and_names_its_weights(tmp_path):
     (folder / "model.safetensors").write_bytes(b"weights")
     cfg = make_cfg("task=synth", "model=llama2_7b", f"model.path={folder}")
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    sampler, described = generator_sampler(cfg, tokenizer=None)  # nothing starts before the first generate
-    assert described == {"sampler": "vllm", "model": str(folder), "weights": weights_fingerprint(folder)}
-    fingerprint = weights_fingerprint(folder)
+    policy = generator_policy(cfg, tokenizer=None)  # nothing starts before the first generate
+    assert policy.describe() == {"sampler": "vllm", "model": str(folder), "weights": folder_digest(folder)}
     (folder / "model.safetensors").write_bytes(b"other weights")
-    assert weights_fingerprint(folder) != fingerprint
+    assert generator_policy(cfg, tokenizer=None).digest != policy.digest
 
 
 def test_arith_toy_prompts_ask_what_the_toy_teacher_was_trained_on():
     """synth_prompts=arith_toy (bench/synth_toy.py's teacher): create is arith's prompt with the instruction the
     teacher's create rows carry, and answer falls back to data.prompt_template (the teacher's solving prompt)."""
     cfg = make_cfg("task=synth", "data=arith", "synth_prompts=arith_toy")
-    generator = SynthGenerator(cfg, tokenizer=None, sampler=None, generator={})
+    generator = SynthGenerator(cfg, tokenizer=None, policy=Policy(cfg, None, sampler=object(), digest="none"))
     question = "Mia has 3 eggs. How many eggs does Mia have now?"
     teacher_row = cfg.data.prompt_template.format(question=f"{question} Write a new question like this one.")
     assert generator.prompts["create"].format(question=question) == teacher_row

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mathlit.datagen.filters import calculations_hold
+from mathlit.answers.calculator import calculations_hold
 from mathlit.errors import ConfigError
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, make_cfg
@@ -33,10 +33,10 @@ def assert_rerank_summary(summary: dict, problems: int, n: int) -> None:
 
 def counting_samplers(monkeypatch) -> list:
     """Every sampler backend built from here on (a vLLM engine start each, with sampler=vllm)."""
-    import mathlit.evaluation
+    import mathlit.sampling.policy
 
-    built, make = [], mathlit.evaluation.make_sampler
-    monkeypatch.setattr("mathlit.evaluation.make_sampler", lambda *a, **kw: built.append(kw) or make(*a, **kw))
+    built, make = [], mathlit.sampling.policy.make_sampler
+    monkeypatch.setattr("mathlit.sampling.policy.make_sampler", lambda *a, **kw: built.append(kw) or make(*a, **kw))
     return built
 
 

@@ -2,6 +2,10 @@
 
 Grammar: numbers (1,234.5 and .5 too), + - * / x, parentheses, unary signs, ^ or ** with a small
 integer exponent, and a trailing % (a hundredth). Anything else is not a calculation.
+
+A solution's calculations hold (`calculations_hold`) when every <<lhs=rhs>> annotation is true (|lhs - rhs|
+< 1e-3) and the number written right after it, if any, is its rhs: RFT's filter, the process labels, the
+error types and `eval.rerank=calculations` all check them here.
 """
 
 import re
@@ -90,3 +94,41 @@ def evaluate(text: str) -> Fraction | None:
         return value if calc.peek() is None else None
     except (ValueError, ZeroDivisionError, OverflowError):
         return None
+
+
+_ANNOTATION = re.compile(r"<<([^<>]*)>>")
+# Without annotations, calculations written inline: "12*3 = 36".
+_NUM = r"-?\d[\d,]*(?:\.\d+)?"
+_INLINE = re.compile(rf"(\(?{_NUM}(?:\s*[-+*/x×÷]\s*\(?{_NUM}\)?)+)\s*=\s*({_NUM}(?<!,))")
+
+
+def equations(text: str) -> list[str]:
+    """The path's calculations in order, spaces removed: its annotations, else its inline equations."""
+    found = _ANNOTATION.findall(text)
+    if not found:
+        found = [f"{lhs}={rhs}" for lhs, rhs in _INLINE.findall(text)]
+    return [e.replace(" ", "") for e in found]
+
+
+# The number written right after an annotation: "<<53-37=16>>16" (a "$" or "-" may lead it).
+_AFTER = re.compile(r"<<[^<>]*>>\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)?")
+
+
+def first_bad_calculation(text: str) -> int | None:
+    """Where the first calculation that does not hold starts in `text` (None: all hold). A calculation
+    fails when its <<lhs=rhs>> is false, or the number written right after it is not its rhs (a copy slip
+    such as `53-37=<<53-37=16>>17` teaches a wrong result even when the final answer comes out right)."""
+    for match in _AFTER.finditer(text):
+        lhs, sep, rhs = match.group(0)[2 : match.group(0).index(">>")].rpartition("=")
+        left, right = evaluate(lhs), evaluate(rhs)
+        if not sep or left is None or right is None or abs(left - right) >= 1e-3:
+            return match.start()
+        after = match.group(1)
+        written = evaluate(after.replace(",", "")) if after else None
+        if after and (written is None or abs(written - right) >= 1e-3):
+            return match.start()
+    return None
+
+
+def calculations_hold(text: str) -> bool:
+    return first_bad_calculation(text) is None

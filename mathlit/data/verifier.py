@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from mathlit.answers.calculator import first_bad_calculation
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import IGNORE, encode_sft, format_prompt
-from mathlit.datagen.filters import first_bad_calculation
 
 
 @dataclass(frozen=True)

@@ -18,53 +18,15 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mathlit.answers.calculator import evaluate
+from mathlit.answers.calculator import calculations_hold, equations
 from mathlit.data.formats import Example
 
-_ANNOTATION = re.compile(r"<<([^<>]*)>>")
-# Without annotations, calculations written inline: "12*3 = 36".
-_NUM = r"-?\d[\d,]*(?:\.\d+)?"
-_INLINE = re.compile(rf"(\(?{_NUM}(?:\s*[-+*/x×÷]\s*\(?{_NUM}\)?)+)\s*=\s*({_NUM}(?<!,))")
 REASONS = ("no_answer", "wrong_answer", "bad_calculation", "duplicate")
-
-
-def equations(text: str) -> list[str]:
-    """The path's calculations in order, spaces removed: its annotations, else its inline equations."""
-    found = _ANNOTATION.findall(text)
-    if not found:
-        found = [f"{lhs}={rhs}" for lhs, rhs in _INLINE.findall(text)]
-    return [e.replace(" ", "") for e in found]
-
-
 _FINAL = {"gsm8k": re.compile(r"####\s*\S"), "math": re.compile(r"\\(?:boxed|fbox)")}
 
 
 def states_final_answer(text: str, domain: str) -> bool:
     return bool(_FINAL[domain].search(text))
-
-
-# The number written right after an annotation: "<<53-37=16>>16" (a "$" or "-" may lead it).
-_AFTER = re.compile(r"<<[^<>]*>>\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)?")
-
-
-def first_bad_calculation(text: str) -> int | None:
-    """Where the first calculation that does not hold starts in `text` (None: all hold). A calculation
-    fails when its <<lhs=rhs>> is false, or the number written right after it is not its rhs (a copy slip
-    such as `53-37=<<53-37=16>>17` teaches a wrong result even when the final answer comes out right)."""
-    for match in _AFTER.finditer(text):
-        lhs, sep, rhs = match.group(0)[2 : match.group(0).index(">>")].rpartition("=")
-        left, right = evaluate(lhs), evaluate(rhs)
-        if not sep or left is None or right is None or abs(left - right) >= 1e-3:
-            return match.start()
-        after = match.group(1)
-        written = evaluate(after.replace(",", "")) if after else None
-        if after and (written is None or abs(written - right) >= 1e-3):
-            return match.start()
-    return None
-
-
-def calculations_hold(text: str) -> bool:
-    return first_bad_calculation(text) is None
 
 
 def word_distance(a: str, b: str) -> int:

@@ -2,8 +2,8 @@
 sources, filter, and write <out>/<name>/augmented.jsonl with its report.
 
 Samples land in shards (resumable, atomic) beside a meta.json recording the weights (folder or
-version, and digest), the sampling settings, the seed and the library versions. The sampler follows the
-weights round after round (mathlit.sampling.engine: one vLLM engine, new weights loaded in memory
+version, and digest), the sampling settings, the seed and the library versions. One Policy follows the
+weights round after round (mathlit.sampling.policy: one vLLM engine, new weights loaded in memory
 and probed).
 """
 
@@ -14,18 +14,14 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example, example_to_row
-from mathlit.data.tokenize import format_prompt
 from mathlit.datagen.difficulty import by_difficulty, cap_to_targets, failure_rates, sample_until_targets
 from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
-from mathlit.models.digest import folder_digest, model_digest
-from mathlit.sampling import LazySampler, SamplingParams, make_sampler
-from mathlit.sampling.engine import PolicySampler
-from mathlit.sampling.records import read_samples, sample_records
+from mathlit.sampling.policy import Policy, sampling_params
+from mathlit.sampling.records import read_samples
 
 log = logging.getLogger(__name__)
 SOURCE_FIELDS = ("question", "sample_idx", "completion", "correct")  # what build_rft_data reads of a source's rows
@@ -46,43 +42,13 @@ class RFTDataGenerator:
         self, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, questions: list[Example], out_dir: str | Path
     ):
         self.cfg, self.tokenizer, self.questions, self.out_dir = cfg, tokenizer, questions, Path(out_dir)
-        self.policy = PolicySampler(
-            cfg.sampler,
-            tokenizer,
-            seed=cfg.seed,
-            init_dir=self.out_dir / "engine_init",
-            probes=[format_prompt(cfg.data.prompt_template, q.question) for q in questions[:4]],
-            sync_timeout_s=cfg.rft.sync_timeout_s,
-            probe_tolerance=cfg.rft.probe_tolerance,
-        )
+        self.policy: Policy | None = None  # follows the trained weights round after round (one vLLM engine)
 
-    @property
-    def params(self) -> SamplingParams:
-        r = self.cfg.rft
-        return SamplingParams(
-            n=r.k,
-            temperature=r.temperature,
-            top_p=r.top_p,
-            max_new_tokens=r.max_new_tokens,
-            stop=tuple(self.cfg.sampler.stop),
-            seed=self.cfg.seed,
-        )
-
-    def _sample(
-        self, sampler, out: Path, source: str, weights: str, questions: list[Example] | None = None
-    ) -> list[dict]:
-        """Records of `sampler` (holding the weights named `source`, digest `weights`) tagged with `source`."""
-        params = self.params
+    def _sample(self, policy: Policy, out: Path, source: str, questions: list[Example] | None = None) -> list[dict]:
+        """Records of `policy` (its weights named `source`) tagged with `source`."""
+        params = sampling_params(self.cfg, "rft")
         try:
-            records = sample_records(
-                sampler,
-                self.questions if questions is None else questions,
-                template=self.cfg.data.prompt_template,
-                params=params,
-                out_dir=out,
-                grading=Grading.from_config(self.cfg),
-                source=weights,
-            )
+            records = policy.sample(self.questions if questions is None else questions, out, params)
         except (RuntimeError, MemoryError, OSError, TimeoutError) as e:
             kept = len(list((out / "shards").glob("0*.jsonl")))
             raise SamplingError(
@@ -93,7 +59,7 @@ class RFTDataGenerator:
             out / "meta.json",
             {
                 "source": source,
-                "weights": weights,
+                "weights": policy.digest,
                 "sampler": OmegaConf.to_container(self.cfg.sampler, enum_to_str=True),
                 "params": params.__dict__ | {"stop": list(params.stop)},
                 "seed": self.cfg.seed,
@@ -101,6 +67,18 @@ class RFTDataGenerator:
             },
         )
         return [r | {"source": source} for r in records]
+
+    def holding(self, model: PreTrainedModel, version: int | str, folder: Path | None = None) -> Policy:
+        """The Policy of the trained weights, now holding `model` (weights `version`, saved in `folder` if
+        they are): one sampler for the whole run, new weights loaded into it in memory."""
+        if self.policy is None:
+            engine_dir = self.out_dir / "engine_init"
+            self.policy = Policy(
+                self.cfg, self.tokenizer, model=model, folder=folder, version=version, engine_dir=engine_dir
+            )
+        else:
+            self.policy.load(model, version, folder)
+        return self.policy
 
     def _source_records(self, source: str) -> list[dict]:
         """Another model's paths: a samples.jsonl file as is, or a model folder sampled now."""
@@ -110,10 +88,9 @@ class RFTDataGenerator:
             return [r | {"source": source} for r in records]
         if not path.is_dir():
             raise SamplingError(f"{source}: neither a samples file nor a model folder (set by rft.sources)")
-        cfg = self.cfg
-        sampler = LazySampler(lambda: make_sampler(cfg.sampler, self.tokenizer, model_dir=path, seed=cfg.seed))
-        records = self._sample(sampler, self.out_dir / "sources" / path.name, str(path.resolve()), folder_digest(path))
-        sampler.close()
+        policy = Policy(self.cfg, self.tokenizer, folder=path)
+        records = self._sample(policy, self.out_dir / "sources" / path.name, str(path.resolve()))
+        policy.close()
         return records
 
     def generate(
@@ -121,17 +98,15 @@ class RFTDataGenerator:
     ) -> tuple[Path, RFTData]:
         """Sample with `model` (weights `version`, saved in `folder` if it is), filter, write <out>/<name>/."""
         out = self.out_dir / name
-        sampler = LazySampler(lambda: self.policy.holding(model, version, folder))
-        weights = model_digest(model, self.tokenizer)
         source = f"{name}@{version}"
-        pools = [self._sample(sampler, out / "samples", source, weights)]
+        pools = [self._sample(self.holding(model, version, folder), out / "samples", source)]
         r = self.cfg.rft
         if r.strategy == "prop2diff":  # more rounds for the questions short of their difficulty's target
             failures = failure_rates(pools[0], self.questions)
             pools[0], goal = sample_until_targets(
                 self.questions,
                 pools[0],
-                lambda questions, i: self._sample(sampler, out / f"samples_round{i}", source, weights, questions),
+                lambda questions, i: self._sample(self.policy, out / f"samples_round{i}", source, questions),
                 min_correct=r.min_correct,
                 k=r.k,
                 max_samples=r.max_samples,
@@ -161,4 +136,5 @@ class RFTDataGenerator:
         return path, data
 
     def close(self) -> None:
-        self.policy.close()
+        if self.policy is not None:
+            self.policy.close()

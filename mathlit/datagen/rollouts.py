@@ -18,13 +18,12 @@ import logging
 import shutil
 from pathlib import Path
 
-from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import format_prompt
 from mathlit.data.verifier import step_starts
 from mathlit.errors import ConfigError
-from mathlit.sampling import Sampler, SamplingParams
-from mathlit.sampling.records import sample_records, stored_source
+from mathlit.sampling.policy import Policy
+from mathlit.sampling.records import stored_source
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +70,15 @@ def _prefix_id(key: tuple[str, str], k: int) -> str:
 
 
 def first_wrong_steps(
-    records: list[dict],
-    questions: list[Example],
-    *,
-    sampler: Sampler,
-    template: str,
-    params: SamplingParams,
-    out_dir: str | Path,
-    grading: Grading,
-    source: str,
+    records: list[dict], questions: list[Example], generator: Policy, *, template: str, out_dir: str | Path
 ) -> dict[tuple[str, str], int]:
-    """(question, completion) of each wrong solution -> the index of its first wrong step."""
-    if stored_source(out_dir) not in (None, source):
+    """(question, completion) of each wrong solution -> the index of its first wrong step, from the
+    `generator`'s rollouts of its prefixes (the generation prompt `template` plus the prefix)."""
+    if stored_source(out_dir) not in (None, generator.digest):
         log.warning("%s: rollouts of other weights: removed", out_dir)
         shutil.rmtree(out_dir)
     problems = prefix_problems(records, questions, template)
-    rollouts = sample_records(
-        sampler, problems, template="{question}", params=params, out_dir=out_dir, grading=grading, source=source
-    )
+    rollouts = generator.sample(problems, out_dir, "rollouts", template="{question}")
     reachable = {r["id"] for r in rollouts if r["correct"]}
     first: dict[tuple[str, str], int] = {}
     for key, _, _, starts in wrong_solutions(records, questions):

@@ -14,7 +14,6 @@ with its provenance in meta), synth_report.json, funnel.png.
 """
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,7 +22,6 @@ import torch
 from omegaconf import DictConfig
 from transformers import PreTrainedTokenizerBase
 
-from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example, example_to_row, load_examples
 from mathlit.datagen.labels import agreeing_paths, majority_label
 from mathlit.datagen.questions import NgramIndex, normalise, parse_created, parse_verified
@@ -31,8 +29,7 @@ from mathlit.datagen.rft import library_versions
 from mathlit.errors import ConfigError
 from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_funnel
-from mathlit.sampling import LazySampler, Sampler, SamplingParams, make_sampler
-from mathlit.sampling.records import sample_records
+from mathlit.sampling.policy import Policy, sampling_params
 
 REASONS = ("unparseable", "duplicate", "too_long", "contaminated", "no_majority", "no_solution")
 # The funnel's steps, each with the reason that removes questions before it.
@@ -47,37 +44,17 @@ STEPS = (
 )
 
 
-def weights_fingerprint(folder: str | Path) -> str:
-    """sha256 of a model folder's config.json and its weight files' names, sizes and first MiB (fast on 100 GB)."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).iterdir()):
-        if path.name == "config.json" or path.suffix in (".safetensors", ".bin", ".pt"):
-            with open(path, "rb") as f:
-                digest.update(f"{path.name}:{path.stat().st_size}:".encode() + f.read(1 << 20))
-    return f"sha256:{digest.hexdigest()[:16]}"
-
-
-def generator_sampler(cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[LazySampler, dict]:
-    """The sampler that writes the questions and solutions, and what it is (the rows' provenance):
-    sampler=openai a server; else model.path with the configured backend; else model.arch at random (tests)."""
-    s = cfg.sampler
-    if s.name == "openai":
-        described = {"sampler": "openai", "base_url": s.base_url, "model": s.served_model, "api": f"{s.api}"}
-        return LazySampler(lambda: make_sampler(s, tokenizer)), described
-    if cfg.model.path:
-        folder = Path(cfg.model.path)
-        described = {"sampler": f"{s.name}", "model": str(folder.resolve()), "weights": weights_fingerprint(folder)}
-        return LazySampler(lambda: make_sampler(s, tokenizer, model_dir=folder, seed=cfg.seed)), described
-    if s.name != "hf":
-        raise ConfigError(f"sampler={s.name} needs model.path (a saved model folder) for task=synth")
+def generator_policy(cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> Policy:
+    """The weights that write the questions and solutions: sampler=openai a server's; else model.path with the
+    configured backend; else model.arch at random (tests)."""
+    if cfg.sampler.name == "openai" or cfg.model.path:
+        return Policy(cfg, tokenizer, folder=cfg.model.path)
+    if cfg.sampler.name != "hf":
+        raise ConfigError(f"sampler={cfg.sampler.name} needs model.path (a saved model folder) for task=synth")
     from mathlit.models.build import build_model
 
-    def random_model():
-        torch.manual_seed(cfg.seed)
-        return make_sampler(s, tokenizer, model=build_model(cfg.model, tokenizer))
-
-    described = {"sampler": "hf", "model": f"{cfg.model.name} (random init)", "weights": f"seed {cfg.seed}"}
-    return LazySampler(random_model), described
+    torch.manual_seed(cfg.seed)
+    return Policy(cfg, tokenizer, model=build_model(cfg.model, tokenizer), version=f"random init, seed {cfg.seed}")
 
 
 def sha256(text: str) -> str:
@@ -92,34 +69,18 @@ class SynthResult:
 
 
 class SynthGenerator:
-    def __init__(self, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, sampler: Sampler, generator: dict):
-        self.cfg, self.tokenizer, self.sampler, self.generator = cfg, tokenizer, sampler, generator
+    def __init__(self, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, policy: Policy):
+        self.cfg, self.tokenizer, self.policy = cfg, tokenizer, policy
+        self.generator = policy.describe()  # the rows' provenance
         p = cfg.synth.prompts
         self.prompts = {"create": p.create, "verify": p.verify, "answer": p.answer or cfg.data.prompt_template}
-        self.params = {
-            "create": self._params(cfg.synth.per_seed, cfg.synth.temperature, cfg.synth.max_new_tokens),
-            "verify": self._params(1, cfg.synth.temperature, cfg.synth.max_new_tokens),
-            "answer": self._params(cfg.synth.answers, cfg.synth.answer_temperature, cfg.sampler.max_new_tokens),
-        }
+        self.params = {call: sampling_params(cfg, call) for call in self.prompts}
         self.rejected: list[dict] = []
-
-    def _params(self, n: int, temperature: float, max_new_tokens: int) -> SamplingParams:
-        s = self.cfg.synth
-        stop = tuple(self.cfg.sampler.stop)
-        return SamplingParams(n, temperature, s.top_p, max_new_tokens, stop, self.cfg.seed)
 
     def _sample(self, call: str, examples: list[Example], out_dir: Path) -> list[list[dict]]:
         """Each example's replies to one call (resumable shards in out_dir/<call>)."""
         params = self.params[call]
-        records = sample_records(
-            self.sampler,
-            examples,
-            template=self.prompts[call],
-            params=params,
-            out_dir=out_dir / call,
-            grading=Grading.from_config(self.cfg),
-            source=json.dumps(self.generator, sort_keys=True),
-        )
+        records = self.policy.sample(examples, out_dir / call, params, template=self.prompts[call])
         return [records[i : i + params.n] for i in range(0, len(records), params.n)]
 
     def _reject(self, question: Example, reason: str, detail: str, **extra) -> None:

@@ -9,8 +9,7 @@
 
 from collections import Counter
 
-from mathlit.answers.calculator import evaluate
-from mathlit.datagen.filters import calculations_hold, equations
+from mathlit.answers.calculator import calculations_hold, equations, evaluate
 
 ERROR_TYPES = ("truncated", "format", "calculation", "reasoning")
 

@@ -1,5 +1,5 @@
-"""Sampler backends behind one interface (base.Sampler), chosen by `sampler.name`; engine.PolicySampler keeps
-one following the weights being trained."""
+"""Sampler backends behind one interface (base.Sampler), chosen by `sampler.name`. Tasks sample through a
+Policy (policy.py), which builds its backend here on first use."""
 
 from pathlib import Path
 
@@ -42,33 +42,4 @@ def make_sampler(
     return VLLMSampler(str(model_dir), tokenizer, cfg, seed)
 
 
-class LazySampler:
-    """Builds its backend on the first `generate`: a run whose samples are all on disk starts no engine."""
-
-    def __init__(self, build):
-        self._build, self._sampler = build, None
-
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        if self._sampler is None:
-            self._sampler = self._build()
-        elif hasattr(self._sampler, "wake_up"):
-            self._sampler.wake_up()  # a no-op unless paused asleep
-        return self._sampler.generate(prompts, params)
-
-    def pause(self) -> None:
-        """Between two uses with training in between: a vLLM engine that can sleep sleeps (GPU); one holding
-        GPU memory otherwise is closed and rebuilt on the next generate; on CPU the backend stays as it is."""
-        if self._sampler is None:
-            return
-        if getattr(self._sampler, "can_sleep", False):
-            self._sampler.sleep()
-        elif torch.cuda.is_available():
-            self.close()
-
-    def close(self) -> None:
-        if self._sampler is not None:
-            self._sampler.close()
-            self._sampler = None
-
-
-__all__ = ["Completion", "LazySampler", "Sampler", "SamplingParams", "make_sampler"]
+__all__ = ["Completion", "Sampler", "SamplingParams", "make_sampler"]

@@ -25,22 +25,22 @@ from omegaconf import DictConfig
 
 from mathlit.data.splits import load_test
 from mathlit.errors import ConfigError
-from mathlit.evaluation import BUILT_IN_SCORERS, LIKELIHOOD, evaluate, report_samples, sampler_for, table
+from mathlit.evaluation import evaluate, report_samples, table
 from mathlit.headline import accuracy_figures
 from mathlit.models.build import load_tokenizer
-from mathlit.models.digest import folder_digest
+from mathlit.rerankers import Reranker, baselines, reranker
+from mathlit.sampling.policy import Policy
 from mathlit.sampling.records import parse_part, read_samples
 from mathlit.tasks import Report
 
 SAMPLE_FIELDS = ("id", "sample_idx", "completion", "answer", "correct", "domain")  # what every metric reads
 
 
-def sample_fields(rerank: str | None, generator: str | None) -> tuple[str, ...]:
-    """The fields a samples.jsonl row needs (mathlit writes them all): a trained verifier reads the question,
-    the likelihood (alone, or beside a trained verifier when the generator is given) the prompt it saw."""
-    trained = rerank not in (None, *BUILT_IN_SCORERS)
-    likelihood = rerank == LIKELIHOOD or (trained and generator is not None)
-    return SAMPLE_FIELDS + ("question",) * trained + ("prompt",) * likelihood
+def sample_fields(rerank: Reranker | None, generator: str | None) -> tuple[str, ...]:
+    """The fields a samples.jsonl row needs (mathlit writes them all): what every metric reads, and what the
+    re-ranker and, beside a trained verifier, its baselines read."""
+    scorers = [rerank, *baselines(rerank, generator)] if rerank else []
+    return tuple(dict.fromkeys(SAMPLE_FIELDS + tuple(f for scorer in scorers for f in scorer.fields)))
 
 
 def train(cfg: DictConfig) -> None:
@@ -49,12 +49,11 @@ def train(cfg: DictConfig) -> None:
 
 def report(cfg: DictConfig, trained: None) -> Report:
     run_dir = Path(cfg.run_dir)
-    if cfg.eval.rerank not in (None, *BUILT_IN_SCORERS) and not (Path(cfg.eval.rerank) / "config.json").exists():
-        raise ConfigError(f"{cfg.eval.rerank}: not a saved model folder (set by eval.rerank)")
+    rerank = reranker(cfg.eval.rerank, cfg.model.path)
     if cfg.eval.samples_path:
-        fields = sample_fields(cfg.eval.rerank, cfg.model.path)
+        fields = sample_fields(rerank, cfg.model.path)
         records = read_samples(cfg.eval.samples_path, fields, "eval.samples_path")
-        metrics = report_samples(cfg, records, run_dir, verifier=cfg.eval.rerank, generator=cfg.model.path)
+        metrics = report_samples(cfg, records, run_dir, rerank=rerank, generator=cfg.model.path)
     else:
         if cfg.model.path is None:
             raise ConfigError("task=eval needs model.path (a trained HF folder) or eval.samples_path")
@@ -63,24 +62,12 @@ def report(cfg: DictConfig, trained: None) -> Report:
             test = test[: cfg.eval.max_examples]
         if not test:
             raise ConfigError(f"data={cfg.data.name} has no test problems (data.test_path)")
-        if cfg.eval.rerank and cfg.eval.n <= 0:
+        if rerank and cfg.eval.n <= 0:
             raise ConfigError("eval.rerank needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
-        sampler = sampler_for(cfg, load_tokenizer(cfg.model), folder=cfg.model.path)
-        source = folder_digest(cfg.model.path)
+        policy = Policy(cfg, load_tokenizer(cfg.model), folder=cfg.model.path)
         part = parse_part(cfg.eval.shard, "eval.shard")
-        metrics = evaluate(
-            cfg,
-            sampler,
-            test,
-            run_dir,
-            source=source,
-            greedy=cfg.eval.greedy,
-            n=cfg.eval.n,
-            verifier=cfg.eval.rerank,
-            part=part,
-            generator=cfg.model.path,
-        )
-        sampler.close()
+        metrics = evaluate(cfg, policy, test, run_dir, greedy=cfg.eval.greedy, n=cfg.eval.n, rerank=rerank, part=part)
+        policy.close()
         if metrics is None:
             return Report(None, f"sampled shard {cfg.eval.shard}; other jobs' shards are still missing", None, {})
     objective = metrics.get("greedy_accuracy", metrics.get("sampled", {}).get("pass_ratio"))

@@ -14,7 +14,7 @@ maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted v
 and by its own likelihood, in metrics.json under "sft" and "multitask". With multitask.sft_control, also
 an SFT-only model trained for as many steps as all generator stages together ("sft_control": greedy,
 maj@N), so that the multi-task gain is not just more generation steps. The first stage's sampler (one vLLM
-engine) samples both the first verifier stage's candidates and its test solutions.
+engine, in its Policy) samples both the first verifier stage's candidates and its test solutions.
 """
 
 from pathlib import Path
@@ -30,12 +30,12 @@ from mathlit.data.verifier import verifier_prompt_template
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
-from mathlit.evaluation import evaluate, sampler_for, table
+from mathlit.evaluation import evaluate, table
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
-from mathlit.models.digest import folder_digest
 from mathlit.modules.verifier import save_verifier, write_verifier_spec
-from mathlit.sampling import LazySampler
+from mathlit.rerankers import TrainedVerifier
+from mathlit.sampling.policy import Policy
 from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
 
@@ -58,7 +58,7 @@ class Trained(NamedTuple):
     folders: list[Path]  # each stage's saved weights
     sft_control: Path | None  # SFT only, with the generator stages' steps summed
     test: list[Example]
-    sft_sampler: LazySampler | None  # the first stage's, paused after sampling candidates: it samples the test too
+    sft_policy: Policy | None  # the first stage's, paused after sampling candidates: it samples the test too
     steps: int  # optimizer steps of all stages
     data_report: dict
 
@@ -74,7 +74,7 @@ def train(cfg: DictConfig) -> Trained:
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)
     verifier_splits = Splits(splits.train[: cfg.verifier.max_questions], splits.val, [], {})
-    model, folders, sft_sampler, steps_done = None, [], None, 0
+    model, folders, sft_policy, steps_done = None, [], None, 0
     for i, stage in enumerate(cfg.multitask.stages, start=1):
         steps = stage.max_steps if stage.max_steps or stage.kind == "generator" else cfg.verifier.max_steps
         stage_cfg, out = with_steps(cfg, steps), run_dir / f"stage{i}_{stage.kind}"
@@ -82,13 +82,13 @@ def train(cfg: DictConfig) -> Trained:
         if stage.kind == "generator":
             module, data = sft_parts(stage_cfg, tokenizer, splits, model)
         else:
-            sampler = sampler_for(cfg, tokenizer, folder=folders[-1])
-            train_records, val_records = candidates(cfg, sampler, folders[-1], verifier_splits, out / "candidates")
+            policy = Policy(cfg, tokenizer, folder=folders[-1])
+            train_records, val_records = candidates(cfg, policy, verifier_splits, out / "candidates")
             if len(folders) == 1:  # the SFT model's: kept for its test evaluation
-                sft_sampler = sampler
-                sampler.pause()
+                sft_policy = policy
+                policy.pause()
             else:
-                sampler.close()
+                policy.close()
             module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, verifier_splits, model)
         keep_best = "val/auroc" if stage.kind == "verifier" and cfg.verifier.keep_best else None
         result = fit_stage(stage_cfg, module, data, out, keep_best=keep_best)
@@ -104,7 +104,7 @@ def train(cfg: DictConfig) -> Trained:
         L.seed_everything(cfg.seed, workers=True)
         control_cfg = with_steps(cfg, steps)
         control = fit_stage(control_cfg, *sft_parts(control_cfg, tokenizer, splits), run_dir / "sft_control").hf_dir
-    return Trained(tokenizer, folders, control, splits.test, sft_sampler, steps_done, splits.report)
+    return Trained(tokenizer, folders, control, splits.test, sft_policy, steps_done, splits.report)
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
@@ -112,21 +112,17 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
     metrics: dict = {"stages": [str(f) for f in trained.folders]}
     for name, folder in (("sft", trained.folders[0]), ("multitask", trained.folders[-1])):
         save_verifier_spec(cfg, folder)
-        kept = trained.sft_sampler if name == "sft" else None
-        sampler = kept or sampler_for(cfg, trained.tokenizer, folder=folder)
+        kept = trained.sft_policy if name == "sft" else None
+        policy = kept or Policy(cfg, trained.tokenizer, folder=folder)
         out_dir = Path(cfg.run_dir) / "test" / name
-        source = folder_digest(folder)
-        metrics[name] = evaluate(
-            cfg, sampler, trained.test, out_dir, source=source, n=cfg.eval.n, verifier=folder, generator=folder
-        )
-        sampler.close()
+        metrics[name] = evaluate(cfg, policy, trained.test, out_dir, n=cfg.eval.n, rerank=TrainedVerifier(folder))
+        policy.close()
     summary = "\n".join(f"{name} model as its own verifier:\n{table(metrics[name])}" for name in ("sft", "multitask"))
     if trained.sft_control is not None:
-        sampler = sampler_for(cfg, trained.tokenizer, folder=trained.sft_control)
-        source = folder_digest(trained.sft_control)
+        policy = Policy(cfg, trained.tokenizer, folder=trained.sft_control)
         out_dir = Path(cfg.run_dir) / "test" / "sft_control"
-        metrics["sft_control"] = evaluate(cfg, sampler, trained.test, out_dir, source=source, n=cfg.eval.n)
-        sampler.close()
+        metrics["sft_control"] = evaluate(cfg, policy, trained.test, out_dir, n=cfg.eval.n)
+        policy.close()
         summary += f"\nSFT only, as many generation steps as multitask:\n{table(metrics['sft_control'])}"
     rerank = metrics["multitask"]["rerank"]
     # The headline: the final model, its last stage's losses, the steps of all stages.

@@ -26,9 +26,10 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from callbacks.rft_data import RFTDataCallback
-from mathlit.data.splits import load_splits
+from mathlit.data.splits import Splits, load_splits
+from mathlit.datagen.filters import RFTData
 from mathlit.datagen.rft import RFTDataGenerator
-from mathlit.evaluation import evaluate, sampler_for
+from mathlit.evaluation import evaluate
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.tasks import Report
@@ -50,44 +51,55 @@ def table(rows: list[dict]) -> str:
 
 def train(cfg: DictConfig) -> list[dict]:
     """The stages, each row with its test accuracy (measured where the trained weights are gathered)."""
-    run_dir = Path(cfg.run_dir)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)
-    generator = RFTDataGenerator(cfg, tokenizer, splits.train[: cfg.rft.max_questions], run_dir / "rft")
+    generator = RFTDataGenerator(cfg, tokenizer, splits.train[: cfg.rft.max_questions], Path(cfg.run_dir) / "rft")
     rows: list[dict] = []
-
-    def weights(folder: Path):
-        return build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
-
-    def stage(name: str, train: list, start_model, next_round: str | None):
-        """Train from `start_model` (None: the base) on `train`; sample the next round at the end."""
-        L.seed_everything(cfg.seed, workers=True)  # "base" = the same initial weights as the SFT stage
-        module, data = sft_parts(cfg, tokenizer, replace(splits, train=train, report=dict(splits.report)), start_model)
-        callback = RFTDataCallback(generator, next_round, cfg.rft.every_n_epochs) if next_round else None
-        result = fit_stage(cfg, module, data, run_dir / name, callbacks=[callback] if callback else [])
-        row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir), "steps": result.global_step}
-        if result.model is not None:  # global rank 0: greedy accuracy of the weights in memory
-            sampler = sampler_for(cfg, tokenizer, model=result.model)
-            row.update(evaluate(cfg, sampler, splits.test, run_dir / name / "test", source=result.source))
-        return (callback.augmented, callback.report) if callback else None, row
-
     if cfg.rft.sft_path:  # sample with a given SFT model, no SFT stage
         sft_folder = Path(cfg.rft.sft_path)
-        _, data = generator.generate(weights(sft_folder), "sft", "round1", folder=sft_folder)
-        round_data = (data.augmented, data.report)
+        _, data = generator.generate(load_weights(cfg, tokenizer, sft_folder), "sft", "round1", folder=sft_folder)
     else:
-        sft_folder = run_dir / "sft" / "hf"
-        round_data, row = stage("sft", splits.train, None, "round1")
+        sft_folder = Path(cfg.run_dir) / "sft" / "hf"
+        row, data = train_stage(cfg, tokenizer, splits, "sft", splits.train, generator, samples="round1")
         rows.append(row)
-
     for r in range(1, cfg.rft.rounds + 1):
-        start = None if cfg.rft.init == "base" else weights(sft_folder)
-        augmented, report = round_data
-        next_round = f"round{r + 1}" if r < cfg.rft.rounds else None
-        round_data, row = stage(f"rft{r}", splits.train + augmented, start, next_round)
-        rows.append(row | {"rft_data": report})
+        start = None if cfg.rft.init == "base" else load_weights(cfg, tokenizer, sft_folder)
+        samples = f"round{r + 1}" if r < cfg.rft.rounds else None  # the last round samples nothing
+        augmented = splits.train + data.augmented
+        row, next_data = train_stage(cfg, tokenizer, splits, f"rft{r}", augmented, generator, samples, start)
+        rows.append(row | {"rft_data": data.report})
+        data = next_data
     generator.close()
     return rows
+
+
+def train_stage(
+    cfg: DictConfig,
+    tokenizer,
+    splits: Splits,
+    name: str,
+    train: list,
+    generator: RFTDataGenerator,
+    samples: str | None,
+    start_model=None,
+) -> tuple[dict, RFTData | None]:
+    """Stage `name`: train from `start_model` (None: the base) on `train`, and its greedy test accuracy with
+    the generator's sampler; with `samples`, the data of that round sampled with the stage's weights."""
+    L.seed_everything(cfg.seed, workers=True)  # "base" = the same initial weights as the SFT stage
+    module, data = sft_parts(cfg, tokenizer, replace(splits, train=train, report=dict(splits.report)), start_model)
+    callback = RFTDataCallback(generator, samples, cfg.rft.every_n_epochs) if samples else None
+    out_dir = Path(cfg.run_dir) / name
+    result = fit_stage(cfg, module, data, out_dir, callbacks=[callback] if callback else [])
+    row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir), "steps": result.global_step}
+    if result.model is not None:  # global rank 0: the weights in memory, through the run's one sampler
+        policy = generator.holding(result.model, f"{name}@{result.global_step}", result.hf_dir)
+        row.update(evaluate(cfg, policy, splits.test, out_dir / "test"))
+        policy.pause()
+    return row, callback.data if callback else None
+
+
+def load_weights(cfg: DictConfig, tokenizer, folder: Path):
+    return build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
 
 
 def report(cfg: DictConfig, rows: list[dict]) -> Report:

@@ -18,9 +18,10 @@ from omegaconf import DictConfig
 from transformers import PreTrainedTokenizerBase
 
 from mathlit.data.splits import Splits
-from mathlit.evaluation import evaluate, sampler_for
+from mathlit.evaluation import evaluate
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import load_tokenizer
+from mathlit.sampling.policy import Policy
 from mathlit.tasks import Report
 from mathlit.training import StageResult, fit_stage, sft_parts
 
@@ -44,8 +45,9 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
     stage, test = trained.stage, trained.splits.test
     metrics = {"data": trained.splits.report, "train_seconds": round(time.time() - trained.started, 1)}
     if test:
-        sampler = sampler_for(cfg, trained.tokenizer, model=stage.model)
-        metrics |= evaluate(cfg, sampler, test, Path(cfg.run_dir) / "test", source=stage.source)
+        policy = Policy(cfg, trained.tokenizer, folder=stage.hf_dir, model=stage.model)
+        metrics |= evaluate(cfg, policy, test, Path(cfg.run_dir) / "test")
+        policy.close()
     metrics["seconds"] = round(time.time() - trained.started, 1)
     accuracy = metrics.get("greedy_accuracy")
     summary = f"greedy accuracy {accuracy:.1%} on {metrics['problems']} test problems; " if test else ""

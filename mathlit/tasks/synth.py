@@ -19,7 +19,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mathlit.data.splits import load_splits
-from mathlit.datagen.synth import SynthGenerator, SynthResult, decontamination_questions, generator_sampler
+from mathlit.datagen.synth import SynthGenerator, SynthResult, decontamination_questions, generator_policy
 from mathlit.models.build import load_tokenizer
 from mathlit.tasks import Report
 
@@ -30,11 +30,11 @@ def train(cfg: DictConfig) -> SynthResult:
     splits = load_splits(cfg.data)
     seeds = splits.train[: cfg.synth.seeds]
     known = [e.question for e in splits.train + splits.val]
-    sampler, generator = generator_sampler(cfg, tokenizer)
-    result = SynthGenerator(cfg, tokenizer, sampler, generator).run(
+    policy = generator_policy(cfg, tokenizer)
+    result = SynthGenerator(cfg, tokenizer, policy).run(
         seeds, known, decontamination_questions(cfg, splits.test), Path(cfg.run_dir)
     )
-    sampler.close()
+    policy.close()
     return result
 
 

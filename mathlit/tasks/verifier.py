@@ -26,19 +26,18 @@ from omegaconf import DictConfig, OmegaConf
 from mathlit.data.splits import Splits, load_splits
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
-from mathlit.evaluation import evaluate, sampler_for, table
+from mathlit.evaluation import evaluate, table
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
-from mathlit.models.digest import folder_digest
 from mathlit.modules.verifier import save_verifier
-from mathlit.sampling import LazySampler
+from mathlit.rerankers import TrainedVerifier
+from mathlit.sampling.policy import Policy
 from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
 
 
 class Trained(NamedTuple):
-    generator_dir: Path
-    generator: LazySampler  # paused after the candidates: the same sampler samples the test split
+    generator: Policy  # paused after the candidates: the same sampler samples the test split
     verifier_dir: Path
     splits: Splits
     training_data: dict
@@ -57,8 +56,8 @@ def train(cfg: DictConfig) -> Trained:
     else:
         generator_dir = fit_stage(cfg, *sft_parts(cfg, tokenizer), run_dir / "generator").hf_dir
 
-    generator = sampler_for(cfg, tokenizer, folder=generator_dir)
-    train_records, val_records = candidates(cfg, generator, generator_dir, splits, run_dir / "candidates")
+    generator = Policy(cfg, tokenizer, folder=generator_dir)
+    train_records, val_records = candidates(cfg, generator, splits, run_dir / "candidates")
     generator.pause()
     L.seed_everything(cfg.seed, workers=True)
     start = (
@@ -71,22 +70,13 @@ def train(cfg: DictConfig) -> Trained:
     keep_best = "val/auroc" if cfg.verifier.keep_best else None
     stage = fit_stage(stage_cfg, module, data, run_dir / "verifier", keep_best=keep_best)
     verifier_dir = save_verifier(module, stage.hf_dir)
-    return Trained(generator_dir, generator, verifier_dir, splits, data.splits.report, stage.global_step)
+    return Trained(generator, verifier_dir, splits, data.splits.report, stage.global_step)
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
-    source = folder_digest(trained.generator_dir)
     test_dir = Path(cfg.run_dir) / "test"
-    metrics = evaluate(
-        cfg,
-        trained.generator,
-        trained.splits.test,
-        test_dir,
-        source=source,
-        n=cfg.eval.n,
-        verifier=trained.verifier_dir,
-        generator=trained.generator_dir,
-    )
+    rerank = TrainedVerifier(trained.verifier_dir)
+    metrics = evaluate(cfg, trained.generator, trained.splits.test, test_dir, n=cfg.eval.n, rerank=rerank)
     trained.generator.close()
     metrics["verifier_training"] = trained.training_data
     rerank, n = metrics["rerank"], metrics["rerank"]["n"]

@@ -10,6 +10,7 @@ from mathlit.data.tokenize import format_prompt
 from mathlit.datagen.difficulty import by_difficulty, cap_to_targets, failure_rates, sample_until_targets, targets
 from mathlit.datagen.rft import RFTDataGenerator
 from mathlit.sampling.base import Completion
+from mathlit.sampling.policy import Policy
 from tests.conftest import make_cfg
 
 QUESTIONS = [
@@ -60,15 +61,12 @@ def test_the_cap_keeps_the_first_paths_up_to_each_target_and_the_buckets_report_
     assert report["0.25-0.50"]["questions"] == 0
 
 
-class Policy:
+class Engine:
     """Stands in for the engine: the first question is always right, the second only from round 2, the third never."""
 
     def __init__(self, questions, template):
         self.by_prompt = {format_prompt(template, q.question): (i, q) for i, q in enumerate(questions)}
         self.calls = []
-
-    def holding(self, model, version, folder=None):
-        return self
 
     def generate(self, prompts, params):
         self.calls.append(len(prompts))
@@ -81,22 +79,22 @@ class Policy:
             out.append([Completion(t, 5, "stop") for t in texts])
         return out
 
-    def pause(self):
+    def close(self):
         pass
 
 
-def test_rft_data_samples_short_questions_again_under_prop2diff(tmp_path, tokenizer, monkeypatch):
-    monkeypatch.setattr("mathlit.datagen.rft.model_digest", lambda model, tokenizer: "sha256:fake")  # no model here
+def test_rft_data_samples_short_questions_again_under_prop2diff(tmp_path, tokenizer):
     cfg = make_cfg(
         "task=rft", "debug=fast", "rft.k=2", "rft.strategy=prop2diff", "rft.max_samples=6", "rft.min_correct=2"
     )
     questions = load_splits(cfg.data).train[:3]
     generator = RFTDataGenerator(cfg, tokenizer, questions, tmp_path)
-    generator.policy = policy = Policy(questions, cfg.data.prompt_template)
+    engine = Engine(questions, cfg.data.prompt_template)
+    generator.policy = Policy(cfg, tokenizer, sampler=engine, digest="sha256:fake")  # no model here
     _, data = generator.generate(None, 0, "round1")
     report = json.loads((tmp_path / "round1" / "report.json").read_text())
     # round 1: 1/0/0 right (targets 1, 2, 2); round 2: the second gets 2 paths; round 3: the third, its last 2 tries
-    assert policy.calls == [3, 2, 1] and report["samples"] == 6 + 4 + 2
+    assert engine.calls == [3, 2, 1] and report["samples"] == 6 + 4 + 2
     assert report["strategy"] == "prop2diff" and report["targets_mean"] == pytest.approx(5 / 3)
     assert report["accepted"] == 1 + 2 and report["over_target"] == 1  # the first question's second path
     assert report["by_difficulty"]["0.00-0.25"] == {"questions": 1, "coverage": 1.0, "kept_mean": 1.0}

@@ -1,7 +1,8 @@
 """RFT filtering on hand-made paths: correctness, calculator checks, distinct paths, union across models."""
 
+from mathlit.answers.calculator import calculations_hold, equations
 from mathlit.data.formats import Example
-from mathlit.datagen.filters import build_rft_data, calculations_hold, equations, select_paths, word_distance
+from mathlit.datagen.filters import build_rft_data, select_paths, word_distance
 
 REFERENCE = "Mia has 3+4=<<3+4=7>>7 apples.\nThen 7*2=<<7*2=14>>14.\n#### 14"
 

@@ -1,10 +1,11 @@
 """Process labels by rollouts (Math-Shepherd): the first step from whose prefix no completion reaches the answer."""
 
-from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.data.verifier import make_candidates, step_labels
 from mathlit.datagen.rollouts import first_wrong_steps, prefix_problems
-from mathlit.sampling import Completion, SamplingParams
+from mathlit.sampling import Completion
+from mathlit.sampling.policy import Policy
+from tests.conftest import make_cfg
 
 QUESTION = Example("q", "Tom has 3 boxes of 4 pens and gives away 2. How many pens are left?", "", "10", "gsm8k")
 TEMPLATE = "Question: {question}\nAnswer:\n"
@@ -34,19 +35,11 @@ def records():
     return [r | {"completion": WRONG, "correct": False}, r | {"completion": RIGHT, "correct": True}] * 2
 
 
-def label(rows, sampler, out_dir, n=2):
-    params = SamplingParams(n=n, temperature=0.7)
-    grading = Grading("strict", 1e-6)
-    return first_wrong_steps(
-        rows,
-        [QUESTION],
-        sampler=sampler,
-        template=TEMPLATE,
-        params=params,
-        out_dir=out_dir,
-        grading=grading,
-        source="w",
-    )
+def label(rows, sampler, out_dir, n=2, weights="w"):
+    """First wrong steps from `sampler`'s rollouts, as a generator holding the weights named `weights`."""
+    cfg = make_cfg(f"verifier.rollouts={n}", "verifier.temperature=0.7", "answers.extract=strict")
+    generator = Policy(cfg, None, sampler=sampler, digest=weights)
+    return first_wrong_steps(rows, [QUESTION], generator, template=TEMPLATE, out_dir=out_dir)
 
 
 def test_each_proper_prefix_of_each_distinct_wrong_solution_is_one_rollout_problem():
@@ -94,17 +87,7 @@ def test_blank_lines_are_not_steps_and_other_weights_rollouts_are_replaced(tmp_p
     assert labels.index(0) == spaced.index("He gives away")
     # Another generator's wrong solutions (a rerun after its weights changed): its rollouts replace the old ones.
     rows = [{"question": QUESTION.question, "completion": WRONG, "correct": False}]
-    params, grading = SamplingParams(n=2, temperature=0.7), Grading("strict", 1e-6)
-    first = first_wrong_steps(
-        rows,
-        [QUESTION],
-        sampler=Continuer(),
-        template=TEMPLATE,
-        params=params,
-        out_dir=tmp_path,
-        grading=grading,
-        source="other weights",
-    )
+    first = label(rows, Continuer(), tmp_path, weights="other weights")
     assert first == {(QUESTION.question, WRONG): 1}
 
 
@@ -113,7 +96,6 @@ def test_rollout_labels_need_the_process_objective_pointwise_and_a_rollout(tmp_p
 
     from mathlit.datagen.rollouts import check_process_labels
     from mathlit.errors import ConfigError
-    from tests.conftest import make_cfg
 
     ok = ["verifier.objective=process", "verifier.process_labels=rollouts"]
     check_process_labels(make_cfg(*ok).verifier)

@@ -8,6 +8,7 @@ import pytest
 from mathlit.data.splits import load_splits
 from mathlit.datagen.synth import SynthGenerator
 from mathlit.sampling.base import Completion
+from mathlit.sampling.policy import Policy
 from tests.conftest import make_cfg
 
 ARGS = ["task=synth", "debug=fast", "synth.seeds=3", "synth.per_seed=6", "synth.answers=3", "synth.test_paths=[]"]
@@ -62,7 +63,8 @@ def run(tmp_path, sampler=None, *args):
     seeds = [replace(s, question=f"{k}|{s.question}") for k, s in enumerate(splits.train)]  # numbered
     tests = [e.question for e in splits.test]
     sampler = sampler or Scripted(tests)
-    generator = SynthGenerator(cfg, tokenizer_of(cfg), sampler, {"model": "scripted"})
+    policy = Policy(cfg, tokenizer_of(cfg), sampler=sampler, digest="scripted")
+    generator = SynthGenerator(cfg, tokenizer_of(cfg), policy)
     known = [e.question for e in seeds]
     return generator.run(seeds[: cfg.synth.seeds], known, tests, tmp_path), sampler
 
@@ -112,7 +114,8 @@ def test_rows_carry_the_label_the_agreeing_paths_and_their_provenance(tmp_path):
     assert first["domain"] == "gsm8k" and first["id"].endswith("#syn0/0")
     meta = first["meta"]
     assert meta["synthetic"] is True and meta["seed_id"] == first["id"].split("#")[0]
-    assert meta["generator"] == {"model": "scripted"} and meta["label_share"] == pytest.approx(2 / 3)
+    assert meta["generator"] == {"sampler": "given", "weights": "scripted"}
+    assert meta["label_share"] == pytest.approx(2 / 3)
     assert meta["prompts"]["create"].startswith("sha256:") and meta["versions"]["torch"]
     assert meta["sampling"]["create"]["temperature"] == 1.0 and meta["sampling"]["answer"]["n"] == 3
     assert len({r["id"] for r in rows}) == len(rows) == 6
