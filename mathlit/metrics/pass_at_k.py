@@ -73,12 +73,18 @@ def mean_over_runs(samples: list[dict], k: int, score: Callable[[list[dict]], fl
     return sum(score(run) for run in runs) / len(runs)
 
 
-def maj_at_k(samples: list[dict], k: int) -> float:
-    def correct(run: list[dict]) -> float:
-        winner = majority(run)
-        return float(winner is not None and winner[0]["correct"])
+Chooser = Callable[[list[dict]], dict | list[dict] | None]  # a run of samples -> the chosen sample or cluster
 
-    return mean_over_runs(samples, k, correct)
+
+def chose_correct(choice: dict | list[dict] | None) -> float:
+    """1.0 when the chosen sample (or the first of the chosen cluster) is correct; no choice is wrong."""
+    if choice is None:
+        return 0.0
+    return float((choice[0] if isinstance(choice, list) else choice)["correct"])
+
+
+def maj_at_k(samples: list[dict], k: int) -> float:
+    return mean_over_runs(samples, k, lambda run: chose_correct(majority(run)))
 
 
 def powers_of_two(n: int) -> list[int]:
@@ -89,13 +95,16 @@ def powers_of_two(n: int) -> list[int]:
     return ks if ks[-1] == n else ks + [n]
 
 
-def summarize(records: list[dict]) -> dict:
-    """pass@k, maj@k for k = 1, 2, 4, ..., N and PassRatio@N, averaged over problems, with intervals."""
+def summarize(records: list[dict], choosers: dict[str, Chooser] | None = None) -> dict:
+    """pass@k and maj@k for k = 1, 2, 4, ..., N and PassRatio@N, averaged over problems, with intervals;
+    `choosers` (name -> a choice among a run of samples) add `name@k`: how often the choice of each run of k
+    samples is correct, averaged over the N // k disjoint runs like maj@k."""
     groups = by_problem(records)
     if not groups:
         return {"problems": 0}
     n = min(len(g) for g in groups.values())
     ks = powers_of_two(n)
+    choosers = {"maj": majority} | (choosers or {})
     per_problem: dict[str, list[float]] = defaultdict(list)
     for samples in groups.values():
         samples = samples[:n]
@@ -103,7 +112,9 @@ def summarize(records: list[dict]) -> dict:
         per_problem["pass_ratio"].append(c / n)
         for k in ks:
             per_problem[f"pass@{k}"].append(pass_at_k(n, c, k))
-            per_problem[f"maj@{k}"].append(maj_at_k(samples, k))
+            for name, choose in choosers.items():
+                accuracy = mean_over_runs(samples, k, lambda run, choose=choose: chose_correct(choose(run)))
+                per_problem[f"{name}@{k}"].append(accuracy)
     return problem_means(per_problem) | {"n": n}
 
 

@@ -8,18 +8,9 @@ Ties go to the answer seen first; a sample without an answer never wins; no answ
 Each method at k is averaged over the N // k disjoint runs of k samples, like maj@k.
 """
 
-from collections import defaultdict
 from collections.abc import Callable
 
-from mathlit.metrics.pass_at_k import (
-    by_problem,
-    cluster_answers,
-    maj_at_k,
-    mean_over_runs,
-    pass_at_k,
-    powers_of_two,
-    problem_means,
-)
+from mathlit.metrics.pass_at_k import cluster_answers, summarize
 
 AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "mean": lambda xs: sum(xs) / len(xs),
@@ -46,31 +37,14 @@ def cluster_rerank(samples: list[dict], top_k: int = 8, aggregate: str = "mean")
     return max(kept, key=lambda c: AGGREGATES[aggregate]([r["score"] for r in c])) if kept else None
 
 
-def _correct(choice: dict | list[dict] | None) -> float:
-    if choice is None:
-        return 0.0
-    return float((choice[0] if isinstance(choice, list) else choice)["correct"])
-
-
 def rerank_summary(records: list[dict], top_k: int = 8, aggregate: str = "mean") -> dict:
-    """pass@k, maj@k, best_of@k, weighted@k, cluster@k for k = 1, 2, 4, ..., N, averaged over problems, with
-    bootstrap intervals over problems under "ci95"."""
-    groups = by_problem(records)
-    n = min(len(g) for g in groups.values())
-    methods = {
-        "best_of": best_of,
-        "weighted": weighted_vote,
-        "cluster": lambda run: cluster_rerank(run, top_k, aggregate),
-    }
-    per_problem: dict[str, list[float]] = defaultdict(list)
-    for samples in groups.values():
-        samples = samples[:n]
-        c = sum(bool(r["correct"]) for r in samples)
-        for k in powers_of_two(n):
-            scores = {"pass": pass_at_k(n, c, k), "maj": maj_at_k(samples, k)}
-            scores |= {
-                name: mean_over_runs(samples, k, lambda run, f=f: _correct(f(run))) for name, f in methods.items()
-            }
-            for name, value in scores.items():
-                per_problem[f"{name}@{k}"].append(value)
-    return problem_means(per_problem) | {"n": n}
+    """pass@k, maj@k, best_of@k, weighted@k, cluster@k for k = 1, 2, 4, ..., N (and PassRatio@N), averaged
+    over problems, with bootstrap intervals over problems under "ci95"."""
+    return summarize(
+        records,
+        {
+            "best_of": best_of,
+            "weighted": weighted_vote,
+            "cluster": lambda run: cluster_rerank(run, top_k, aggregate),
+        },
+    )
