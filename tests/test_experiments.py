@@ -31,7 +31,7 @@ SMALL_DATA = ["data.max_train_examples=32", "data.val_examples=4", "data.max_tes
 def fakes(monkeypatch, tokenizer):
     calls = []
     # The 7B scales shard over GPUs (trainer.strategy=fsdp), refused on CPU; here the strategy is only built.
-    for module in ("mathlit.tasks", "mathlit.strategies"):
+    for module in ("mathlit.startup", "mathlit.strategies"):
         monkeypatch.setattr(f"{module}.check_strategy", lambda name: None)
 
     def fit_stage(cfg, module, data, out_dir, *, callbacks=(), keep_best=None):

@@ -1,5 +1,6 @@
 """Tasks by name: each module is one paper recipe, read top to bottom, in two parts.
 
+A task module may define `check(cfg)`, run at start-up (mathlit.startup) before anything loads.
 `train(cfg)` runs on every rank (Lightning stages, data generation) and returns what the report needs;
 `report(cfg, trained)` runs on global rank 0 only (evaluation) and returns a `Report`. The runner holds the
 run folder against a second run (mathlit.folder_lock), writes the metrics to <run_dir>/metrics.json (led by
@@ -14,13 +15,10 @@ from pathlib import Path
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from mathlit.config import check_keys
-from mathlit.data.prompts import settle_prompt
 from mathlit.folder_lock import holding
 from mathlit.headline import headline
 from mathlit.io import write_json
-from mathlit.models.build import check_model_choice
-from mathlit.strategies import check_strategy
+from mathlit.startup import start
 
 
 @dataclass(frozen=True)
@@ -34,15 +32,10 @@ class Report:
 def run_task(cfg: DictConfig) -> float | None:
     """Run the task cfg.task.name (one of config.Task, checked at composition); on global rank 0 its
     objective, None elsewhere."""
-    check_keys(cfg)
-    if cfg.task.name != "pretrain":  # pretrain refuses any weights to load, with its own message
-        check_model_choice(cfg.model)
-    if cfg.task.name != "eval":
-        check_strategy(cfg.trainer.strategy)
-    settle_prompt(cfg)
+    task = importlib.import_module(f"mathlit.tasks.{cfg.task.name}")
+    start(cfg, task)  # every check before anything loads (mathlit.startup)
     run_dir = Path(cfg.run_dir)
     with holding(run_dir):
-        task = importlib.import_module(f"mathlit.tasks.{cfg.task.name}")
         trained = task.train(cfg)
         if rank_zero_only.rank != 0:
             return None

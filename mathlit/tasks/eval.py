@@ -27,7 +27,7 @@ from mathlit.data.splits import load_test
 from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, report_samples, table
 from mathlit.headline import accuracy_figures
-from mathlit.models.build import load_tokenizer
+from mathlit.models.build import check_model_choice, load_tokenizer
 from mathlit.rerankers import Reranker, baselines, reranker
 from mathlit.sampling.policy import Policy
 from mathlit.sampling.records import parse_part, read_samples
@@ -41,6 +41,11 @@ def sample_fields(rerank: Reranker | None, generator: str | None) -> tuple[str, 
     re-ranker and, beside a trained verifier, its baselines read."""
     scorers = [rerank, *baselines(rerank, generator)] if rerank else []
     return tuple(dict.fromkeys(SAMPLE_FIELDS + tuple(f for scorer in scorers for f in scorer.fields)))
+
+
+def check(cfg: DictConfig) -> None:
+    """Nothing trains, so any strategy will do; the weights must suit the model preset."""
+    check_model_choice(cfg.model)
 
 
 def train(cfg: DictConfig) -> None:

@@ -36,6 +36,7 @@ from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier, write_verifier_spec
 from mathlit.rerankers import TrainedVerifier
 from mathlit.sampling.policy import Policy
+from mathlit.startup import check_training
 from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
 
@@ -63,13 +64,17 @@ class Trained(NamedTuple):
     data_report: dict
 
 
-def train(cfg: DictConfig) -> Trained:
+def check(cfg: DictConfig) -> None:
+    check_training(cfg)
     check_process_labels(cfg.verifier)
     kinds = [s.kind for s in cfg.multitask.stages]
     if not kinds or kinds[0] != "generator":
         raise ConfigError(f"multitask.stages must start with generator, got {[str(k) for k in kinds]}")
     if cfg.verifier.head != "token":
         raise ConfigError("task=multitask needs verifier.head=token: one backbone both generates and evaluates")
+
+
+def train(cfg: DictConfig) -> Trained:
     run_dir = Path(cfg.run_dir)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)

@@ -24,6 +24,7 @@ from mathlit.errors import ConfigError
 from mathlit.headline import merge, training_figures
 from mathlit.models.build import context_length, load_tokenizer
 from mathlit.modules.generator import GeneratorSFT, response_loss_sum
+from mathlit.strategies import check_strategy
 from mathlit.tasks import Report
 from mathlit.training import StageResult, datamodule, fit_stage
 
@@ -36,10 +37,15 @@ class Trained(NamedTuple):
     started: float
 
 
-def train(cfg: DictConfig) -> Trained:
-    started = time.time()
+def check(cfg: DictConfig) -> None:
+    """Trains from scratch: no weights to load; the strategy must run here."""
     if cfg.model.path is not None:
         raise ConfigError("task=pretrain trains from scratch: set model.path=null (and model.arch)")
+    check_strategy(cfg.trainer.strategy)
+
+
+def train(cfg: DictConfig) -> Trained:
+    started = time.time()
     if cfg.pretrain.block_size > cfg.data.max_length:
         raise ConfigError(
             f"pretrain.block_size={cfg.pretrain.block_size} exceeds data.max_length={cfg.data.max_length}"

@@ -32,6 +32,7 @@ from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier
 from mathlit.rerankers import TrainedVerifier
 from mathlit.sampling.policy import Policy
+from mathlit.startup import check_training
 from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
 
@@ -44,8 +45,12 @@ class Trained(NamedTuple):
     verifier_steps: int
 
 
-def train(cfg: DictConfig) -> Trained:
+def check(cfg: DictConfig) -> None:
+    check_training(cfg)
     check_process_labels(cfg.verifier)
+
+
+def train(cfg: DictConfig) -> Trained:
     run_dir = Path(cfg.run_dir)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)

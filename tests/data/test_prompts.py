@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from mathlit.data.prompts import chat_template, settle_prompt
+from mathlit.data.prompts import chat_template
 from mathlit.errors import ConfigError
+from mathlit.startup import settle_prompt
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, make_cfg
 

@@ -1,0 +1,60 @@
+"""What a run checks and settles before its task starts, so that bad settings fail in one line at once, not
+after a multi-GB model is loaded or an hour of training:
+
+- every key known and of its type (mathlit.config.check_keys);
+- the task's own check: a task module may define `check(cfg)`; without one, `check_training` (the weights to
+  load suit the model preset, the strategy can run here);
+- the prompt template every stage of the run uses, settled once (`settle_prompt`).
+
+`data.prompt_format=chat` renders the tokenizer's chat template (system prompt, then data.prompt_template as the
+user message) once, with `{question}` left in place, so every stage fills it like a raw template. The final
+template is saved with each trained model (hf/mathlit.json), and a run that samples from such a folder uses it
+(data.prompt_from_model): a model is never sampled with another prompt than it was trained on.
+"""
+
+import logging
+from types import ModuleType
+
+from omegaconf import DictConfig
+
+from mathlit.config import check_keys
+from mathlit.data.prompts import chat_template
+from mathlit.models.build import check_model_choice, load_tokenizer, saved_prompt
+from mathlit.strategies import check_strategy
+
+log = logging.getLogger(__name__)
+
+
+def start(cfg: DictConfig, task: ModuleType) -> None:
+    check_keys(cfg)
+    getattr(task, "check", check_training)(cfg)
+    settle_prompt(cfg)
+
+
+def check_training(cfg: DictConfig) -> None:
+    """A task that loads weights and trains: the weights suit the preset, the strategy runs here."""
+    check_model_choice(cfg.model)
+    check_strategy(cfg.trainer.strategy)
+
+
+def sampled_folder(cfg: DictConfig) -> str | None:
+    """The model folder the task samples from, if any."""
+    own = {"rft": cfg.rft.sft_path, "verifier": cfg.verifier.generator_path}.get(str(cfg.task.name))
+    return own or cfg.model.path
+
+
+def settle_prompt(cfg: DictConfig) -> None:
+    """Set data.prompt_template to the exact template of this run (format raw from then on)."""
+    data = cfg.data
+    saved = saved_prompt(sampled_folder(cfg)) if data.prompt_from_model else None
+    if saved is not None:
+        if saved != data.prompt_template:
+            log.warning("using the prompt template %s was trained with (data.prompt_from_model)", sampled_folder(cfg))
+        data.prompt_template = saved
+    else:
+        template = data.prompt_template.replace("\\n", "\n")
+        if data.prompt_format == "chat":
+            system = data.system_prompt.replace("\\n", "\n")
+            template = chat_template(load_tokenizer(cfg.model), template, system)
+        data.prompt_template = template
+    data.prompt_format = "raw"
