@@ -180,9 +180,19 @@ def verifier_parts(
     return module, data
 
 
-def with_steps(cfg: DictConfig, max_steps: int | None) -> DictConfig:
-    """The same config with another trainer.max_steps (a stage's own budget); None keeps it."""
-    return cfg if max_steps is None else OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
+def stage_steps(cfg: DictConfig, kind: str, own: int | None = None) -> int:
+    """A stage's optimizer steps: its own budget (`own`, e.g. multitask.stages[i].max_steps), else for a
+    verifier stage verifier.max_steps, else trainer.max_steps. The one place a stage's budget is decided."""
+    if own:
+        return own
+    if kind == "verifier" and cfg.verifier.max_steps:
+        return cfg.verifier.max_steps
+    return cfg.trainer.max_steps
+
+
+def with_steps(cfg: DictConfig, max_steps: int) -> DictConfig:
+    """The same config with another trainer.max_steps (a stage's budget, see `stage_steps`)."""
+    return OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
 
 
 def fit_stage(

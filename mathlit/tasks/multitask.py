@@ -38,7 +38,7 @@ from mathlit.rerankers import TrainedVerifier
 from mathlit.sampling.policy import Policy
 from mathlit.startup import check_training
 from mathlit.tasks import Report
-from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
+from mathlit.training import fit_stage, sft_parts, stage_steps, verifier_parts, with_steps
 
 
 def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
@@ -81,8 +81,8 @@ def train(cfg: DictConfig) -> Trained:
     verifier_splits = Splits(splits.train[: cfg.verifier.max_questions], splits.val, [], {})
     model, folders, sft_policy, steps_done = None, [], None, 0
     for i, stage in enumerate(cfg.multitask.stages, start=1):
-        steps = stage.max_steps if stage.max_steps or stage.kind == "generator" else cfg.verifier.max_steps
-        stage_cfg, out = with_steps(cfg, steps), run_dir / f"stage{i}_{stage.kind}"
+        stage_cfg = with_steps(cfg, stage_steps(cfg, stage.kind, stage.max_steps))
+        out = run_dir / f"stage{i}_{stage.kind}"
         L.seed_everything(cfg.seed, workers=True)
         if stage.kind == "generator":
             module, data = sft_parts(stage_cfg, tokenizer, splits, model)
@@ -105,7 +105,7 @@ def train(cfg: DictConfig) -> Trained:
         folders.append(folder)
     control = None
     if cfg.multitask.sft_control:
-        steps = sum(s.max_steps or cfg.trainer.max_steps for s in cfg.multitask.stages if s.kind == "generator")
+        steps = sum(stage_steps(cfg, s.kind, s.max_steps) for s in cfg.multitask.stages if s.kind == "generator")
         L.seed_everything(cfg.seed, workers=True)
         control_cfg = with_steps(cfg, steps)
         control = fit_stage(control_cfg, *sft_parts(control_cfg, tokenizer, splits), run_dir / "sft_control").hf_dir

@@ -34,7 +34,7 @@ from mathlit.rerankers import TrainedVerifier
 from mathlit.sampling.policy import Policy
 from mathlit.startup import check_training
 from mathlit.tasks import Report
-from mathlit.training import fit_stage, sft_parts, verifier_parts, with_steps
+from mathlit.training import fit_stage, sft_parts, stage_steps, verifier_parts, with_steps
 
 
 class Trained(NamedTuple):
@@ -70,7 +70,7 @@ def train(cfg: DictConfig) -> Trained:
         if cfg.verifier.init == "generator"
         else None
     )
-    stage_cfg = with_steps(cfg, cfg.verifier.max_steps)
+    stage_cfg = with_steps(cfg, stage_steps(cfg, "verifier"))
     module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, splits, start)
     keep_best = "val/auroc" if cfg.verifier.keep_best else None
     stage = fit_stage(stage_cfg, module, data, run_dir / "verifier", keep_best=keep_best)
