@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from mathlit.sampling.progress import SamplingProgress, ShardProgress
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, ROOT, make_cfg
@@ -84,3 +86,15 @@ def test_the_log_of_a_small_eval_holds_progress_lines_that_reach_the_total(tmp_p
     log = next(run.glob("*.log")).read_text()
     counts = re.findall(r"sampling \S+/(greedy|sampled): (\d+)/(\d+) samples", log)
     assert ("greedy", "6", "6") in counts and ("sampled", "24", "24") in counts  # 6 problems; 6 x eval.n=4
+
+
+def test_a_resumed_step_counts_the_shards_on_disk(tmp_path, caplog):
+    from tests.sampling.test_records import Arithmetic, run
+
+    with pytest.raises(RuntimeError):
+        run(Arithmetic(fail_on_call=3), tmp_path)  # 10 problems in shards of 3: two shards written, then it dies
+    with caplog.at_level(logging.INFO, logger="mathlit.sampling.progress"):
+        run(Arithmetic(), tmp_path)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith(f"sampling {tmp_path}: 6/20 samples (30%, 6 from disk)")  # a shard: 3 problems x n=2
+    assert lines[-1].startswith(f"sampling {tmp_path}: 20/20 samples (100%, 12 from disk)")  # the two written
