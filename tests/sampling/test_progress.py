@@ -49,7 +49,7 @@ def test_on_a_terminal_the_line_is_rewritten_in_place_and_only_the_log_file_gets
     log_file = logging.FileHandler(tmp_path / "run.log")
     logger = logging.getLogger("mathlit.sampling.progress")
     logger.addHandler(log_file)
-    logger.setLevel(logging.INFO)
+    level, logger.level = logger.level, logging.INFO
     try:
         progress = SamplingProgress("sampling x", 2, stream=terminal, clock=clock)
         clock.now = 1.0
@@ -58,6 +58,7 @@ def test_on_a_terminal_the_line_is_rewritten_in_place_and_only_the_log_file_gets
         progress.update(1)
     finally:
         logger.removeHandler(log_file)
+        logger.setLevel(level)
         log_file.close()
     shown = terminal.getvalue()
     assert shown.count("\r\x1b[K") == 2 and shown.endswith("2/2 samples (100%), 1.0 samples/s, done in 0:02\n")
@@ -93,6 +94,7 @@ def test_a_resumed_step_counts_the_shards_on_disk(tmp_path, caplog):
 
     with pytest.raises(RuntimeError):
         run(Arithmetic(fail_on_call=3), tmp_path)  # 10 problems in shards of 3: two shards written, then it dies
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="mathlit.sampling.progress"):
         run(Arithmetic(), tmp_path)
     lines = [r.getMessage() for r in caplog.records]
