@@ -11,6 +11,7 @@ neither.
 import dataclasses
 import enum
 import inspect
+import json
 import io
 import re
 import tokenize
@@ -122,12 +123,11 @@ def _default(values, path: str) -> str:
             node = node.get(part)
         else:
             return ""
-    if node is None:
-        return "`null`"
-    if isinstance(node, dict | list):
-        return "" if isinstance(node, dict) and node else f"`{node}`".replace("|", "\\|")
-    text = str(node).replace("\n", "\\n").replace("|", "\\|")
-    return f"`{text[:60]}{'...' if len(text) > 60 else ''}`"
+    if isinstance(node, dict) and node:
+        return ""  # a group, listed key by key
+    text = node if isinstance(node, str) else json.dumps(node)  # null, true, [..] as in yaml
+    text = text.replace("\n", "\\n").replace("|", "\\|")
+    return f"`{text[:100]}{'...' if len(text) > 100 else ''}`"
 
 
 def keys(default_config: dict | None = None) -> list[Key]:
@@ -161,7 +161,7 @@ def default_config() -> dict:
 
     with initialize_config_module("mathlit.conf", version_base="1.3"):
         cfg = compose("config", overrides=["run_dir=outputs/TASK/TIME"])
-    return OmegaConf.to_container(cfg, resolve=False)
+    return OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
 
 
 def options(conf: Path) -> dict[str, list[str]]:
