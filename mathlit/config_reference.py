@@ -11,8 +11,8 @@ neither.
 import dataclasses
 import enum
 import inspect
-import json
 import io
+import json
 import re
 import tokenize
 import types
