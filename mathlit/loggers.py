@@ -57,10 +57,12 @@ def log_test_figures(run_dir: Path, accuracy: dict[str, float], step: int | None
     _built[:] = [(folder, logger) for folder, logger in _built if not folder.is_relative_to(run_dir)]
     if not mine:
         return
-    tracker = mine[-1]
     figures = {f"test/{name}": value for name, value in accuracy.items() if isinstance(value, int | float)}
     if figures:
-        tracker.log_metrics(figures, step=step)
-    tracker.finalize("success")
-    if type(tracker).__name__ == "WandbLogger":
-        tracker.experiment.finish()
+        mine[-1].log_metrics(figures, step=step)
+    for tracker in mine:
+        tracker.finalize("success")
+    if any(type(tracker).__name__ == "WandbLogger" for tracker in mine):
+        import wandb
+
+        wandb.finish()  # the stages of a task share the process's one W&B run
