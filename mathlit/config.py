@@ -178,7 +178,7 @@ class LoraSettings:
 
     r: int = MISSING  # rank; 0: no LoRA, every weight trains
     alpha: float = MISSING  # updates are scaled by alpha / r
-    dropout: float = MISSING
+    dropout: float = MISSING  # dropout on the adapters' input
     target_modules: list[str] = MISSING  # module names inside each layer (q_proj, ..., down_proj)
 
 
@@ -186,26 +186,26 @@ class LoraSettings:
 class LlamaArch:
     """A LLaMA architecture for random initialisation (`model=tiny_llama`)."""
 
-    hidden_size: int = MISSING
-    intermediate_size: int = MISSING
-    num_hidden_layers: int = MISSING
-    num_attention_heads: int = MISSING
-    num_key_value_heads: int = MISSING
-    max_position_embeddings: int = MISSING
-    rope_theta: float = MISSING
-    tie_word_embeddings: bool = MISSING
+    hidden_size: int = MISSING  # width of the residual stream
+    intermediate_size: int = MISSING  # width of the MLP's hidden layer
+    num_hidden_layers: int = MISSING  # transformer blocks
+    num_attention_heads: int = MISSING  # query heads (head_dim = hidden_size / heads)
+    num_key_value_heads: int = MISSING  # key/value heads (fewer than the query heads: grouped-query attention)
+    max_position_embeddings: int = MISSING  # context length in tokens
+    rope_theta: float = MISSING  # base of the rotary position embedding
+    tie_word_embeddings: bool = MISSING  # the output layer shares the input embedding's weights
 
 
 @dataclass
 class ModelConfig:
-    name: str = MISSING
+    name: str = MISSING  # the model option's name (model=<name>); picks the scale preset (scale=${model})
     path: str | None = MISSING  # a local HF folder to load weights from (never a hub lookup: download hub models first)
     tokenizer: str | None = MISSING  # for random init; a model folder (`path`) brings its own
     arch: LlamaArch | None = MISSING  # random init from this architecture when `path` is null
     attn_implementation: Attention = MISSING
     dtype: Dtype = MISSING  # dtype the weights are loaded in
-    trust_remote_code: bool = MISSING
-    gradient_checkpointing: bool = MISSING
+    trust_remote_code: bool = MISSING  # let transformers run a model folder's own Python code (needed by some families)
+    gradient_checkpointing: bool = MISSING  # recompute activations in the backward pass: less memory, same gradients
     quantization: Quantization = MISSING  # 4bit | 8bit: a bitsandbytes base under LoRA adapters (QLoRA)
     lora: LoraSettings = field(default_factory=LoraSettings)
 
@@ -214,13 +214,13 @@ class ModelConfig:
 class ArithConfig:
     """Procedural multi-step word problems (`data=arith`)."""
 
-    num_train: int = MISSING
+    num_train: int = MISSING  # generated training problems
     num_test: int = MISSING
-    min_steps: int = MISSING
-    max_steps: int = MISSING
+    min_steps: int = MISSING  # fewest arithmetic steps per problem
+    max_steps: int = MISSING  # most arithmetic steps per problem
     max_value: int = MISSING  # operands in the question are at most this
     max_result: int = MISSING  # no intermediate or final result exceeds this
-    seed: int = MISSING
+    seed: int = MISSING  # the generator's seed (the same seed: the same problems)
 
 
 @dataclass
@@ -248,8 +248,8 @@ class DataConfig:
     prompt_from_model: bool = MISSING  # a model folder mathlit trained is sampled with the prompt it was trained on
     synthetic_max: int | None = MISSING  # at most this many synthetic rows (task=synth's) of augment_paths
     train_fraction: float = MISSING  # deterministic subsample of the train set (data-amount scaling)
-    max_train_examples: int | None = MISSING
-    max_test_examples: int | None = MISSING
+    max_train_examples: int | None = MISSING  # at most N training examples after train_fraction (null: all)
+    max_test_examples: int | None = MISSING  # the first N test problems only (null: all)
     val_examples: int = MISSING  # held out of the train set for validation loss
     max_length: int = MISSING  # longer examples are dropped and counted, never truncated (which would lose EOS)
     max_row_bytes: int = MISSING  # a longer jsonl row is a bad row, rejected before it is parsed or tokenised
@@ -262,52 +262,52 @@ class DataConfig:
 
 @dataclass
 class TrainerConfig:
-    accelerator: str = MISSING
-    devices: Any = MISSING
-    num_nodes: int = MISSING
-    strategy: Strategy = MISSING
+    accelerator: str = MISSING  # auto | cpu | gpu (Lightning's accelerator)
+    devices: Any = MISSING  # devices per node: a number, a list of ids or auto
+    num_nodes: int = MISSING  # machines (SLURM sets it from the allocation)
+    strategy: Strategy = MISSING  # auto (one device) | ddp | fsdp | fsdp2 (sharded models)
     precision: str = MISSING  # auto = bf16-mixed on GPU, 32-true on CPU; or any Lightning precision string
-    max_steps: int = MISSING
-    max_epochs: int = MISSING
+    max_steps: int = MISSING  # optimizer steps to train; -1: max_epochs decides
+    max_epochs: int = MISSING  # passes over the training data when max_steps is -1
     global_batch_size: int = MISSING  # examples per optimizer step, across devices and accumulation
     micro_batch_size: int = MISSING  # examples per forward pass on one device
-    gradient_clip_val: float = MISSING
+    gradient_clip_val: float = MISSING  # clip the gradient norm to this (0: no clipping)
     val_every_n_steps: int | None = MISSING  # null: once per epoch
-    log_every_n_steps: int = MISSING
-    checkpoint_every_n_steps: int = MISSING
+    log_every_n_steps: int = MISSING  # a row in the log (metrics.csv, the tracker) every N optimizer steps
+    checkpoint_every_n_steps: int = MISSING  # write checkpoints/last.ckpt every N optimizer steps (what a kill loses)
     resume: bool = MISSING  # continue from <run_dir>/checkpoints/last.ckpt when it exists
     compile: bool = MISSING  # torch.compile the model's forward while training (callbacks/compile_model.py)
-    deterministic: bool = MISSING
-    progress_bar: bool = MISSING
+    deterministic: bool = MISSING  # torch's deterministic algorithms (slower; bitwise repeatable on one machine)
+    progress_bar: bool = MISSING  # the training bar that counts optimizer steps
 
 
 @dataclass
 class OptimConfig:
-    name: Optimizer = MISSING
-    lr: float = MISSING
-    weight_decay: float = MISSING
-    beta1: float = MISSING
-    beta2: float = MISSING
-    eps: float = MISSING
-    warmup_ratio: float = MISSING
+    name: Optimizer = MISSING  # adamw | adamw8bit (bitsandbytes)
+    lr: float = MISSING  # peak learning rate
+    weight_decay: float = MISSING  # AdamW's decoupled weight decay
+    beta1: float = MISSING  # AdamW's first-moment decay
+    beta2: float = MISSING  # AdamW's second-moment decay
+    eps: float = MISSING  # AdamW's epsilon
+    warmup_ratio: float = MISSING  # share of the planned steps with a linear warm-up
     schedule: Schedule = MISSING  # after warm-up
     min_lr_ratio: float = MISSING  # final lr as a share of the peak
 
 
 @dataclass
 class SamplerConfig:
-    name: SamplerName = MISSING
+    name: SamplerName = MISSING  # hf: transformers generate | vllm: a vLLM engine | openai: a server by URL
     batch_size: int = MISSING  # prompts per generate call (hf)
-    max_new_tokens: int = MISSING
-    stop: list[str] = MISSING
+    max_new_tokens: int = MISSING  # tokens per completion at most (a longer one is cut: finish_reason length)
+    stop: list[str] = MISSING  # strings that end a completion, besides EOS
     dtype: SamplerDtype = MISSING
     # vLLM engine settings
-    tensor_parallel_size: int = MISSING
+    tensor_parallel_size: int = MISSING  # GPUs one vLLM engine spans
     gpu_memory_utilization: float = MISSING
-    max_model_len: int | None = MISSING
-    enforce_eager: bool = MISSING
+    max_model_len: int | None = MISSING  # vLLM's context length (null: the model's)
+    enforce_eager: bool = MISSING  # vLLM without CUDA graphs (starts faster, samples slower)
     max_num_seqs: int | None = MISSING  # vLLM's cap on sequences per step (null: vLLM's default)
-    start_timeout_s: float = MISSING
+    start_timeout_s: float = MISSING  # seconds the vLLM engine may take to start
     sleep_mode: bool = MISSING  # GPU: a kept engine sleeps (weights to CPU, KV cache freed) while training runs
     # OpenAI-compatible server settings, read by sampler=openai
     base_url: str | None = MISSING  # e.g. http://127.0.0.1:8000/v1
@@ -321,22 +321,22 @@ class SamplerConfig:
 
 @dataclass
 class LoggerConfig:
-    name: LoggerName = MISSING
-    project: str = MISSING
-    kwargs: dict[str, Any] = MISSING
+    name: LoggerName = MISSING  # csv (always kept) | tensorboard | wandb | mlflow beside it (.[loggers])
+    project: str = MISSING  # the W&B project or MLflow experiment
+    kwargs: dict[str, Any] = MISSING  # passed to the tracker's Lightning logger (mathlit/loggers.py)
 
 
 @dataclass
 class TaskConfig:
-    name: Task = MISSING
+    name: Task = MISSING  # the recipe: mathlit/tasks/<name>.py (task=<name>)
 
 
 @dataclass
 class EvalConfig:
     greedy: bool = MISSING  # one greedy completion per problem (maj1@1)
     n: int = MISSING  # sampled completions per problem for pass@k, maj@k, PassRatio@N; 0 = none
-    temperature: float = MISSING
-    top_p: float = MISSING
+    temperature: float = MISSING  # sampling temperature of the n completions
+    top_p: float = MISSING  # nucleus sampling of the n completions (1.0: off)
     max_examples: int | None = MISSING  # the first N test problems
     samples_path: str | None = MISSING  # score an existing samples.jsonl instead of sampling
     shard: str | None = MISSING  # "i/n": sample shards i, i+n, ... of each pass only (one job of an array)
@@ -361,9 +361,9 @@ class RFTConfig:
     strategy: RFTStrategy = MISSING
     min_correct: int = MISSING  # prop2diff: distinct correct paths wanted for the hardest questions
     max_samples: int = MISSING  # prop2diff: at most this many tries per question (rounds of k)
-    temperature: float = MISSING
-    top_p: float = MISSING
-    max_new_tokens: int = MISSING
+    temperature: float = MISSING  # sampling temperature of the reasoning paths
+    top_p: float = MISSING  # nucleus sampling of the reasoning paths (1.0: off)
+    max_new_tokens: int = MISSING  # tokens per sampled path at most
     rounds: int = MISSING  # >1: the newest model regenerates the data
     sft_path: str | None = MISSING  # an existing SFT folder: skip the SFT stage
     sources: list[str] = MISSING  # more samples.jsonl files or model folders to pool (RFT-U13B)
@@ -392,11 +392,11 @@ class SynthConfig:
     seeds: int | None = MISSING  # the first N training questions are seeds (null: all)
     per_seed: int = MISSING  # new questions created from each seed
     temperature: float = MISSING  # creating and verifying
-    top_p: float = MISSING
+    top_p: float = MISSING  # nucleus sampling when creating and verifying (1.0: off)
     max_new_tokens: int = MISSING  # creating and verifying (answers: sampler.max_new_tokens)
     verify: bool = MISSING  # false: the created question is used as it is (no second call)
     answers: int = MISSING  # m chain-of-thought solutions per new question
-    answer_temperature: float = MISSING
+    answer_temperature: float = MISSING  # sampling temperature of the m answers
     min_majority: float = MISSING  # the majority answer labels a question when its share of the m reaches this
     max_question_tokens: int = MISSING  # longer new questions are rejected (too_long)
     ngram: int = MISSING  # n of the n-gram overlap with test questions (decontamination)
@@ -420,21 +420,21 @@ class VerifierConfig:
     keep_best: bool = MISSING  # export the weights of the best validation AUROC, not the last
     # {question} and {solution}; {prompt} stands for the generation prompt (data.prompt_template)
     prompt_template: str = MISSING
-    yes_word: str = MISSING
-    no_word: str = MISSING
+    yes_word: str = MISSING  # token head: the word whose probability means correct
+    no_word: str = MISSING  # token head: the word whose probability means incorrect
     # bradley_terry: -log sigmoid(z+ - z-) | margin: max(0, log S- - log S+ + margin)
     pair_loss: PairLoss = MISSING
-    margin: float = MISSING
+    margin: float = MISSING  # pair_loss=margin: the margin
     lm_weight: float = MISSING  # weight of the generation loss on correct solutions, kept as a regulariser
     generator_path: str | None = MISSING  # the SFT folder that samples candidates (null: an SFT stage first)
     init: VerifierInit = MISSING  # the weights the verifier starts from
     samples_per_question: int = MISSING
-    temperature: float = MISSING
-    max_new_tokens: int = MISSING
+    temperature: float = MISSING  # sampling temperature of the training candidates
+    max_new_tokens: int = MISSING  # tokens per candidate at most
     max_questions: int | None = MISSING  # candidates for the first N training questions only
-    balance: bool = MISSING
+    balance: bool = MISSING  # as many correct as incorrect candidates per question
     include_reference: bool = MISSING  # reference solutions join as correct candidates
-    max_pairs_per_question: int = MISSING
+    max_pairs_per_question: int = MISSING  # pairwise: at most this many (correct, incorrect) pairs per question
     max_steps: int | None = MISSING  # optimizer steps of the verifier stage (null: trainer.max_steps)
 
 
@@ -448,7 +448,7 @@ class StageConfig:
 class MultitaskConfig:
     """Multi-task sequential fine-tuning of one backbone (task=multitask)."""
 
-    stages: list[StageConfig] = MISSING
+    stages: list[StageConfig] = MISSING  # the stages in order, each from the previous one's weights
     sft_control: bool = MISSING  # also an SFT-only model with the generator stages' steps summed
 
 
@@ -494,8 +494,8 @@ class MathlitConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
-    seed: int = MISSING
-    run_dir: str = MISSING
+    seed: int = MISSING  # seeds data order, initialisation and sampling
+    run_dir: str = MISSING  # the run folder (Hydra's; hydra.run.dir=<folder> picks it, and a rerun there resumes)
 
 
 # Old names (issue 9) -> new: an old one fails at start-up with one line naming the new one.

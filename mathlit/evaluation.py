@@ -142,10 +142,17 @@ def rerank_report(
     return summary
 
 
+def _by_k(name: str) -> tuple[str, int]:
+    """pass@k, maj@k, ... ordered by name, then by k as a number; names without @k after them."""
+    prefix, _, k = name.partition("@")
+    return (prefix, int(k)) if k.isdigit() else (prefix, 1 << 62)
+
+
 def table(metrics: dict) -> str:
     """The headline numbers of `evaluate`'s metrics as aligned text: greedy, the sampled metrics, and the
     re-ranking methods side by side per k."""
     rows = [(name, value) for name, value in metrics.get("sampled", {}).items() if isinstance(value, float)]
+    rows.sort(key=lambda row: _by_k(row[0]))  # maj@2 before maj@16 (metrics.json's keys are in text order)
     if "greedy_accuracy" in metrics:
         rows.insert(0, ("greedy (maj1@1)", metrics["greedy_accuracy"]))
     lines = [f"  {name:<16} {100 * value:6.2f}%" for name, value in rows]

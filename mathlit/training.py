@@ -23,6 +23,7 @@ from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
 from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
 from mathlit.errors import ConfigError
+from mathlit.loggers import build_loggers
 from mathlit.models.build import context_length, save_hf
 from mathlit.models.gather import gathered_model
 from mathlit.models.lora import check_strategy, is_lora
@@ -37,21 +38,6 @@ def resolve_precision(precision: str) -> str:
     if precision == "auto":
         return "bf16-mixed" if torch.cuda.is_available() else "32-true"
     return precision
-
-
-def build_logger(cfg: LoggerConfig, out_dir: Path):
-    from lightning.pytorch import loggers
-
-    kwargs = dict(cfg.kwargs)
-    # A numbered folder per (re)start: logs/version_0, version_1 after a resume. A fixed folder would make
-    # Lightning delete the interrupted run's metrics file.
-    if cfg.name == "csv":
-        return loggers.CSVLogger(out_dir, name="logs", **kwargs)
-    if cfg.name == "tensorboard":
-        return loggers.TensorBoardLogger(out_dir, name="logs", **kwargs)
-    if cfg.name == "wandb":
-        return loggers.WandbLogger(project=cfg.project, save_dir=str(out_dir), **kwargs)
-    return loggers.MLFlowLogger(experiment_name=cfg.project, **kwargs)  # mlflow
 
 
 def build_trainer(
@@ -87,7 +73,7 @@ def build_trainer(
         gradient_clip_val=cfg.gradient_clip_val,
         log_every_n_steps=cfg.log_every_n_steps,
         deterministic=cfg.deterministic,
-        logger=build_logger(logger_cfg, out_dir),
+        logger=build_loggers(logger_cfg, out_dir),
         callbacks=[checkpoints, *preemption, *compiled, *callbacks, *([bar] if cfg.progress_bar else [])],
         plugins=[SLURMEnvironment(auto_requeue=False)] if on_slurm else None,
         enable_progress_bar=cfg.progress_bar,

@@ -20,6 +20,7 @@ from mathlit.data.tokenize import format_prompt
 from mathlit.errors import ConfigError, DataError
 from mathlit.io import parse_jsonl, write_json, write_jsonl
 from mathlit.sampling.base import Sampler, SamplingParams
+from mathlit.sampling.progress import ShardProgress
 
 log = logging.getLogger(__name__)
 SHARD_SIZE = 64  # problems per shard: the unit of resumption
@@ -137,11 +138,13 @@ def sample_records(
     _check_manifest(out_dir, _settings(examples, template, params, grading), source)
     records: list[dict] = []
     missing = 0
+    progress = ShardProgress(f"sampling {out_dir}", len(examples), params.n, shard_size, part)
     for index, start in enumerate(range(0, len(examples), shard_size)):
         path = shards / f"{index:05d}.jsonl"
         chunk = examples[start : start + shard_size]
         if path.exists():
             rows = _read_shard(path, chunk, params.n)
+            progress.shard_done(index, len(rows), resumed=True)
         elif index % part[1] != part[0]:
             missing += 1
             continue
@@ -155,6 +158,7 @@ def sample_records(
                 for i, c in enumerate(cs)
             ]
             write_jsonl(path, rows)
+            progress.shard_done(index, len(rows))
         records += rows
     if missing:
         log.info("%s: %d shards left to the other jobs of the array", shards, missing)

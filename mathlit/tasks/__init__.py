@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from mathlit.folder_lock import holding
 from mathlit.headline import headline
 from mathlit.io import write_json
+from mathlit.loggers import log_test_figures
 from mathlit.startup import start
 
 
@@ -41,6 +42,8 @@ def run_task(cfg: DictConfig) -> float | None:
             return None
         report = task.report(cfg, trained)
         if report.metrics is not None:
-            write_json(run_dir / "metrics.json", {"headline": headline(cfg, report.figures)} | report.metrics)
+            block = headline(cfg, report.figures)
+            write_json(run_dir / "metrics.json", {"headline": block} | report.metrics)
+            log_test_figures(run_dir, block["accuracy"], block["steps"])
     print(f"mathlit {cfg.task.name}: {report.summary}\noutputs in {run_dir}", flush=True)
     return report.objective
