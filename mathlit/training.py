@@ -26,10 +26,10 @@ from mathlit.errors import ConfigError
 from mathlit.models.build import context_length, save_hf
 from mathlit.models.digest import folder_digest
 from mathlit.models.gather import gathered_model
-from mathlit.models.lora import check_strategy, is_lora
+from mathlit.models.lora import is_lora
 from mathlit.modules.generator import GeneratorSFT
 from mathlit.modules.verifier import VerifierModule
-from mathlit.strategies import build_strategy
+from mathlit.strategies import build_strategy, check_strategy
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def build_trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
-        strategy=build_strategy(cfg.strategy),
+        strategy=build_strategy(cfg),
         precision=resolve_precision(cfg.precision),
         max_steps=cfg.max_steps,
         max_epochs=cfg.max_epochs,
@@ -147,8 +147,6 @@ def verifier_parts(
     """The module and data of a verifier stage: candidates (or pairs) from graded samples of the training
     questions, validated on candidates of the held-out validation questions."""
     v = cfg.verifier
-    if v.head == "scalar" and cfg.trainer.strategy in ("fsdp", "fsdp2"):
-        raise ConfigError("verifier.head=scalar is not sharded: use verifier.head=token with trainer.strategy=fsdp*")
     v = OmegaConf.merge(v, {"prompt_template": verifier_prompt_template(cfg)})
     encoder = VerifierEncoder(
         tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0, objective=v.objective
@@ -204,7 +202,7 @@ def fit_stage(
     """Train (resuming from out_dir/checkpoints/last.ckpt when there is one) and export out_dir/hf: the
     last weights, or with keep_best (a validation metric, higher is better) those of its best validation."""
     out_dir = Path(out_dir)
-    check_strategy(cfg.model, cfg.trainer.strategy)
+    check_strategy(cfg)
     data.setup("fit")
     best = None
     if keep_best and data.val_set:

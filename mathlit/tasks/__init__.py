@@ -38,7 +38,7 @@ def run_task(cfg: DictConfig) -> float | None:
     if cfg.task.name != "pretrain":  # pretrain refuses any weights to load, with its own message
         check_model_choice(cfg.model)
     if cfg.task.name != "eval":
-        check_strategy(cfg.trainer.strategy)
+        check_strategy(cfg)
     settle_prompt(cfg)
     run_dir = Path(cfg.run_dir)
     with holding(run_dir):
