@@ -29,7 +29,7 @@ class PolicySampler:
         init_dir: str | Path,
         probes: list[str],
         sync_timeout_s: float,
-        probe_tolerance: float,
+        probe_tolerance: float | None,
     ):
         self.cfg, self.tokenizer, self.seed, self.init_dir = cfg, tokenizer, seed, Path(init_dir)
         self.probes, self.sync_timeout_s, self.probe_tolerance = probes, sync_timeout_s, probe_tolerance
