@@ -27,6 +27,7 @@ from mathlit.models.build import context_length, save_hf
 from mathlit.models.digest import folder_digest
 from mathlit.models.gather import gathered_model
 from mathlit.models.lora import is_lora
+from mathlit.models.release import finish_stage
 from mathlit.modules.generator import GeneratorSFT
 from mathlit.modules.verifier import VerifierModule
 from mathlit.strategies import build_strategy, check_strategy
@@ -223,7 +224,7 @@ def fit_stage(
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
-    trainer.save_checkpoint(last)  # the finished state: a re-run with resume=true stops at once
+    finish_stage(trainer)  # the finished state to last.ckpt (a re-run stops at once), then its memory released
     if best is not None and best.best_model_path:
         log.info("exporting the weights of %s=%.4f: %s", keep_best, best.best_model_score, best.best_model_path)
         # A sharded (FSDP) checkpoint is loaded into the model in place and returns no state_dict.

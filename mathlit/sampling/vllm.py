@@ -43,6 +43,19 @@ def check_vllm_version() -> None:
         ) from e
 
 
+def engine_memory_share(requested: float, free: int, total: int, reserve: int = 2 * 2**30) -> float:
+    """The share of GPU memory to give vLLM: sampler.gpu_memory_utilization, or less when less is free. vLLM
+    refuses to start unless that share of the *total* is free, and beside the trainer (its CUDA context, a sharded
+    model's parameters) it is not: the engine takes what is free now, less a reserve for activations."""
+    share = min(requested, max(free - reserve, 0) / total)
+    if share < 0.05:
+        raise ConfigError(
+            f"sampler=vllm: only {free / 2**30:.1f} GiB of {total / 2**30:.1f} GiB GPU memory is free for the engine "
+            "(the trainer holds the rest): lower trainer.micro_batch_size or use sampler=hf"
+        )
+    return share
+
+
 def weight_chunks(
     state_dict: dict[str, torch.Tensor], dtype: torch.dtype, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[memoryview]:
@@ -84,6 +97,11 @@ class VLLMSampler:
         # On CPU, vLLM's "auto" computes in bf16, which CPUs without native bf16 emulate (3x slower here).
         dtype = "float32" if ON_CPU and cfg.dtype == "auto" else cfg.dtype
         extra = {"max_num_seqs": cfg.max_num_seqs} if cfg.max_num_seqs else {}
+        share = (
+            cfg.gpu_memory_utilization
+            if ON_CPU
+            else engine_memory_share(cfg.gpu_memory_utilization, *torch.cuda.mem_get_info())
+        )
         self.can_sleep = cfg.sleep_mode and not ON_CPU  # vLLM's sleep mode exists on CUDA/ROCm only
         self.asleep = False
         if self.can_sleep:
@@ -94,7 +112,7 @@ class VLLMSampler:
             dtype=dtype,
             seed=seed,
             tensor_parallel_size=cfg.tensor_parallel_size,
-            gpu_memory_utilization=cfg.gpu_memory_utilization,
+            gpu_memory_utilization=share,
             max_model_len=cfg.max_model_len,
             enforce_eager=cfg.enforce_eager or ON_CPU,
             trust_remote_code=False,

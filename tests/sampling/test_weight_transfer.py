@@ -1,10 +1,8 @@
 """Weights cross vLLM's RPC in chunks (msgspec refuses one bytes object of 2**32 bytes or more) and are
 rebuilt in the worker exactly, in the engine's dtype, without vLLM."""
 
-import pytest
 import torch
 
-from mathlit.errors import ConfigError
 from mathlit.sampling.vllm import CHUNK_BYTES, cut, weight_chunks
 from mathlit.sampling.vllm_worker import TrainerWeights, read_safetensors
 
@@ -36,22 +34,3 @@ def test_a_weight_file_over_4_gib_is_cut_into_pieces_the_rpc_accepts(tmp_path):
         with mmap.mmap(f.fileno(), size) as mapped:
             sizes = [len(piece) for piece in cut(mapped)]
     assert sizes == [CHUNK_BYTES] * 4 + [7] and max(sizes) < 2**32
-
-
-def test_an_engine_without_the_in_place_reload_is_refused_at_start(monkeypatch):
-    """Older vLLM releases lack the module the worker imports: fail in one line at start, not at the first sync."""
-    pytest.importorskip("vllm")
-    import importlib
-
-    from mathlit.sampling import vllm as backend
-
-    real = importlib.import_module
-
-    def import_module(name):
-        if name == backend.RELOAD_MODULE:
-            raise ModuleNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(importlib, "import_module", import_module)
-    with pytest.raises(ConfigError, match=r"has no vllm.model_executor.model_loader.reload.inplace.*vllm>=0.32,<0.33"):
-        backend.check_vllm_version()
