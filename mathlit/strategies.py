@@ -73,6 +73,13 @@ def _is_decoder_layer(module: torch.nn.Module) -> bool:
     return type(module).__name__.endswith("DecoderLayer")
 
 
+def materialize(module: torch.nn.Module) -> None:
+    """FSDP1's param_init_fn: a module built on the meta device (every rank but 0 when loading model.path, see
+    models/shard.reads_weights) gets empty tensors on this rank's device; sync_module_states fills them from rank 0."""
+    device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    module.to_empty(device=device, recurse=False)
+
+
 def check_strategy(cfg: DictConfig) -> None:
     """Every refusal of trainer.strategy with the rest of the config, in one place: called at start-up (before a
     multi-GB model is loaded for nothing) and by every stage (a stage's own config may differ)."""
@@ -108,6 +115,8 @@ def build_strategy(cfg: TrainerConfig) -> str | Strategy:
             sharding_strategy="FULL_SHARD",
             state_dict_type="full",
             limit_all_gathers=True,
+            sync_module_states=True,  # rank 0 read the weights; the other ranks built the model on meta
+            param_init_fn=materialize,
             timeout=timeout,
         )
     # fsdp2: one full checkpoint file (resume and export alike), gathered on rank 0.

@@ -1,7 +1,8 @@
 """Sharded training on CPU processes (gloo): FSDP2 and DDP over 2 ranks end where one process does, with norm
 clipping on (trainer.gradient_clip_val as the 7B scales set it); FSDP1's settings, checked without a GPU.
 
-Five training subprocesses: one process (trained and untrained) once, each strategy, and RFT under FSDP2."""
+Eight training subprocesses: one process (trained and untrained) once, each strategy, RFT under FSDP2, and one
+process vs FSDP2 from a saved folder (rank 0 reads it, rank 1 receives the weights)."""
 
 import subprocess
 import sys
@@ -44,6 +45,51 @@ def test_two_ranks_train_the_same_weights_as_one_process(tmp_path, strategy, one
     assert single.keys() == sharded.keys()
     for name, weight in single.items():
         assert (weight - sharded[name]).abs().max() < 1e-4, name
+
+
+def test_two_ranks_load_model_path_through_rank_zero_and_train_the_same_weights(tmp_path):
+    """Rank 1 builds the model on the meta device and receives rank 0's weights after sharding (models/shard.py):
+    a wrong or missing broadcast would train from garbage on rank 1's shards."""
+    folder = tmp_path / "start"
+    train(folder, "trainer.devices=1", "trainer.max_steps=1")  # weights unlike any random init below
+    weights = [f"model.path={folder / 'hf'}", "seed=7"]
+    single = train(tmp_path / "single", "trainer.devices=1", *weights)
+    sharded = train(tmp_path / "fsdp2", "trainer=fsdp2", "trainer.devices=2", *weights)
+    for name, weight in single.items():
+        assert (weight - sharded[name]).abs().max() < 1e-4, name
+
+
+def test_ranks_but_zero_build_an_empty_model_under_sharded_strategies(tmp_path, tokenizer):
+    from types import SimpleNamespace
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from mathlit.models.build import build_model, save_hf
+    from mathlit.models.shard import reads_weights
+
+    folder = save_hf(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, tmp_path / "hf")
+    cfg = make_cfg("model=hf", f"model.path={folder}").model
+    for strategy, rank, reads in [("fsdp", 1, False), ("fsdp2", 1, False), ("fsdp2", 0, True), ("ddp", 1, True)]:
+        built = build_strategy(make_cfg(f"trainer.strategy={strategy}").trainer)
+        module = SimpleNamespace(model_cfg=cfg, _trainer=SimpleNamespace(strategy=built, global_rank=rank))
+        assert reads_weights(module) == reads, (strategy, rank)
+    assert isinstance(built, DDPStrategy)
+    empty = build_model(cfg, tokenizer, empty=True)
+    assert all(p.is_meta for p in empty.parameters()) and empty.config.hidden_size == 32
+
+
+def test_fsdp1_materialises_empty_modules_and_syncs_them_from_rank_zero():
+    """FSDP1 needs a GPU for sync_module_states: here only the settings and the materialising function."""
+    import torch
+
+    from mathlit.strategies import materialize
+
+    strategy = build_strategy(make_cfg("trainer=fsdp").trainer)
+    assert strategy.kwargs["sync_module_states"] and strategy.kwargs["param_init_fn"] is materialize
+    with torch.device("meta"):
+        layer = torch.nn.Linear(4, 2)
+    materialize(layer)
+    assert layer.weight.device.type == "cpu" and not layer.weight.is_meta
 
 
 def test_rft_sampling_callback_gathers_sharded_weights_on_rank_zero(tmp_path):
