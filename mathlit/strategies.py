@@ -102,11 +102,12 @@ def build_strategy(cfg: TrainerConfig) -> str | Strategy:
     """The Lightning strategy of trainer.strategy. Its process group waits trainer.collective_timeout_s for a
     collective: while global rank 0 samples (RFT data between stages, for hours at k=100) the other ranks wait
     in one, and past Lightning's default 30 minutes the NCCL watchdog would abort the job."""
-    if cfg.strategy == "auto":
+    one_process = cfg.devices == 1 and cfg.num_nodes == 1
+    if cfg.strategy == "auto" and one_process:
         return "auto"
     backend = None if torch.cuda.is_available() else "gloo"
     timeout = timedelta(seconds=cfg.collective_timeout_s)
-    if cfg.strategy == "ddp":
+    if cfg.strategy in ("ddp", "auto"):  # Lightning's "auto" over several devices is DDP with its 30 minutes
         return DDPStrategy(process_group_backend=backend, timeout=timeout)
     if cfg.strategy == "fsdp":
         return FSDP1Strategy(

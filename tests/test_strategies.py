@@ -164,6 +164,16 @@ def test_ranks_wait_in_a_collective_as_long_as_configured(strategy):
     assert make_cfg().trainer.collective_timeout_s >= 6 * 3600
 
 
+def test_auto_over_several_devices_is_ddp_with_the_configured_timeout():
+    from datetime import timedelta
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    assert build_strategy(make_cfg("trainer.devices=1").trainer) == "auto"  # one process: no collective
+    several = build_strategy(make_cfg("trainer.devices=-1", "trainer.collective_timeout_s=7200").trainer)
+    assert isinstance(several, DDPStrategy) and several._timeout == timedelta(hours=2)
+
+
 def test_every_strategy_refusal_is_one_check():
     lora_fsdp2 = make_cfg("model.lora.r=8", "trainer.strategy=fsdp2")
     with pytest.raises(ConfigError, match="model.lora.r=8 with trainer.strategy=fsdp2 is not supported"):
