@@ -1,24 +1,33 @@
 """One-shot GPU check: what mathlit's training does on one real GPU, measured in one short run.
 
-    bash bench/gpu_check.sh              # on a GPU machine: ~3-5 minutes; prints a markdown block for RESULTS.md
+    bash bench/gpu_check.sh              # on a GPU machine: ~5 minutes; prints a markdown block for RESULTS.md
     python bench/gpu_check.py --dry-run  # anywhere (CPU): tiny shapes, a few steps; proves every check starts
 
-Checks, each reported as ok (with its figures), skipped (with why) or failed (the run exits 1):
+Checks, each reported as ok (with its figures), skipped (with why) or failed (the run exits 1). Each trains into
+its own folder under --out, emptied first, so it measures a fresh run; results.json there keeps what passed, and a
+rerun on the same machine (same device, packages, mode) redoes only the checks that failed or never ran and
+says which it reused (--fresh redoes all).
 1. SFT throughput in bf16 (trainer.precision=bf16-mixed) of a random-init ~1B LLaMA-shaped model on GSM8K
    (the shipped files, mathlit's tokenizer), padded vs packed (data.packing=true: flash-attention varlen
    where flash-attn is installed, else SDPA with transformers' block-diagonal mask): tokens/s and MFU
    (6 N flops per token, attention excluded, against the GPU's dense bf16 peak).
 2. The same packed SFT under trainer.strategy=fsdp2 on one GPU: that the sharded path runs, its tokens/s.
-3. LoRA (model.lora.r=16, every linear layer) on a 7B-shaped model (LLaMA-2 7B's shapes, bf16 weights,
-   activation checkpointing): peak GPU memory and seconds per step of a few packed steps; QLoRA
-   (model.quantization=4bit) the same where bitsandbytes is installed.
-4. HF generate tokens/s on the ~1B model (16 prompts, greedy).
-5. vLLM sampling: only where vLLM is installed (it is not carried to the GPU machine).
+3. The documented 7B command's code path (`task=rft model=llama2_7b ... data=gsm8k`: scale=llama2_7b's FSDP,
+   bf16-mixed, norm clipping at 1.0, flash-attention asked for, packed) at a ~100M shape, under
+   trainer.strategy=fsdp and fsdp2: SFT, sampling between stages (vLLM where installed, with its bf16 engine,
+   the in-memory weight sync and its probe at round 2; else HF generate), two RFT rounds, evaluation.
+   FSDP1 needs CUDA: the dry run runs fsdp2 only.
+4. LoRA (model.lora.r=16, every linear layer) on a 7B-shaped model (LLaMA-2 7B's shapes, bf16 weights,
+   activation checkpointing): peak GPU memory and seconds per step of a few packed steps.
+5. QLoRA (model.quantization=4bit through fit_stage, from a saved random folder) where bitsandbytes is installed.
+6. HF generate tokens/s on the ~1B model (16 prompts, greedy).
 """
 
 import argparse
 import importlib.util
 import json
+import logging
+import shutil
 import sys
 import time
 import traceback
@@ -32,6 +41,7 @@ PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12}
 SHAPES = {  # (hidden, intermediate, layers, heads, kv heads)
     "1b": (2048, 5632, 22, 32, 4),  # TinyLlama-1.1B's
     "7b": (4096, 11008, 32, 32, 32),  # LLaMA-2 7B's
+    "100m": (768, 2048, 12, 12, 4),  # the RFT and QLoRA checks: small enough to sample and evaluate quickly
     "tiny": (64, 128, 2, 2, 2),  # --dry-run
 }
 
@@ -56,7 +66,7 @@ def peak_flops() -> float | None:
     return next((flops for key, flops in PEAK_FLOPS.items() if key in name), None)
 
 
-def sft(args, *overrides: str) -> dict:
+def sft(args, out: Path, *overrides: str) -> dict:
     """A short SFT stage through mathlit's own fit_stage; tokens/s over the steps after the first."""
     import lightning as L
     from lightning.pytorch.callbacks import Callback
@@ -67,7 +77,6 @@ def sft(args, *overrides: str) -> dict:
     from tests.conftest import make_cfg
 
     steps, batch = (2, 8) if args.dry_run else (12, 32)
-    out = args.out / "sft" / "_".join(o.split("=")[-1] for o in overrides)
     cfg = make_cfg(
         "data=gsm8k",
         *arch("tiny" if args.dry_run else "1b"),
@@ -112,7 +121,7 @@ def sft(args, *overrides: str) -> dict:
     return result
 
 
-def lora_memory(args, quantization: str) -> dict:
+def lora_memory(args) -> dict:
     """A few packed LoRA steps on a 7B-shaped model: peak memory and seconds per step."""
     import torch
 
@@ -124,10 +133,6 @@ def lora_memory(args, quantization: str) -> dict:
     from mathlit.modules.generator import response_loss_sum
     from tests.conftest import make_cfg
 
-    if quantization != "none" and importlib.util.find_spec("bitsandbytes") is None:
-        return {"skipped": "bitsandbytes is not installed"}
-    if quantization != "none":  # QLoRA quantizes weights loaded from a folder: save the random 7B once
-        return {"skipped": "QLoRA needs a saved 7B folder; not written here to keep the run short"}
     cfg = make_cfg(
         "data=gsm8k",
         *arch("tiny" if args.dry_run else "7b"),
@@ -197,45 +202,168 @@ def generate(args) -> dict:
     return {"tokens_per_s": round((out.shape[1] - ids["input_ids"].shape[1]) * 16 / seconds)}
 
 
-def vllm(args) -> dict:
-    if importlib.util.find_spec("vllm") is None:
-        return {"skipped": "vLLM is not installed"}
-    return {"skipped": "vLLM is installed but this check does not time it yet (bench/samplers.py does)"}
+def small_run(args, out: Path, *overrides: str, random_init: bool = True):
+    """The config of a short stage at the ~100M shape (tiny in the dry run) with the 7B scale's trainer settings:
+    bf16-mixed, norm clipping at 1.0 (trainer/default.yaml), flash-attention asked for, packed examples."""
+    from tests.conftest import make_cfg
+
+    cfg = make_cfg(
+        "data=gsm8k",
+        *(arch("tiny" if args.dry_run else "100m") if random_init else []),
+        f"trainer.accelerator={'cpu' if args.dry_run else 'gpu'}",
+        "trainer.devices=1",
+        f"trainer.precision={'32-true' if args.dry_run else 'bf16-mixed'}",
+        "model.attn_implementation=flash_attention_2",  # sdpa (with a warning) where flash-attn or CUDA is missing
+        "data.packing=true",
+        "trainer.max_steps=2",
+        "trainer.global_batch_size=8",
+        "trainer.micro_batch_size=4",
+        "data.max_train_examples=16",
+        "data.val_examples=0",
+        "data.max_test_examples=4",
+        "trainer.val_every_n_steps=null",
+        "trainer.checkpoint_every_n_steps=1000000",
+        "trainer.progress_bar=false",
+        "sampler.max_new_tokens=32",
+        "logger=csv",
+        *overrides,
+        run_dir=out,
+    )
+    assert cfg.trainer.gradient_clip_val == 1.0  # the documented commands clip: so does the check
+    return cfg
 
 
-def main() -> int:
+def rft(args, out: Path, strategy: str) -> dict:
+    """task=rft with two rounds: SFT, sample, filter, fine-tune, sample again (the weight sync into the running
+    engine, and its probe), fine-tune, evaluate every stage."""
+    from mathlit.tasks import run_task
+
+    if strategy == "fsdp" and args.dry_run:
+        return {"skipped": "FSDP1 needs CUDA (the dry run checks fsdp2)"}
+    vllm = importlib.util.find_spec("vllm") is not None
+    sampler = ["sampler=vllm", "sampler.gpu_memory_utilization=0.3", "sampler.max_model_len=1024"] if vllm else []
+    if vllm and not args.dry_run:
+        sampler.append("sampler.dtype=bfloat16")  # scale=llama2_7b's engine
+    cfg = small_run(
+        args,
+        out,
+        "task=rft",
+        f"trainer.strategy={strategy}",
+        "rft.rounds=2",
+        "rft.k=2",
+        "rft.max_questions=8",
+        "rft.max_new_tokens=32",
+        *sampler,
+    )
+    start = time.perf_counter()
+    run_task(cfg)
+    stages = json.loads((out / "metrics.json").read_text())["stages"]
+    return {
+        "sampler": "vllm" if vllm else "hf",
+        "stages": "+".join(s["stage"] for s in stages),
+        "steps": sum(s["steps"] for s in stages),
+        "s": round(time.perf_counter() - start),
+    }
+
+
+def qlora(args, out: Path) -> dict:
+    """model.quantization=4bit through fit_stage, from a saved random folder: the QLoRA loading, placement and
+    training path (bitsandbytes' CPU backend in the dry run)."""
+    import torch
+
+    from mathlit.models.build import build_model, load_tokenizer, save_hf
+    from mathlit.training import fit_stage, sft_parts
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return {"skipped": "bitsandbytes is not installed"}
+    base = small_run(args, out / "base", "model.dtype=bfloat16" if not args.dry_run else "model.dtype=float32")
+    tokenizer = load_tokenizer(base.model)
+    save_hf(build_model(base.model, tokenizer), tokenizer, out / "base" / "hf")
+    cfg = small_run(
+        args,
+        out,
+        "model=hf",
+        f"model.path={out / 'base' / 'hf'}",
+        "model.lora.r=8",
+        "model.quantization=4bit",
+        "model.gradient_checkpointing=true",
+        random_init=False,
+    )
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    module, data = sft_parts(cfg, tokenizer)
+    result = fit_stage(cfg, module, data, out)
+    figures = {"steps": result.global_step, "s": round(time.perf_counter() - start)}
+    if torch.cuda.is_available():
+        figures["peak_GiB"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    return figures
+
+
+CHECKS = {  # name -> (folder, check(args, folder))
+    "sft padded": ("sft_padded", lambda args, out: sft(args, out)),
+    "sft packed": ("sft_packed", lambda args, out: sft(args, out, "data.packing=true")),
+    "sft packed fsdp2": (
+        "sft_packed_fsdp2",
+        lambda args, out: sft(args, out, "data.packing=true", "trainer.strategy=fsdp2", "trainer.devices=1"),
+    ),
+    "rft fsdp": ("rft_fsdp", lambda args, out: rft(args, out, "fsdp")),
+    "rft fsdp2": ("rft_fsdp2", lambda args, out: rft(args, out, "fsdp2")),
+    "lora 7b-shaped": ("lora", lambda args, out: lora_memory(args)),
+    "qlora": ("qlora", qlora),
+    "hf generate": ("generate", lambda args, out: generate(args)),
+}
+
+
+def earlier_results(path: Path, env: dict) -> dict:
+    """The checks that passed in an earlier run in the same environment (mode, device, packages)."""
+    if not path.is_file():
+        return {}
+    earlier = json.loads(path.read_text())
+    if earlier.get("env") != env:
+        return {}
+    return {name: r for name, r in earlier["results"].items() if "failed" not in r}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="tiny shapes on CPU: every check starts")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "gpu_check")
-    args = parser.parse_args()
+    parser.add_argument("--fresh", action="store_true", help="redo every check, also those that passed before")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(name)s: %(message)s")
+    logging.getLogger("mathlit").setLevel(logging.INFO)  # the engine's weight versions and probe gaps
     import torch
 
     if not args.dry_run and not torch.cuda.is_available():
         print("gpu_check: no CUDA GPU here; use --dry-run", file=sys.stderr)
         return 1
     env = {
+        "mode": "dry run" if args.dry_run else "gpu",
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() and not args.dry_run else "cpu",
         "torch": torch.__version__,
         **{pkg: importlib.util.find_spec(pkg) is not None for pkg in ("flash_attn", "bitsandbytes", "vllm")},
     }
-    checks = {
-        "sft padded": lambda: sft(args),
-        "sft packed": lambda: sft(args, "data.packing=true"),
-        "sft packed fsdp2": lambda: sft(args, "data.packing=true", "trainer.strategy=fsdp2", "trainer.devices=1"),
-        "lora 7b-shaped": lambda: lora_memory(args, "none"),
-        "qlora 7b-shaped": lambda: lora_memory(args, "4bit"),
-        "hf generate": lambda: generate(args),
-        "vllm": lambda: vllm(args),
-    }
+    record = args.out / "results.json"
+    reused = {} if args.fresh else earlier_results(record, env)
     results, failed = {}, False
-    for name, check in checks.items():
+    for name, (folder, check) in CHECKS.items():
+        if name in reused:
+            results[name] = reused[name] | {"reused": True}
+            print(f"{name}: {results[name]} (passed in an earlier run: not redone; --fresh redoes it)", flush=True)
+            continue
+        out = args.out / folder
+        shutil.rmtree(out, ignore_errors=True)  # a fresh run: never a resumed, finished checkpoint
         try:
-            results[name] = check()
+            results[name] = check(args, out)
         except Exception as e:  # a failed check is reported and the others still run
             traceback.print_exc()
             results[name] = {"failed": f"{type(e).__name__}: {e}"[:300]}
             failed = True
         print(f"{name}: {results[name]}", flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        fresh = {n: {k: v for k, v in r.items() if k != "reused"} for n, r in results.items()}
+        record.write_text(json.dumps({"env": env, "results": fresh}, indent=1))  # after every check: a kill keeps it
     print(f"\n### GPU check ({'dry run' if args.dry_run else env['device']})\n")
     print(f"Environment: `{json.dumps(env)}`\n")
     print("| check | result |\n|---|---|")

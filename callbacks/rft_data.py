@@ -18,6 +18,7 @@ from mathlit.data.formats import Example, load_examples
 from mathlit.datagen.filters import RFTData
 from mathlit.datagen.rft import RFTDataGenerator
 from mathlit.models.gather import gathered_model
+from mathlit.models.release import finish_stage
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class RFTDataCallback(Callback):
 
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if self.every_n_epochs is None:
+            finish_stage(trainer)  # the engine needs the GPU memory the optimizer state holds
             self.regenerate(trainer, module, self.name)
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:

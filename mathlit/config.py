@@ -272,6 +272,7 @@ class TrainerConfig:
     global_batch_size: int = MISSING  # examples per optimizer step, across devices and accumulation
     micro_batch_size: int = MISSING  # examples per forward pass on one device
     gradient_clip_val: float = MISSING  # clip the gradient norm to this (0: no clipping)
+    collective_timeout_s: float = MISSING  # how long ranks wait in a collective (rank 0 sampling meanwhile)
     val_every_n_steps: int | None = MISSING  # null: once per epoch
     log_every_n_steps: int = MISSING  # a row in the log (metrics.csv, the tracker) every N optimizer steps
     checkpoint_every_n_steps: int = MISSING  # write checkpoints/last.ckpt every N optimizer steps (what a kill loses)
@@ -373,7 +374,7 @@ class RFTConfig:
     max_questions: int | None = MISSING  # sample for the first N training questions only
     every_n_epochs: int | None = MISSING  # regenerate inside a stage every N epochs, not between stages
     sync_timeout_s: float = MISSING  # loading weights into the vLLM engine
-    probe_tolerance: float = MISSING  # max |log-prob| gap between engine and trainer after a sync (fp32)
+    probe_tolerance: float | None = MISSING  # max |log-prob| gap engine vs trainer after a sync; null: by engine dtype
 
 
 @dataclass

@@ -34,7 +34,7 @@ def start(cfg: DictConfig, task: ModuleType) -> None:
 def check_training(cfg: DictConfig) -> None:
     """A task that loads weights and trains: the weights suit the preset, the strategy runs here."""
     check_model_choice(cfg.model)
-    check_strategy(cfg.trainer.strategy)
+    check_strategy(cfg)
 
 
 def sampled_folder(cfg: DictConfig) -> str | None:

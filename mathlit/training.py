@@ -26,10 +26,11 @@ from mathlit.errors import ConfigError
 from mathlit.loggers import build_loggers
 from mathlit.models.build import context_length, save_hf
 from mathlit.models.gather import gathered_model
-from mathlit.models.lora import check_strategy, is_lora
+from mathlit.models.lora import is_lora
+from mathlit.models.release import finish_stage
 from mathlit.modules.generator import GeneratorSFT
 from mathlit.modules.verifier import VerifierModule
-from mathlit.strategies import build_strategy
+from mathlit.strategies import build_strategy, check_strategy
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def build_trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
-        strategy=build_strategy(cfg.strategy),
+        strategy=build_strategy(cfg),
         precision=resolve_precision(cfg.precision),
         max_steps=cfg.max_steps,
         max_epochs=cfg.max_epochs,
@@ -126,8 +127,6 @@ def verifier_parts(
     """The module and data of a verifier stage: candidates (or pairs) from graded samples of the training
     questions, validated on candidates of the held-out validation questions."""
     v = cfg.verifier
-    if v.head == "scalar" and cfg.trainer.strategy in ("fsdp", "fsdp2"):
-        raise ConfigError("verifier.head=scalar is not sharded: use verifier.head=token with trainer.strategy=fsdp*")
     v = OmegaConf.merge(v, {"prompt_template": verifier_prompt_template(cfg)})
     encoder = VerifierEncoder(
         tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0, objective=v.objective
@@ -193,7 +192,7 @@ def fit_stage(
     """Train (resuming from out_dir/checkpoints/last.ckpt when there is one) and export out_dir/hf: the
     last weights, or with keep_best (a validation metric, higher is better) those of its best validation."""
     out_dir = Path(out_dir)
-    check_strategy(cfg.model, cfg.trainer.strategy)
+    check_strategy(cfg)
     data.setup("fit")
     best = None
     if keep_best and data.val_set:
@@ -214,7 +213,7 @@ def fit_stage(
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
-    trainer.save_checkpoint(last)  # the finished state: a re-run with resume=true stops at once
+    finish_stage(trainer)  # the finished state to last.ckpt (a re-run stops at once), then its memory released
     if best is not None and best.best_model_path:
         log.info("exporting the weights of %s=%.4f: %s", keep_best, best.best_model_score, best.best_model_path)
         # A sharded (FSDP) checkpoint is loaded into the model in place and returns no state_dict.

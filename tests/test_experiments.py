@@ -35,7 +35,7 @@ def fakes(monkeypatch, tokenizer):
         monkeypatch.setattr(f"{module}.check_strategy", lambda name: None)
 
     def fit_stage(cfg, module, data, out_dir, *, callbacks=(), keep_best=None):
-        build_strategy(cfg.trainer.strategy), resolve_precision(cfg.trainer.precision)
+        build_strategy(cfg.trainer), resolve_precision(cfg.trainer.precision)
         data.setup("fit")
         calls.append(("fit", Path(out_dir).name, type(module).__name__, len(data.train_set)))
         return StageResult(Path(out_dir) / "hf", 0, torch.nn.Linear(1, 1))  # rank 0 holds the trained model

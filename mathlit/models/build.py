@@ -95,9 +95,10 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> nn.Module:
+def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase, *, empty: bool = False) -> nn.Module:
     """Random init from `model.arch` when `model.path` is null, else `from_pretrained(model.path)`;
-    with LoRA adapters (a peft model) when model.lora.r > 0."""
+    with LoRA adapters (a peft model) when model.lora.r > 0. empty: model.path's architecture on the meta
+    device, no weights read (a sharded rank that receives them from rank 0: models/shard.py)."""
     quantization = quantization_config(cfg)
     attn = attention_backend(cfg.attn_implementation)
     dtype = DTYPES[cfg.dtype]
@@ -116,9 +117,20 @@ def build_model(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> nn.Modu
         model = LlamaForCausalLM(config).to(dtype)
     else:
         _check_folder(cfg.path, "model.path", model_folder=True)
+        if empty:
+            config = AutoConfig.from_pretrained(cfg.path, trust_remote_code=cfg.trust_remote_code)
+            with torch.device("meta"):
+                model = AutoModelForCausalLM.from_config(
+                    config, dtype=dtype, attn_implementation=attn, trust_remote_code=cfg.trust_remote_code
+                )
+            return _prepared(model, cfg, tokenizer)
         model = AutoModelForCausalLM.from_pretrained(
             cfg.path, dtype=dtype, attn_implementation=attn, trust_remote_code=cfg.trust_remote_code, **quantization
         )
+    return _prepared(model, cfg, tokenizer)
+
+
+def _prepared(model: PreTrainedModel, cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> nn.Module:
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     model.generation_config.pad_token_id = tokenizer.pad_token_id

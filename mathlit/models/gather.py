@@ -34,7 +34,7 @@ def gathered_model(trainer: L.Trainer, module: L.LightningModule):
 
 
 def _unsharded_copy(trainer: L.Trainer, module: L.LightningModule):
-    if is_lora(module.model):  # never sharded (lora.check_strategy)
+    if is_lora(module.model):  # never sharded (strategies.check_strategy)
         if not trainer.is_global_zero:
             return None
         return plain_copy(module.model.get_base_model(), merged_state_dict(module.model))

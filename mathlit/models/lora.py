@@ -10,7 +10,6 @@ CPU backend (0.50 and later), on the CPU.
 """
 
 import importlib.util
-import os
 import sys
 
 import torch
@@ -47,8 +46,10 @@ def quantization_config(cfg: ModelConfig) -> dict:
         if cfg.quantization == "4bit"
         else BitsAndBytesConfig(load_in_8bit=True)
     )
-    # Quantized weights are placed on this process's device as they load; they cannot move afterwards.
-    device = int(os.environ.get("LOCAL_RANK", 0)) if gpu else "cpu"
+    # Quantized weights are placed on this process's device as they load; they cannot move afterwards. The
+    # strategy has made it the current device by now (LOCAL_RANK is set only by Lightning's own launcher, not
+    # under srun, where every rank would then load onto GPU 0).
+    device = torch.cuda.current_device() if gpu else "cpu"
     return {"quantization_config": bnb, "device_map": {"": device}}
 
 
@@ -116,11 +117,3 @@ def plain_weight(layer: nn.Module) -> torch.Tensor:
     from peft.utils.integrations import dequantize_bnb_weight
 
     return dequantize_bnb_weight(layer.weight, state=getattr(layer, "state", None))
-
-
-def check_strategy(cfg: ModelConfig, strategy: str) -> None:
-    if cfg.lora.r > 0 and strategy in ("fsdp", "fsdp2"):
-        raise ConfigError(
-            f"model.lora.r={cfg.lora.r} with trainer.strategy={strategy} is not supported: "
-            "use trainer.strategy=auto or ddp (a 7B LoRA fits one GPU)"
-        )

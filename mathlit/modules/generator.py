@@ -11,7 +11,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from mathlit.config import ModelConfig, OptimConfig
 from mathlit.data.tokenize import IGNORE
 from mathlit.models.build import build_model
-from mathlit.models.shard import fully_shard_decoder
+from mathlit.models.shard import fully_shard_decoder, reads_weights
 from mathlit.modules.optim import configure_optimizer, total_steps
 
 
@@ -78,7 +78,7 @@ class GeneratorSFT(RNGStateMixin, L.LightningModule):
     def configure_model(self) -> None:
         # Built here, not in __init__, so that sharding strategies can wrap it as it is created.
         if self.model is None:
-            self.model = build_model(self.model_cfg, self.tokenizer)
+            self.model = build_model(self.model_cfg, self.tokenizer, empty=not reads_weights(self))
         fully_shard_decoder(self.model, self.device_mesh)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -32,7 +32,7 @@ from mathlit.errors import ConfigError
 from mathlit.io import respect_umask, write_json
 from mathlit.metrics.verifier import accuracy, auroc, best_of_n
 from mathlit.models.build import build_model
-from mathlit.models.shard import fully_shard_decoder
+from mathlit.models.shard import fully_shard_decoder, reads_weights
 from mathlit.modules.generator import RNGStateMixin, response_loss_sum
 from mathlit.modules.optim import configure_optimizer, total_steps
 
@@ -80,7 +80,7 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
 
     def configure_model(self) -> None:
         if self.model is None:
-            self.model = build_model(self.model_cfg, self.tokenizer)
+            self.model = build_model(self.model_cfg, self.tokenizer, empty=not reads_weights(self))
         for module in self.model.modules():  # HF attention layers read their dropout rate at every call
             if isinstance(getattr(module, "attention_dropout", None), float):
                 module.attention_dropout = self.cfg.dropout

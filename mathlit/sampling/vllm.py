@@ -6,6 +6,8 @@ training saw. Engine start is bounded by sampler.start_timeout_s (vLLM raises pa
 
 import gc
 import os
+import time
+from collections.abc import Iterator
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -15,10 +17,66 @@ from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams, cut_at_stop
 
 ON_CPU = not torch.cuda.is_available()
+# vLLM's RPC encodes arguments with msgspec, which refuses a bytes object of 2**32 bytes or more: a model over ~1B
+# parameters in fp32. Weights travel in chunks of at most this many bytes.
+CHUNK_BYTES = 2**30
+RELOAD_MODULE = "vllm.model_executor.model_loader.reload.inplace"  # in-place weight reload (vLLM 0.32)
+SUPPORTED = "vllm>=0.32,<0.33"  # the range whose reload API vllm_worker.py calls (pyproject's gpu-vllm extra)
 
 
 class WeightSyncError(RuntimeError):
     """The engine did not take the trainer's weights (timed out, or its log-probs disagree)."""
+
+
+def check_vllm_version() -> None:
+    """At engine start, not at the first weight sync hours later: the worker's in-place reload must exist."""
+    import importlib
+
+    import vllm
+
+    try:
+        importlib.import_module(RELOAD_MODULE)
+    except ImportError as e:
+        raise ConfigError(
+            f"sampler=vllm: vLLM {vllm.__version__} has no {RELOAD_MODULE}, which loading trained weights into the "
+            f"engine needs: install {SUPPORTED} (pip install 'mathlit[gpu-vllm]') or use sampler=hf"
+        ) from e
+
+
+def engine_memory_share(requested: float, free: int, total: int, reserve: int = 2 * 2**30) -> float:
+    """The share of GPU memory to give vLLM: sampler.gpu_memory_utilization, or less when less is free. vLLM
+    refuses to start unless that share of the *total* is free, and beside the trainer (its CUDA context, a sharded
+    model's parameters) it is not: the engine takes what is free now, less a reserve for activations."""
+    share = min(requested, max(free - reserve, 0) / total)
+    if share < 0.05:
+        raise ConfigError(
+            f"sampler=vllm: only {free / 2**30:.1f} GiB of {total / 2**30:.1f} GiB GPU memory is free for the engine "
+            "(the trainer holds the rest): lower trainer.micro_batch_size or use sampler=hf"
+        )
+    return share
+
+
+def weight_chunks(
+    state_dict: dict[str, torch.Tensor], dtype: torch.dtype, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[memoryview]:
+    """The weights as one safetensors file cut into pieces of at most chunk_bytes; floating-point tensors in the
+    engine's dtype (it would cast them anyway, and bf16 halves what crosses)."""
+    from safetensors.torch import save
+
+    # Tied weights share storage, which safetensors refuses: each tensor gets its own copy.
+    blob = save(
+        {
+            name: t.detach().to("cpu", dtype if t.is_floating_point() else t.dtype).contiguous().clone()
+            for name, t in state_dict.items()
+        }
+    )
+    return cut(blob, chunk_bytes)
+
+
+def cut(buffer, chunk_bytes: int = CHUNK_BYTES) -> Iterator[memoryview]:
+    """Consecutive views of at most chunk_bytes of a bytes-like buffer (no copy)."""
+    view = memoryview(buffer)
+    return (view[start : start + chunk_bytes] for start in range(0, len(view), chunk_bytes))
 
 
 class VLLMSampler:
@@ -27,8 +85,10 @@ class VLLMSampler:
             from vllm import LLM
         except ImportError as e:
             raise ConfigError(
-                "sampler=vllm needs vLLM: pip install 'mathlit[vllm]' (CPU) or vllm (GPU), or use sampler=hf"
+                "sampler=vllm needs vLLM: pip install 'mathlit[vllm]' (CPU) or 'mathlit[gpu-vllm]' (GPU), "
+                "or use sampler=hf"
             ) from e
+        check_vllm_version()
         os.environ["VLLM_ENGINE_READY_TIMEOUT_S"] = str(int(cfg.start_timeout_s))
         if ON_CPU:  # GiB of KV cache; the default takes far more than small models need
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -37,6 +97,11 @@ class VLLMSampler:
         # On CPU, vLLM's "auto" computes in bf16, which CPUs without native bf16 emulate (3x slower here).
         dtype = "float32" if ON_CPU and cfg.dtype == "auto" else cfg.dtype
         extra = {"max_num_seqs": cfg.max_num_seqs} if cfg.max_num_seqs else {}
+        share = (
+            cfg.gpu_memory_utilization
+            if ON_CPU
+            else engine_memory_share(cfg.gpu_memory_utilization, *torch.cuda.mem_get_info())
+        )
         self.can_sleep = cfg.sleep_mode and not ON_CPU  # vLLM's sleep mode exists on CUDA/ROCm only
         self.asleep = False
         if self.can_sleep:
@@ -47,13 +112,14 @@ class VLLMSampler:
             dtype=dtype,
             seed=seed,
             tensor_parallel_size=cfg.tensor_parallel_size,
-            gpu_memory_utilization=cfg.gpu_memory_utilization,
+            gpu_memory_utilization=share,
             max_model_len=cfg.max_model_len,
             enforce_eager=cfg.enforce_eager or ON_CPU,
             trust_remote_code=False,
             worker_extension_cls="mathlit.sampling.vllm_worker.TrainerWeights",
             **extra,
         )
+        self.dtype: torch.dtype = self.llm.llm_engine.model_config.dtype  # what the engine computes in
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         from vllm import SamplingParams as VParams
@@ -82,12 +148,13 @@ class VLLMSampler:
 
     def load_weights(self, state_dict: dict[str, torch.Tensor], version: int, timeout_s: float) -> None:
         """Put trainer weights (HF names) into the running engine, without a round trip through disk."""
-        from safetensors.torch import save
-
-        # Tied weights share storage, which safetensors refuses: each tensor gets its own copy.
-        blob = save({name: t.detach().to("cpu").contiguous().clone() for name, t in state_dict.items()})
+        deadline = time.monotonic() + timeout_s
         try:
-            self.llm.collective_rpc("load_trainer_weights", timeout=timeout_s, args=(blob,))
+            for i, chunk in enumerate(weight_chunks(state_dict, self.dtype, CHUNK_BYTES)):
+                left = max(deadline - time.monotonic(), 1.0)
+                self.llm.collective_rpc("receive_weight_chunk", timeout=left, args=(bytes(chunk), i == 0))
+            left = max(deadline - time.monotonic(), 1.0)
+            self.llm.collective_rpc("load_trainer_weights", timeout=left)
         except TimeoutError as e:
             raise WeightSyncError(f"loading weights version {version} into vLLM took over {timeout_s:.0f} s") from e
         self.llm.reset_prefix_cache()  # cached KV was computed with the old weights

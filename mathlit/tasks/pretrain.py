@@ -41,7 +41,7 @@ def check(cfg: DictConfig) -> None:
     """Trains from scratch: no weights to load; the strategy must run here."""
     if cfg.model.path is not None:
         raise ConfigError("task=pretrain trains from scratch: set model.path=null (and model.arch)")
-    check_strategy(cfg.trainer.strategy)
+    check_strategy(cfg)
 
 
 def train(cfg: DictConfig) -> Trained:

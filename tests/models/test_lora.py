@@ -108,3 +108,18 @@ def test_quantization_needs_weights_and_adapters_and_lora_needs_an_unsharded_str
     cfg = make_cfg("debug=fast", *MICRO_MODEL, *LORA, "trainer.strategy=fsdp2", run_dir=tmp_path)
     with pytest.raises(ConfigError, match="model.lora.r=8 with trainer.strategy=fsdp2 is not supported"):
         fit_stage(cfg, *sft_parts(cfg, tokenizer), tmp_path)
+
+
+def test_qlora_loads_each_rank_onto_its_own_gpu_under_srun(monkeypatch):
+    """Under srun Lightning's SLURMEnvironment sets SLURM_LOCALID, not LOCAL_RANK (which only its own launcher
+    sets), and makes the rank's GPU the current device before configure_model builds the model."""
+    from mathlit.models.lora import quantization_config
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    for key, value in {"SLURM_NTASKS": "8", "SLURM_PROCID": "3", "SLURM_LOCALID": "3", "SLURM_JOB_ID": "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *_, **__: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 3)  # set by the strategy from SLURM_LOCALID
+    cfg = make_cfg("model=hf", "model.path=/weights", *LORA, "model.quantization=4bit").model
+    assert quantization_config(cfg)["device_map"] == {"": 3}

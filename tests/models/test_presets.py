@@ -91,7 +91,7 @@ def test_a_7b_scale_on_cpu_fails_in_one_line():
     from mathlit.strategies import check_strategy
 
     with pytest.raises(ConfigError, match="trainer.strategy=fsdp .* needs CUDA GPUs"):
-        check_strategy(make_cfg("model=llama2_7b").trainer.strategy)
+        check_strategy(make_cfg("model=llama2_7b"))
 
 
 def test_examples_longer_than_the_models_context_are_dropped_and_counted(tmp_path, tokenizer):

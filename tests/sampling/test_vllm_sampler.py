@@ -89,15 +89,18 @@ def test_synth_task_runs_on_vllm(tmp_path, folder):
     assert len(replies) == 6 and all(r["num_tokens"] > 0 for r in replies)
 
 
-def test_weight_sync_in_memory_and_the_probe_catches_stale_weights(engine, folder, tokenizer):
+def test_weight_sync_in_memory_and_the_probe_catches_stale_weights(engine, folder, tokenizer, monkeypatch):
     import copy
 
     from mathlit.sampling.sync import check_in_sync
     from mathlit.sampling.vllm import WeightSyncError
 
+    # Weights cross in many small chunks here (1 GiB in real use: the RPC refuses 4 GiB), rebuilt in the worker.
+    monkeypatch.setattr("mathlit.sampling.vllm.CHUNK_BYTES", 4096)
     original = folder[1]
     probes = PROMPTS[:3]
-    assert check_in_sync(engine, original, tokenizer, probes, 1e-3) < 1e-3
+    assert engine.dtype == torch.float32  # on the CPU: the probe's tolerance is fp32's
+    assert check_in_sync(engine, original, tokenizer, probes, None) < 1e-3
     changed = copy.deepcopy(original)
     with torch.no_grad():
         for p in changed.parameters():
