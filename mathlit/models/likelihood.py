@@ -11,6 +11,13 @@ from mathlit.data.batching import pad_batch
 from mathlit.data.tokenize import IGNORE, encode_sft
 
 
+def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) at each position, in fp32, and 0 where the target is IGNORE: `logits` [batch, T, vocab]
+    predicting `targets` [batch, T]. Training losses, the likelihood score and the weight-sync probe all
+    reduce these; only the reduction differs."""
+    return -F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")
+
+
 class LikelihoodScorer:
     """exp(mean log-probability per completion token), EOS included as the sampler ended it, under the
     model in `folder` given the prompt the completion was sampled from: the geometric-mean token
@@ -34,6 +41,6 @@ class LikelihoodScorer:
             logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
             labels = batch["labels"][:, 1:]
             targets = labels != IGNORE
-            logp = -F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")
-            scores += torch.exp((logp * targets).sum(dim=1) / targets.sum(dim=1).clamp(min=1)).tolist()
+            logp = token_logprobs(logits, labels)
+            scores += torch.exp(logp.sum(dim=1) / targets.sum(dim=1).clamp(min=1)).tolist()
         return scores

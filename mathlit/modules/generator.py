@@ -5,12 +5,12 @@ import random
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.config import ModelConfig, OptimConfig
 from mathlit.data.tokenize import IGNORE
 from mathlit.models.build import build_model
+from mathlit.models.likelihood import token_logprobs
 from mathlit.models.shard import fully_shard_decoder, reads_weights
 from mathlit.modules.optim import configure_optimizer, total_steps
 
@@ -29,12 +29,8 @@ def lm_logits(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.T
 
 def response_loss_sum(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(summed next-token cross-entropy over target tokens, number of target tokens)."""
-    logits = lm_logits(model, batch)[:, :-1]
     labels = batch["labels"][:, 1:]
-    loss = F.cross_entropy(
-        logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="sum"
-    )
-    return loss, (labels != IGNORE).sum()
+    return -token_logprobs(lm_logits(model, batch)[:, :-1], labels).sum(), (labels != IGNORE).sum()
 
 
 class RNGStateMixin:

@@ -8,9 +8,9 @@ rounding alone far more than an fp32 engine's do.
 """
 
 import torch
-import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.models.likelihood import token_logprobs
 from mathlit.sampling.vllm import WeightSyncError
 
 # The largest log-prob gap that rounding alone explains, by the engine's compute dtype. fp32: what an fp32 engine
@@ -36,8 +36,7 @@ def reference_logprobs(
     result = []
     for prompt in prompts:
         ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
-        logprobs = F.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
-        result.append(logprobs.gather(1, ids[0, 1:, None])[:, 0].tolist())
+        result.append(token_logprobs(model(input_ids=ids).logits[:, :-1], ids[:, 1:])[0].tolist())
     model.train(was_training)
     return result
 
