@@ -4,7 +4,7 @@ import random
 
 import sympy as sp
 
-from mathlit.answers.latex import Collection, Equation, Matrix, ParseError, Region, Seq, Union, parse_answer
+from mathlit.answers.latex import Collection, Equation, Matrix, ParseError, Refused, Region, Seq, Union, parse_answer
 
 # Answers hold exact numbers only (decimals parse to rationals), so equal values agree to all
 # 60 digits evaluated; a relative 1e-40 leaves room for rounding and none for near misses
@@ -141,12 +141,46 @@ def nodes_equal(a, b) -> bool:
     return False
 
 
-def texts_equal(pred: str, gold: str, rel_tol: float = 0.0) -> bool:
-    """Both normalised answers parse and are equal; an unparsable side is never equal. rel_tol > 0
-    (an answer written as a decimal) loosens numeric comparison to that relative tolerance."""
+EQUAL, UNEQUAL, FINAL = "1", "0", "F"  # FINAL: unequal, and no other checker may say otherwise
+
+
+def _constant(node) -> bool:
+    """A number (no free symbols, defined), or a tuple, set, list or matrix of numbers only."""
+    if isinstance(node, sp.Expr):
+        return not node.free_symbols and not _undefined(node)
+    if isinstance(node, Seq | Collection):
+        return all(_constant(x) for x in node.items)
+    if isinstance(node, Matrix):
+        return all(_constant(x) for row in node.rows for x in row)
+    return False
+
+
+def _final(a, b) -> bool:
+    """Both are numbers, containers of one kind holding numbers only, or a list of numbers against a number:
+    compared exactly (60 digits, or answers.rel_tol for a decimal), so unequal here is unequal. math-verify
+    would round to 6 decimals, read a list as a set (5;5 = 5, 1,2,2 = 1,2), a decimal comma as a point
+    (0,111 = 0.111) and numbers to 15 digits."""
+    kinds = {sp.Expr if isinstance(x, sp.Expr) else type(x) for x in (a, b)}
+    return (len(kinds) == 1 or kinds == {sp.Expr, Collection}) and _constant(a) and _constant(b)
+
+
+def texts_verdict(pred: str, gold: str, rel_tol: float = 0.0) -> str:
+    """EQUAL, UNEQUAL (an unparsable side, or answers of a kind another checker may read better) or FINAL (see
+    `_final`, and an answer past one of the parser's bounds: latex.Refused)."""
     global _rel_tol
     _rel_tol = max(EXACT_TOL, sp.Float(rel_tol, DIGITS))
     try:
-        return nodes_equal(parse_answer(pred), parse_answer(gold))
+        a, b = parse_answer(pred), parse_answer(gold)
+        if nodes_equal(a, b):
+            return EQUAL
+        return FINAL if _final(a, b) else UNEQUAL
+    except Refused:
+        return FINAL
     except (ParseError, TypeError, ValueError, ZeroDivisionError, RecursionError, AttributeError, OverflowError):
-        return False
+        return UNEQUAL
+
+
+def texts_equal(pred: str, gold: str, rel_tol: float = 0.0) -> bool:
+    """Both normalised answers parse and are equal; an unparsable side is never equal. rel_tol > 0
+    (an answer written as a decimal) loosens numeric comparison to that relative tolerance."""
+    return texts_verdict(pred, gold, rel_tol) == EQUAL
