@@ -72,9 +72,15 @@ def _tolerance(pred: str, gold: str, rel_tol: float) -> float:
     return rel_tol if is_inexact(pred) or is_inexact(gold) else 0.0
 
 
+# "12 euros" read from prose: words after a value are its unit, which math-verify drops inside \text{}
+_TRAILING_WORDS = re.compile(r"(.*[\d}])\s+([A-Za-z]+(?:\s+[A-Za-z]+){0,3})\.?")
+
+
 def _bare(answer: str) -> str:
     """The answer as math-verify reads it, inside one $...$ span: without its own $ and markdown."""
-    return answer.strip().strip("*").strip().strip("$").strip()
+    answer = answer.strip().strip("*").strip().strip("$").strip()
+    m = _TRAILING_WORDS.fullmatch(answer)
+    return rf"{m.group(1)} \text{{ {m.group(2)}}}" if m else answer
 
 
 @lru_cache(maxsize=200_000)

@@ -16,7 +16,10 @@ MODES = ("strict", "lenient")
 MAX_ANSWER_CHARS = 2000  # a boxed answer longer than this is not an answer (and is not scanned further)
 
 # A number as people write it: sign, currency, thousands separators, decimals ("-$1,234.50", ".5", "3").
-_NUMBER = re.compile(r"(?<![\w.])[-−]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d)|(?<![\w.\d])[-−]?\.\d+")
+# Not the mantissa of 1e400 (which is no number here: "1" of it would grade as 1).
+_NUMBER = re.compile(
+    r"(?<![\w.])[-−]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|[eE][-+]?\d)|(?<![\w.\d])[-−]?\.\d+(?![eE][-+]?\d)"
+)
 # After ####: digits with any separators, spaces only between digits ("1 000"); validated by _GROUPED.
 _HASH_NUMBER = re.compile(r"[-−]?\s?\$?\s?\d(?:[\d,.]|\s(?=\d))*")
 _GROUPED = re.compile(r"-?(?:\d+|[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d{0,2}(?: \d{3})+)(?:\.\d+)?")

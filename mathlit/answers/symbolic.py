@@ -47,11 +47,11 @@ class SymbolicChecker:
 
     @staticmethod
     def _read(proc: subprocess.Popen, timeout: float) -> str | None:
+        """The worker's next line; None past the timeout, "" when the worker died (its pipe closed)."""
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         if not ready:
             return None
-        line = proc.stdout.readline()
-        return line.strip() if line else None
+        return proc.stdout.readline().strip()
 
     def _kill(self) -> None:
         if self._proc is not None:
@@ -76,9 +76,9 @@ class SymbolicChecker:
                 self.stats["crashes"] += 1
                 return "0", "crash"
             answer = self._read(self._proc, self.timeout_s)
-            if answer is None:
-                failure = "timeout" if self._proc.poll() is None else "crash"
-                self.stats[failure + "s"] += 1
+            if not answer:
+                failure = "timeout" if answer is None else "crash"
+                self.stats["timeouts" if answer is None else "crashes"] += 1
                 self._kill()
                 return "0", failure
             return answer, None
