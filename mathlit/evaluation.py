@@ -15,6 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.answers.crosscheck import crosscheck_metrics
 from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
@@ -131,6 +132,7 @@ def evaluate(
             metrics["greedy_ci95"] = mean_interval([float(r["correct"]) for r in records])
     if samples:
         metrics.setdefault("answer_sources", {})["sampled"] = answer_sources(samples)
+    metrics |= crosscheck_metrics({"greedy": records, "sampled": samples}, out_dir)  # answers.crosscheck=true
     metrics |= report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), verifier, generator)
     if records:
         metrics["error_types"] = {"greedy": count_error_types(records)} | metrics.get("error_types", {})
