@@ -1,6 +1,7 @@
 """Equality of parsed answers. Runs inside the bounded worker process (see symbolic.py)."""
 
 import random
+import re
 
 import sympy as sp
 
@@ -155,25 +156,39 @@ def _constant(node) -> bool:
     return False
 
 
-def _final(a, b) -> bool:
-    """Both are numbers, containers of one kind holding numbers only, or a list of numbers against a number:
-    compared exactly (60 digits, or answers.rel_tol for a decimal), so unequal here is unequal. math-verify
-    would round to 6 decimals, read a list as a set (5;5 = 5, 1,2,2 = 1,2), a decimal comma as a point
-    (0,111 = 0.111) and numbers to 15 digits."""
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_WORD = re.compile(r"[A-Za-z]{2,}")  # "euros", "of the pie": words, not variables
+
+
+def _final(a, b, texts: tuple[str, str]) -> bool:
+    """Unequal here is unequal, and math-verify is not asked: both are numbers, containers of one kind holding
+    numbers only, or a list of numbers against a number (compared exactly: 60 digits, or answers.rel_tol for a
+    decimal; math-verify would round to 6 decimals, read a list as a set, 5;5 = 5, 1,2,2 = 1,2, and a decimal
+    comma as a point, 0,111 = 0.111); or a number against a tuple, interval, matrix or inequality, or against an
+    expression in variables (x^2+1, p-q), which no number equals. A number against words ("12 euros") is left
+    to math-verify, which reads units."""
     kinds = {sp.Expr if isinstance(x, sp.Expr) else type(x) for x in (a, b)}
-    return (len(kinds) == 1 or kinds == {sp.Expr, Collection}) and _constant(a) and _constant(b)
+    if (len(kinds) == 1 or kinds == {sp.Expr, Collection}) and _constant(a) and _constant(b):
+        return True
+    for number, other, text in ((a, b, texts[1]), (b, a, texts[0])):
+        if isinstance(number, sp.Expr) and _constant(number):
+            if isinstance(other, Seq | Matrix | Region | Union):
+                return True
+            if isinstance(other, sp.Expr) and other.free_symbols and not _WORD.search(_COMMAND.sub(" ", text)):
+                return True
+    return False
 
 
 def texts_verdict(pred: str, gold: str, rel_tol: float = 0.0) -> str:
-    """EQUAL, UNEQUAL (an unparsable side, or answers of a kind another checker may read better) or FINAL (see
-    `_final`, and an answer past one of the parser's bounds: latex.Refused)."""
+    """EQUAL, UNEQUAL (an unparsable side, or answers another checker may read better) or FINAL (see `_final`,
+    and an answer past one of the parser's bounds: latex.Refused)."""
     global _rel_tol
     _rel_tol = max(EXACT_TOL, sp.Float(rel_tol, DIGITS))
     try:
         a, b = parse_answer(pred), parse_answer(gold)
         if nodes_equal(a, b):
             return EQUAL
-        return FINAL if _final(a, b) else UNEQUAL
+        return FINAL if _final(a, b, (pred, gold)) else UNEQUAL
     except Refused:
         return FINAL
     except (ParseError, TypeError, ValueError, ZeroDivisionError, RecursionError, AttributeError, OverflowError):

@@ -25,6 +25,8 @@ MAX_CHARS = 2000  # longer answers are compared as text only: no regex or parser
 # "Evelyn", "Alice,Bob", "(C)": text answers, compared as text only (as products of symbols, "Ailce" would
 # equal "Alice"); a list of names in any order
 _WORDS = re.compile(r"[A-Za-z ]+(?:,[A-Za-z ]+)*|\([A-E]\)")
+# 52_8, 101_{2}: a number in a base, which math-verify reads as the bare digits (52_9 = 52_8): never asked
+_BASE = re.compile(r"(?<![A-Za-z\\_^])[0-9A-F]+_\{?\d+\}?")
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def _math_verdict(raw_pred: str, raw_gold: str, rel_tol: float, fallback: str) -
             return Verdict(True, FAST_PATH)
     if failure is not None:  # an answer sympy could not finish in time will not be kinder to math-verify
         return Verdict(False, FAST_PATH, f"mathlit: {failure}")
-    if verdict == FINAL or fallback == "none":
+    if verdict == FINAL or fallback == "none" or _BASE.search(raw_pred) or _BASE.search(raw_gold):
         return Verdict(False, FAST_PATH)
     verdict, failure = checker().ask("math_verify", _bare(raw_pred), _bare(raw_gold))
     return Verdict(verdict == EQUAL, FALLBACK, failure and f"math_verify: {failure}")
