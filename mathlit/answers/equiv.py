@@ -78,9 +78,14 @@ def _tolerance(pred: str, gold: str, rel_tol: float) -> float:
 _TRAILING_WORDS = re.compile(r"(.*[\d}])\s+([A-Za-z]+(?:\s+[A-Za-z]+){0,3})\.?")
 
 
+_DELIMITED = re.compile(r"\\\[(.*)\\\]|\\\((.*)\\\)", re.DOTALL)  # \[ 9 \], \( 9 \): one span
+
+
 def _bare(answer: str) -> str:
-    """The answer as math-verify reads it, inside one $...$ span: without its own $ and markdown."""
+    """The answer as math-verify reads it, inside one $...$ span: without its own delimiters and markdown."""
     answer = answer.strip().strip("*").strip().strip("$").strip()
+    if m := _DELIMITED.fullmatch(answer):
+        answer = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
     m = _TRAILING_WORDS.fullmatch(answer)
     return rf"{m.group(1)} \text{{ {m.group(2)}}}" if m else answer
 

@@ -27,6 +27,9 @@ CASES = [
     ("answer span", "Final answer:\n\\[\n-7\n\\]\nDone.", "-7", LENIENT, True, FAST_PATH),
     ("answer span", "Answer:\n\\[\nq >= 2\n\\]", r"q \ge 2", LENIENT, True, FALLBACK),
     ("answer span", "Answer: \\[ 13 \\]", "12", LENIENT, False, FAST_PATH),
+    ("answer span", r"\boxed{\[ 12 \]}", "12", STRICT, True, FALLBACK),  # a span inside the box
+    ("answer span", r"\boxed{\( x \ne 2 \)}", r"x \neq 2", STRICT, True, FALLBACK),
+    ("answer span", r"\boxed{\[ 13 \]}", "12", STRICT, False, FALLBACK),
     ("answer span", "Final answer:\n\\[\n7\n\\]", "-7", LENIENT, False, FAST_PATH),
     (
         "matrix",
