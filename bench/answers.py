@@ -102,7 +102,6 @@ def sampled_sets(problems: int, per_problem: int = 16) -> dict[str, list[tuple[s
     import random
 
     from mathlit.answers.extract import last_boxed
-    from mathlit.answers.normalize import normalize
 
     rng = random.Random(28)
     math500, gsm8k = rows("math/test500.jsonl")[:problems], rows("gsm8k/test.jsonl")[:problems]
@@ -110,7 +109,8 @@ def sampled_sets(problems: int, per_problem: int = 16) -> dict[str, list[tuple[s
     for i, r in enumerate(math500):
         gold, solution = r["answer"], r["solution"]
         cut = solution.rfind("\\boxed") if last_boxed(solution) is not None else len(solution)
-        others = [o["answer"] for o in math500 if normalize(o["answer"]) != normalize(gold)]
+        first = solution.find("\\boxed") if last_boxed(solution) is not None else len(solution)
+        others = [o["answer"] for o in math500 if _items(o["answer"]) != _items(gold)]  # "1,-2" is "-2,1"
         for j in range(per_problem):
             draw = rng.random()
             if draw < 0.25:
@@ -118,10 +118,11 @@ def sampled_sets(problems: int, per_problem: int = 16) -> dict[str, list[tuple[s
             elif draw < 0.85:
                 answer, equal = _changed(gold, rng) if draw < 0.55 else rng.choice(others), False
             elif draw < 0.95:
-                math_pairs.append((solution[: int(cut * rng.uniform(0.3, 0.9))], gold, "math", False, "strict"))
+                # cut off before its first box: an earlier box may hold the answer too
+                math_pairs.append((solution[: int(first * rng.uniform(0.3, 0.9))], gold, "math", False, "strict"))
                 continue
             else:
-                math_pairs.append((solution[:cut][:200] * 8, gold, "math", False, "strict"))
+                math_pairs.append((solution[:first][:200] * 8, gold, "math", False, "strict"))
                 continue
             math_pairs.append((f"{solution[:cut]}\\boxed{{{answer}}}.", gold, "math", equal, "strict"))
     for r in gsm8k:
@@ -135,18 +136,25 @@ def sampled_sets(problems: int, per_problem: int = 16) -> dict[str, list[tuple[s
                 wrong = int(gold.replace(",", "")) + rng.choice((-10, -2, -1, 1, 3, 100))
                 gsm8k_pairs.append((f"{text}#### {wrong}", gold, "gsm8k", False, "strict"))
             else:  # cut off before the gold first appears (its last number is then never the gold)
-                first = re.search(rf"(?<![\d.]){re.escape(gold)}(?![\d.])", text)
-                end = int((first.start() if first else len(text)) * rng.uniform(0.2, 0.9))
-                gsm8k_pairs.append((text[:end], gold, "gsm8k", False, "strict"))
+                forms = {gold, f"{int(gold):,}"} if gold.lstrip("-").isdigit() else {gold}
+                found = [m.start() for f in forms for m in re.finditer(rf"(?<![\d.,]){re.escape(f)}(?![\d.,])", text)]
+                end = int(min(found, default=len(text)) * rng.uniform(0.2, 0.9))
+                gsm8k_pairs.append((text[:end].rstrip("0123456789,.$"), gold, "gsm8k", False, "strict"))  # not "19"[:1]
     return {"math500-sampled": math_pairs, "gsm8k-sampled": gsm8k_pairs}
 
 
+def _items(answer: str) -> list[str]:
+    from mathlit.answers.normalize import normalize
+
+    return sorted(normalize(answer).split(","))
+
+
 def _changed(answer: str, rng) -> str:
-    """The answer with one integer in it changed (1 -> 2, 12 -> 13): unequal; a digitless one gets a "+1"."""
-    numbers = list(re.finditer(r"\d+", answer))
-    if not numbers:
+    """The answer with its first integer changed (1 -> 2, 12 -> 13): unequal; a digitless one gets a "+1". (Not a
+    later one: in 864 \\mbox{inches}^2 that is the unit's power, which answers leave to the reader.)"""
+    m = re.search(r"\d+", answer)
+    if m is None:
         return f"{answer}+1"
-    m = rng.choice(numbers)
     return answer[: m.start()] + str(int(m.group()) + rng.choice((1, 2, 5))) + answer[m.end() :]
 
 
