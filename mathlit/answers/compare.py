@@ -168,15 +168,21 @@ def _final(a, b, texts: tuple[str, str]) -> bool:
     expression in variables (x^2+1, p-q), which no number equals. A number against words ("12 euros") is left
     to math-verify, which reads units."""
     kinds = {sp.Expr if isinstance(x, sp.Expr) else type(x) for x in (a, b)}
-    if (len(kinds) == 1 or kinds == {sp.Expr, Collection}) and _constant(a) and _constant(b):
+    several = all(len(x.items) > 1 for x in (a, b) if isinstance(x, Collection))  # {5} may be read as 5
+    if (len(kinds) == 1 or (kinds == {sp.Expr, Collection} and several)) and _constant(a) and _constant(b):
         return True
     for number, other, text in ((a, b, texts[1]), (b, a, texts[0])):
         if isinstance(number, sp.Expr) and _constant(number):
             if isinstance(other, Seq | Matrix | Region | Union):
                 return True
-            if isinstance(other, sp.Expr) and other.free_symbols and not _WORD.search(_COMMAND.sub(" ", text)):
+            if _in_variables(other) and not _WORD.search(_COMMAND.sub(" ", text)):
                 return True
     return False
+
+
+def _in_variables(node) -> bool:
+    """An expression in variables; not one in e, which math-verify reads as Euler's number (e^2 = 7.389056)."""
+    return isinstance(node, sp.Expr) and bool(node.free_symbols) and sp.Symbol("e") not in node.free_symbols
 
 
 def texts_verdict(pred: str, gold: str, rel_tol: float = 0.0) -> str:

@@ -106,6 +106,21 @@ def test_each_form_is_graded_and_says_which_path_decided(kind, text, gold, gradi
     assert "check_failure" not in graded
 
 
+@pytest.mark.parametrize(
+    ("pred", "gold", "expected"),
+    [
+        ("7.389056", "e^2", True),  # e: Euler's number to math-verify, a variable to mathlit
+        ("3", r"\ln e^3", True),
+        ("5", r"\{5\}", True),  # a set of one answer
+        ("7.389056", "x^2", False),  # a number never equals an expression in variables: never asked
+        ("5", r"\{5, 6\}", False),
+    ],
+)
+def test_what_mathlit_reads_as_a_variable_or_a_set_of_one_is_left_to_the_fallback(pred, gold, expected):
+    verdict = judge(pred, gold, "math")
+    assert (verdict.equal, verdict.decided_by) == (expected, FALLBACK if expected else FAST_PATH)
+
+
 def test_without_the_fallback_mathlit_alone_misses_the_forms_math_verify_reads():
     rescued = [c for c in CASES if c[5] == FALLBACK and c[4]]
     off = [
