@@ -1,7 +1,10 @@
-"""Answer checking, mathlit against math-verify, side by side in one run: agreement and checks/s.
+"""Answer checking, side by side in one run: mathlit alone, math-verify alone, and the two combined (mathlit's
+fast path, math-verify as its bounded fallback: answers.fallback=math_verify, the default): agreement, false
+positives and checks/s.
 
     python bench/answers.py                       # prints a table, writes bench/out/answers.json
-                                                  # exits 1 if mathlit has a false positive (make bench-answers, CI)
+                                                  # exits 1 on a false positive of mathlit or of the combination
+    python bench/answers.py --problems 500        # the sampled sets on all of MATH500 (default 40 problems, CI)
 
 Sets (each check = extract the answer from a solution text, then compare it with a gold answer):
 - math500-gold: the 500 MATH500 gold solutions against their gold answers (all must be equal);
@@ -15,14 +18,20 @@ Sets (each check = extract the answer from a solution text, then compare it with
   degenerate output, prose answers read with answers.extract=lenient, MATH and GSM8K golds): equal and unequal.
   suite-policy: its rows whose label is mathlit's rule, not mathematics (strict mode reads no prose; an
   ambiguous decimal comma such as "#### 0,111" is refused; "5;5" is two answers): math-verify has no such rule.
-Both checkers run single-process on the same pairs; times include their start-up (mathlit's worker). A false
-positive is a pair called equal that is not; a checker that raises on a pair is counted as saying unequal.
+- math500-sampled, gsm8k-sampled: 16 samples per problem shaped like an eval's of a small model, where most
+  samples are wrong and every wrong one may reach the fallback: the gold solution ending in a rewritten gold
+  answer (1 in 4), in another problem's answer or the gold with a number changed (3 in 5), cut off before its
+  answer, or repeating itself. Constructed, not written by a model: the labels hold by construction.
+All checkers run single-process on the same pairs; times include their start-up (mathlit's worker, and
+math-verify's import in it for the combination). A false positive is a pair called equal that is not; a checker
+that raises on a pair is counted as saying unequal.
 """
 
 import json
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,10 +97,80 @@ def make_sets() -> dict[str, list[tuple[str, str, str, bool, str]]]:
     return sets
 
 
+def sampled_sets(problems: int, per_problem: int = 16) -> dict[str, list[tuple[str, str, str, bool, str]]]:
+    """math500-sampled and gsm8k-sampled (see the module's docstring), seeded: the same pairs every run."""
+    import random
+
+    from mathlit.answers.extract import last_boxed
+
+    rng = random.Random(28)
+    math500, gsm8k = rows("math/test500.jsonl")[:problems], rows("gsm8k/test.jsonl")[:problems]
+    math_pairs, gsm8k_pairs = [], []
+    for i, r in enumerate(math500):
+        gold, solution = r["answer"], r["solution"]
+        cut = solution.rfind("\\boxed") if last_boxed(solution) is not None else len(solution)
+        first = solution.find("\\boxed") if last_boxed(solution) is not None else len(solution)
+        others = [o["answer"] for o in math500 if _items(o["answer"]) != _items(gold)]  # "1,-2" is "-2,1"
+        for j in range(per_problem):
+            draw = rng.random()
+            if draw < 0.25:
+                answer, equal = rewrite(gold, i + j) or gold, True
+            elif draw < 0.85:
+                answer, equal = _changed(gold, rng) if draw < 0.55 else rng.choice(others), False
+            elif draw < 0.95:
+                # cut off before its first box: an earlier box may hold the answer too
+                math_pairs.append((solution[: int(first * rng.uniform(0.3, 0.9))], gold, "math", False, "strict"))
+                continue
+            else:
+                math_pairs.append((solution[:first][:200] * 8, gold, "math", False, "strict"))
+                continue
+            math_pairs.append((f"{solution[:cut]}\\boxed{{{answer}}}.", gold, "math", equal, "strict"))
+    for r in gsm8k:
+        text, gold = r["answer"].rsplit("####", 1)
+        gold = gold.strip()
+        for _ in range(per_problem):
+            draw = rng.random()
+            if draw < 0.25:
+                gsm8k_pairs.append((f"{text}#### {gold}", gold, "gsm8k", True, "strict"))
+            elif draw < 0.85:
+                wrong = int(gold.replace(",", "")) + rng.choice((-10, -2, -1, 1, 3, 100))
+                gsm8k_pairs.append((f"{text}#### {wrong}", gold, "gsm8k", False, "strict"))
+            else:  # cut off before the gold first appears (its last number is then never the gold)
+                forms = {gold, f"{int(gold):,}"} if gold.lstrip("-").isdigit() else {gold}
+                found = [m.start() for f in forms for m in re.finditer(rf"(?<![\d.,]){re.escape(f)}(?![\d.,])", text)]
+                end = int(min(found, default=len(text)) * rng.uniform(0.2, 0.9))
+                gsm8k_pairs.append((text[:end].rstrip("0123456789,.$"), gold, "gsm8k", False, "strict"))  # not "19"[:1]
+    return {"math500-sampled": math_pairs, "gsm8k-sampled": gsm8k_pairs}
+
+
+def _items(answer: str) -> list[str]:
+    from mathlit.answers.normalize import normalize
+
+    return sorted(normalize(answer).split(","))
+
+
+def _changed(answer: str, rng) -> str:
+    """The answer with its first integer changed (1 -> 2, 12 -> 13): unequal; a digitless one gets a "+1". (Not a
+    later one: in 864 \\mbox{inches}^2 that is the unit's power, which answers leave to the reader.)"""
+    m = re.search(r"\d+", answer)
+    if m is None:
+        return f"{answer}+1"
+    return answer[: m.start()] + str(int(m.group()) + rng.choice((1, 2, 5))) + answer[m.end() :]
+
+
 def mathlit_check(solution: str, gold: str, domain: str, mode: str) -> bool:
     from mathlit.answers import extract, is_equiv
 
-    return is_equiv(extract(solution, domain, mode), gold, domain)
+    return is_equiv(extract(solution, domain, mode), gold, domain, fallback="none")
+
+
+def combined_check(solution: str, gold: str, domain: str, mode: str) -> bool:
+    """What every eval, RFT and reward grades with: answers.fallback=math_verify through grade_answer."""
+    from mathlit.answers.grading import Grading, grade_answer
+
+    graded = grade_answer(solution, gold, domain, Grading(mode, 1e-6, "math_verify"))
+    FALLBACK_USE[graded.get("decided_by")] += 1
+    return graded["correct"]
 
 
 def math_verify_check(solution: str, gold: str, domain: str, mode: str) -> bool:
@@ -104,20 +183,41 @@ def math_verify_check(solution: str, gold: str, domain: str, mode: str) -> bool:
 
 
 def measure(check, pairs) -> tuple[list[bool], float]:
+    """Each checker from cold caches: a fresh worker (its start counted), no verdict or parse remembered."""
+    from math_verify.parser import parse_expr_cached, parse_latex_cached
+
+    from mathlit.answers.equiv import _math_verdict
+    from mathlit.answers.symbolic import checker
+
+    _math_verdict.cache_clear()
+    parse_latex_cached.cache_clear()
+    parse_expr_cached.cache_clear()
+    checker().close()
     started = time.perf_counter()
     results = [check(solution, gold, domain, mode) for solution, gold, domain, _, mode in pairs]
     return results, time.perf_counter() - started
 
 
+CHECKERS = (("mathlit", mathlit_check), ("math-verify", math_verify_check), ("combined", combined_check))
+FALLBACK_USE: Counter = Counter()  # decided_by of the combination's checks in the set in progress
+GUARDED = ("mathlit", "combined")  # a false positive of either fails the run
+
+
 def main() -> None:
+    import argparse
+
     import math_verify  # noqa: F401  (fail early if the peer is missing: pip install math-verify)
 
-    sets = make_sets()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--problems", type=int, default=40, help="problems of the sampled sets (16 samples each)")
+    args = parser.parse_args()
+    sets = make_sets() | sampled_sets(args.problems)
     report = {}
-    print(f"{'set':<20}{'pairs':>6}  {'checker':<12}{'agree':>8}{'false+':>8}{'checks/s':>11}")
+    print(f"{'set':<20}{'pairs':>6}  {'checker':<12}{'agree':>8}{'false+':>8}{'checks/s':>11}{'fallback':>10}")
     for name, pairs in sets.items():
         expected = [p[3] for p in pairs]
-        for checker, fn in (("mathlit", mathlit_check), ("math-verify", math_verify_check)):
+        for checker, fn in CHECKERS:
+            FALLBACK_USE.clear()
             results, seconds = measure(fn, pairs)
             agree = sum(r == e for r, e in zip(results, expected, strict=True))
             false_positives = sum(r and not e for r, e in zip(results, expected, strict=True))
@@ -129,15 +229,23 @@ def main() -> None:
                 "seconds": round(seconds, 3),
                 "checks_per_s": round(len(pairs) / seconds, 1),
                 "misses": [(solution[-80:], gold) for solution, gold in misses[:30]],
-            }
+            } | ({"decided_by_fallback": FALLBACK_USE["fallback"]} if checker == "combined" else {})
+            used = str(FALLBACK_USE["fallback"]) if checker == "combined" else ""
             print(
-                f"{name:<20}{len(pairs):>6}  {checker:<12}{agree:>8}{false_positives:>8}{len(pairs) / seconds:>11.1f}"
+                f"{name:<20}{len(pairs):>6}  {checker:<12}{agree:>8}{false_positives:>8}"
+                f"{len(pairs) / seconds:>11.1f}{used:>10}"
             )
+        checkers = report[name]
+        checkers["combined_speedup_over_math_verify"] = round(
+            checkers["math-verify"]["seconds"] / max(checkers["combined"]["seconds"], 1e-9), 1
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "answers.json").write_text(json.dumps(report, indent=2))
-    wrong = [name for name, checkers in report.items() if checkers["mathlit"]["false_positives"]]
+    for name in ("math500-sampled", "gsm8k-sampled"):
+        print(f"{name}: the combination {report[name]['combined_speedup_over_math_verify']}x math-verify alone")
+    wrong = [f"{name} ({c})" for name, checkers in report.items() for c in GUARDED if checkers[c]["false_positives"]]
     if wrong:  # CI runs this: a false positive fails it
-        sys.exit(f"mathlit called unequal answers equal on: {', '.join(wrong)} (see {OUT / 'answers.json'})")
+        sys.exit(f"unequal answers called equal on: {', '.join(wrong)} (see {OUT / 'answers.json'})")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,11 @@ class ExtractMode(StrEnum):
     lenient = "lenient"
 
 
+class AnswerFallback(StrEnum):
+    none = "none"  # mathlit's verdict alone
+    math_verify = "math_verify"  # math-verify compares the answers mathlit could not find equal (bounded)
+
+
 class RFTInit(StrEnum):
     base = "base"  # the model the SFT stage started from
     sft = "sft"  # the SFT stage's weights
@@ -352,6 +357,8 @@ class AnswersConfig:
 
     extract: ExtractMode = MISSING  # strict: \boxed / #### only; lenient: also answer phrases, bold, last number
     rel_tol: float = MISSING  # relative tolerance when either answer is written as a decimal; exact forms: exact
+    fallback: AnswerFallback = MISSING  # math_verify: the symbolic fallback behind mathlit's fast path; none: off
+    crosscheck: bool = MISSING  # also grade each sample with mathlit alone and math-verify alone (metrics.json)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from mathlit.answers.crosscheck import crosscheck_metrics
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.io import write_json, write_jsonl
@@ -58,6 +59,7 @@ def evaluate(
             metrics["greedy_ci95"] = mean_interval([float(r["correct"]) for r in records])
     if samples:
         metrics.setdefault("answer_sources", {})["sampled"] = answer_sources(samples)
+    metrics |= crosscheck_metrics({"greedy": records, "sampled": samples}, out_dir)  # answers.crosscheck=true
     metrics |= report_samples(cfg, samples, out_dir, metrics.get("greedy_accuracy"), rerank, policy.folder)
     if records:
         metrics["error_types"] = {"greedy": count_error_types(records)} | metrics.get("error_types", {})

@@ -1,10 +1,11 @@
 """Equality of parsed answers. Runs inside the bounded worker process (see symbolic.py)."""
 
 import random
+import re
 
 import sympy as sp
 
-from mathlit.answers.latex import Collection, Equation, Matrix, ParseError, Region, Seq, Union, parse_answer
+from mathlit.answers.latex import Collection, Equation, Matrix, ParseError, Refused, Region, Seq, Union, parse_answer
 
 # Answers hold exact numbers only (decimals parse to rationals), so equal values agree to all
 # 60 digits evaluated; a relative 1e-40 leaves room for rounding and none for near misses
@@ -141,12 +142,66 @@ def nodes_equal(a, b) -> bool:
     return False
 
 
-def texts_equal(pred: str, gold: str, rel_tol: float = 0.0) -> bool:
-    """Both normalised answers parse and are equal; an unparsable side is never equal. rel_tol > 0
-    (an answer written as a decimal) loosens numeric comparison to that relative tolerance."""
+EQUAL, UNEQUAL, FINAL = "1", "0", "F"  # FINAL: unequal, and no other checker may say otherwise
+
+
+def _constant(node) -> bool:
+    """A number (no free symbols, defined), or a tuple, set, list or matrix of numbers only."""
+    if isinstance(node, sp.Expr):
+        return not node.free_symbols and not _undefined(node)
+    if isinstance(node, Seq | Collection):
+        return all(_constant(x) for x in node.items)
+    if isinstance(node, Matrix):
+        return all(_constant(x) for row in node.rows for x in row)
+    return False
+
+
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_WORD = re.compile(r"[A-Za-z]{2,}")  # "euros", "of the pie": words, not variables
+
+
+def _final(a, b, texts: tuple[str, str]) -> bool:
+    """Unequal here is unequal, and math-verify is not asked: both are numbers, containers of one kind holding
+    numbers only, or a list of numbers against a number (compared exactly: 60 digits, or answers.rel_tol for a
+    decimal; math-verify would round to 6 decimals, read a list as a set, 5;5 = 5, 1,2,2 = 1,2, and a decimal
+    comma as a point, 0,111 = 0.111); or a number against a tuple, interval, matrix or inequality, or against an
+    expression in variables (x^2+1, p-q), which no number equals. A number against words ("12 euros") is left
+    to math-verify, which reads units."""
+    kinds = {sp.Expr if isinstance(x, sp.Expr) else type(x) for x in (a, b)}
+    several = all(len(x.items) > 1 for x in (a, b) if isinstance(x, Collection))  # {5} may be read as 5
+    if (len(kinds) == 1 or (kinds == {sp.Expr, Collection} and several)) and _constant(a) and _constant(b):
+        return True
+    for number, other, text in ((a, b, texts[1]), (b, a, texts[0])):
+        if isinstance(number, sp.Expr) and _constant(number):
+            if isinstance(other, Seq | Matrix | Region | Union):
+                return True
+            if _in_variables(other) and not _WORD.search(_COMMAND.sub(" ", text)):
+                return True
+    return False
+
+
+def _in_variables(node) -> bool:
+    """An expression in variables; not one in e, which math-verify reads as Euler's number (e^2 = 7.389056)."""
+    return isinstance(node, sp.Expr) and bool(node.free_symbols) and sp.Symbol("e") not in node.free_symbols
+
+
+def texts_verdict(pred: str, gold: str, rel_tol: float = 0.0) -> str:
+    """EQUAL, UNEQUAL (an unparsable side, or answers another checker may read better) or FINAL (see `_final`,
+    and an answer past one of the parser's bounds: latex.Refused)."""
     global _rel_tol
     _rel_tol = max(EXACT_TOL, sp.Float(rel_tol, DIGITS))
     try:
-        return nodes_equal(parse_answer(pred), parse_answer(gold))
+        a, b = parse_answer(pred), parse_answer(gold)
+        if nodes_equal(a, b):
+            return EQUAL
+        return FINAL if _final(a, b, (pred, gold)) else UNEQUAL
+    except Refused:
+        return FINAL
     except (ParseError, TypeError, ValueError, ZeroDivisionError, RecursionError, AttributeError, OverflowError):
-        return False
+        return UNEQUAL
+
+
+def texts_equal(pred: str, gold: str, rel_tol: float = 0.0) -> bool:
+    """Both normalised answers parse and are equal; an unparsable side is never equal. rel_tol > 0
+    (an answer written as a decimal) loosens numeric comparison to that relative tolerance."""
+    return texts_verdict(pred, gold, rel_tol) == EQUAL

@@ -2,7 +2,8 @@
 
 Two modes (answers.extract): `strict` reads only the forms training data uses (GSM8K: `####`, "The answer
 is", the last number; MATH: `\\boxed{}`); `lenient` also reads the prose of models that do not box (answer
-phrases, a bold number, the last number). Every answer says where it came from (`Extraction.source`).
+phrases, a display after one, a bold number, a math span ending the solution, the last number). Every answer
+says where it came from (`Extraction.source`).
 """
 
 import re
@@ -15,7 +16,10 @@ MODES = ("strict", "lenient")
 MAX_ANSWER_CHARS = 2000  # a boxed answer longer than this is not an answer (and is not scanned further)
 
 # A number as people write it: sign, currency, thousands separators, decimals ("-$1,234.50", ".5", "3").
-_NUMBER = re.compile(r"(?<![\w.])[-−]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d)|(?<![\w.\d])[-−]?\.\d+")
+# Not the mantissa of 1e400 (which is no number here: "1" of it would grade as 1).
+_NUMBER = re.compile(
+    r"(?<![\w.])[-−]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|[eE][-+]?\d)|(?<![\w.\d])[-−]?\.\d+(?![eE][-+]?\d)"
+)
 # After ####: digits with any separators, spaces only between digits ("1 000"); validated by _GROUPED.
 _HASH_NUMBER = re.compile(r"[-−]?\s?\$?\s?\d(?:[\d,.]|\s(?=\d))*")
 _GROUPED = re.compile(r"-?(?:\d+|[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d{0,2}(?: \d{3})+)(?:\.\d+)?")
@@ -23,6 +27,13 @@ _HASHES = re.compile(r"####([^\n]*)")
 _THE_ANSWER_IS = re.compile(r"answer is[:\s]*([^\n]{0,200})", re.IGNORECASE)
 # "The answer is 42.", "Final answer: $x=3$", "**Answer:** 7": the rest of that line.
 _PHRASE = re.compile(r"(?:final answer|answer)\s*(?:is|:|=)\**\s*(?:is\b|:)?\**\s*([^\n]{1,300})", re.IGNORECASE)
+# "Answer:\n\\[\n9\n\\]", "Final Answer \\( 9 \\)": a display or inline span right after an answer phrase, on any line.
+_DISPLAY = re.compile(
+    r"(?:final answer|answer)\**\s*(?:is\b|:|=)?\**\s*:?\**\s*(?:\\\[|\$\$|\\\()(.{1,300}?)(?:\\\]|\$\$|\\\))",
+    re.IGNORECASE | re.DOTALL,
+)
+# "Thus $x \in [-2, 7]$.": a math span that ends the solution (only punctuation after it).
+_LAST_SPAN = re.compile(r"(?:\$\$?([^$]{1,300}?)\$\$?|\\\((.{1,300}?)\\\)|\\\[(.{1,300}?)\\\])[\s.!,;:*]*$", re.DOTALL)
 _MATH_SPAN = re.compile(r"\$\$?([^$]{1,300}?)\$\$?|\\\(([^\n]{1,300}?)\\\)|\\\[([^\n]{1,300}?)\\\]")
 _BOLD = re.compile(r"\*\*([^*\n]{1,100})\*\*")
 _BOX = re.compile(r"\\boxed|\\fbox")
@@ -34,7 +45,7 @@ _JOIN = re.compile(r"[\s$,;.]*(?:(?:and|\\text\{\s*and\s*\}|\\quad)[\s$,;.]*)?(?
 @dataclass(frozen=True)
 class Extraction:
     answer: str | None
-    source: str  # boxed | hashes | answer_is | phrase | bold | last_number | none | ambiguous
+    source: str  # boxed | hashes | answer_is | phrase | bold | last_span | last_number | none | ambiguous
 
 
 def normalize_number(text: str) -> str:
@@ -129,15 +140,24 @@ def _hashes(text: str) -> Extraction | None:
 
 
 def _phrase(text: str) -> str | None:
-    matches = _PHRASE.findall(text[-20_000:])
+    tail = text[-20_000:]
+    matches = list(_PHRASE.finditer(tail))
+    displays = list(_DISPLAY.finditer(tail))
+    if displays and (not matches or displays[-1].start() >= matches[-1].start()):
+        return displays[-1].group(1).strip() or None
     if not matches:
         return None
-    rest = matches[-1].strip()
+    rest = matches[-1].group(1).strip()
     span = _MATH_SPAN.search(rest)
     if span is not None:
         return next(g for g in span.groups() if g is not None).strip() or None
     rest = re.split(r"\.(?=\s|$)", rest, maxsplit=1)[0]
     return rest.strip(" *").strip() or None
+
+
+def _last_span(text: str) -> str | None:
+    m = _LAST_SPAN.search(text[-2_000:].rstrip())
+    return next((g.strip() for g in m.groups() if g is not None), None) if m else None
 
 
 def _bold(text: str) -> str | None:
@@ -155,7 +175,8 @@ def extract_answer(text: str, domain: str, mode: str = "strict") -> Extraction:
 
     gsm8k: the number after the last `####` (an ambiguous one is refused), else after "The answer is", else the
     last number. math: the last \\boxed{} / \\fbox{} (with the boxes joined to it). lenient, both domains:
-    boxes, then an answer phrase ("The answer is 42.", "Final answer: $x=3$"), a bold answer ("**42**"), the
+    boxes, then an answer phrase ("The answer is 42.", "Final answer: $x=3$", "Answer:" and a display on the next
+    lines), a bold answer ("**42**"), (math) a math span ending the solution ("Thus $x \\in [-2, 7]$."), the
     last number.
     """
     if domain not in ("gsm8k", "math"):
@@ -199,7 +220,13 @@ _STEPS = {
         ("last_number", last_number),
     ],
     ("math", "strict"): [("boxed", boxed)],
-    ("math", "lenient"): [("boxed", boxed), ("phrase", _phrase), ("bold", _bold), ("last_number", last_number)],
+    ("math", "lenient"): [
+        ("boxed", boxed),
+        ("phrase", _phrase),
+        ("bold", _bold),
+        ("last_span", _last_span),
+        ("last_number", last_number),
+    ],
 }
 
 

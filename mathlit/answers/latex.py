@@ -18,6 +18,11 @@ class ParseError(ValueError):
     pass
 
 
+class Refused(ParseError):
+    """An answer past a bound (too long, too deep, too large a value, a division by zero): refused by design, and
+    no other checker is asked about it (math-verify would spend its whole time limit on (10^{100})!)."""
+
+
 MAX_CHARS = 600
 MAX_DEPTH = 50
 MAX_EXPONENT = 2000  # |n|^k with k above this is refused: 9^{9^{9^9}} must not be computed
@@ -123,7 +128,7 @@ class Union:
 
 def tokenize(text: str) -> list[str]:
     if len(text) > MAX_CHARS:
-        raise ParseError("answer too long")
+        raise Refused("answer too long")
     tokens, pos = [], 0
     text = text.rstrip()
     while pos < len(text):
@@ -158,7 +163,7 @@ class _Parser:
             def __enter__(self):
                 parser.depth += 1
                 if parser.depth > MAX_DEPTH:
-                    raise ParseError("nested too deeply")
+                    raise Refused("nested too deeply")
 
             def __exit__(self, *exc):
                 parser.depth -= 1
@@ -268,7 +273,7 @@ class _Parser:
             if self.take() == "!":
                 value = _arith(node)
                 if value.is_Integer and value > 500:
-                    raise ParseError("factorial too large")
+                    raise Refused("factorial too large")
                 node = sp.factorial(value)
             else:
                 raise ParseError("primes are not values")
@@ -367,7 +372,7 @@ class _Parser:
         if name == "binom":
             n, k = _arith(self.script()), _arith(self.script())
             if n.is_Integer and k.is_Integer and min(k, n - k) > MAX_EXPONENT:
-                raise ParseError("binomial too large")
+                raise Refused("binomial too large")
             return sp.binomial(n, k)
         if name == "sqrt":
             index = 2
@@ -446,14 +451,14 @@ def _arith(node) -> sp.Expr:
 
 def _divide(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr:
     if denominator.is_zero:  # 1/0 is no value: \\frac{1}{0} must not equal \\frac{2}{0}
-        raise ParseError("division by zero")
+        raise Refused("division by zero")
     return numerator / denominator
 
 
 def _pow(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     # 9^{9^{9^9}}: 9^9 is computed, then 9^{387420489} is refused here instead of filling memory.
     if exponent.is_Number and abs(exponent) > MAX_EXPONENT and base.is_Number and abs(base) not in (0, 1):
-        raise ParseError("number too large")
+        raise Refused("number too large")
     return sp.Pow(base, exponent)
 
 

@@ -47,11 +47,11 @@ class SymbolicChecker:
 
     @staticmethod
     def _read(proc: subprocess.Popen, timeout: float) -> str | None:
+        """The worker's next line; None past the timeout, "" when the worker died (its pipe closed)."""
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         if not ready:
             return None
-        line = proc.stdout.readline()
-        return line.strip() if line else None
+        return proc.stdout.readline().strip()
 
     def _kill(self) -> None:
         if self._proc is not None:
@@ -59,8 +59,9 @@ class SymbolicChecker:
             self._proc.wait()
             self._proc = None
 
-    def equal(self, pred: str, gold: str, rel_tol: float = 0.0) -> bool:
-        """pred and gold parse to equal answers, numbers within a relative rel_tol (0: exact)."""
+    def ask(self, check: str, pred: str, gold: str, rel_tol: float = 0.0) -> tuple[str, str | None]:
+        """The worker's verdict on one check (see _worker.py) and, when it gave none, why: 'timeout' or
+        'crash' (then the verdict is '0', unequal)."""
         with self._lock:
             if os.getpid() != self._owner:  # inherited through fork: the pipe belongs to the parent
                 self._proc, self._owner = None, os.getpid()
@@ -68,18 +69,23 @@ class SymbolicChecker:
                 self._proc = self._start()
             self.stats["checks"] += 1
             try:
-                self._proc.stdin.write(json.dumps([pred, gold, rel_tol]) + "\n")
+                self._proc.stdin.write(json.dumps([check, pred, gold, rel_tol]) + "\n")
                 self._proc.stdin.flush()
             except BrokenPipeError:
                 self._kill()
                 self.stats["crashes"] += 1
-                return False
+                return "0", "crash"
             answer = self._read(self._proc, self.timeout_s)
-            if answer is None:
-                self.stats["timeouts" if self._proc.poll() is None else "crashes"] += 1
+            if not answer:
+                failure = "timeout" if answer is None else "crash"
+                self.stats["timeouts" if answer is None else "crashes"] += 1
                 self._kill()
-                return False
-            return answer == "1"
+                return "0", failure
+            return answer, None
+
+    def equal(self, pred: str, gold: str, rel_tol: float = 0.0) -> bool:
+        """pred and gold parse to equal answers, numbers within a relative rel_tol (0: exact)."""
+        return self.ask("mathlit", pred, gold, rel_tol)[0] == "1"
 
     def close(self) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.answers.crosscheck import crosscheck_metrics
 from mathlit.data.formats import Example, example_to_row
 from mathlit.datagen.difficulty import by_difficulty, cap_to_targets, failure_rates, sample_until_targets
 from mathlit.datagen.filters import RFTData, build_rft_data
@@ -126,6 +127,7 @@ class RFTDataGenerator:
             }
             data = RFTData(augmented, data.report)
         data.report["strategy"] = f"{r.strategy}"
+        data.report |= crosscheck_metrics({"samples": pools[0]}, out)  # answers.crosscheck=true
         path = out / "augmented.jsonl"
         write_jsonl(path, [example_to_row(e) for e in data.augmented])
         write_json(out / "report.json", data.report)

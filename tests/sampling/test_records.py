@@ -106,12 +106,14 @@ def test_a_bad_part_names_the_key(value):
 def test_a_sample_whose_grading_fails_is_recorded_and_counted_not_fatal(tmp_path, monkeypatch):
     import mathlit.answers.grading as grading
 
-    def broken(pred, gold, domain, rel_tol):
+    judge = grading.judge
+
+    def broken(pred, gold, domain, rel_tol, fallback):
         if pred == "4":
             raise OverflowError("boom")
-        return pred == gold
+        return judge(pred, gold, domain, rel_tol, fallback)
 
-    monkeypatch.setattr(grading, "is_equiv", broken)
+    monkeypatch.setattr(grading, "judge", broken)
     records = run(Arithmetic(), tmp_path)
     failed = [r for r in records if "answer_error" in r]
     assert [r["id"] for r in failed] == ["q2", "q2"]
@@ -136,10 +138,14 @@ def test_another_extraction_mode_is_other_settings(tmp_path):
 
 
 def test_grading_comes_from_the_answers_config():
-    assert Grading.from_config(make_cfg()) == Grading("strict", 1e-6)
+    assert Grading.from_config(make_cfg()) == Grading("strict", 1e-6, "math_verify", False)
     assert Grading.from_config(make_cfg("answers.extract=lenient", "answers.rel_tol=0")) == Grading("lenient", 0.0)
+    off = make_cfg("answers.fallback=none", "answers.crosscheck=true")
+    assert Grading.from_config(off) == Grading("strict", 1e-6, "none", True)
     with pytest.raises(Exception, match="answers.extract"):
         make_cfg("answers.extract=loose")
+    with pytest.raises(Exception, match="answers.fallback"):
+        make_cfg("answers.fallback=sympy")
 
 
 def test_an_edited_question_under_the_same_id_is_refused(tmp_path):
