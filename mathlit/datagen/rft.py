@@ -11,16 +11,19 @@ import importlib.metadata
 import logging
 from pathlib import Path
 
+import lightning as L
 from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.answers.crosscheck import crosscheck_metrics
-from mathlit.data.formats import Example, example_to_row
+from mathlit.data.formats import Example, example_to_row, load_examples
 from mathlit.datagen.difficulty import by_difficulty, cap_to_targets, failure_rates, sample_until_targets
 from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
+from mathlit.models.gather import gathered_model
+from mathlit.models.release import finish_stage
 from mathlit.sampling.policy import Policy, sampling_params
 from mathlit.sampling.records import read_samples
 
@@ -68,6 +71,25 @@ class RFTDataGenerator:
             },
         )
         return [r | {"source": source} for r in records]
+
+    def regenerate(
+        self, trainer: L.Trainer, module: L.LightningModule, name: str, end_of_stage: bool
+    ) -> tuple[Path, dict]:
+        """Every rank: the data of round `name` sampled with the trained weights on global rank 0, its file (the
+        same on every rank) and its report. At the end of a stage the finished state is written and the
+        optimizer's released first: the engine needs the memory it holds."""
+        if end_of_stage:
+            finish_stage(trainer)
+        path = report = None
+        model = gathered_model(trainer, module)  # every rank joins the gather of sharded weights
+        if trainer.is_global_zero:
+            path, data = self.generate(model, trainer.global_step, name)
+            report = data.report
+        path = trainer.strategy.broadcast(str(path) if path else None)  # every rank reads the same file
+        return Path(path), trainer.strategy.broadcast(report)
+
+    def read(self, path: Path) -> list[Example]:
+        return load_examples(path, "rft augmented data")[0]
 
     def holding(self, model: PreTrainedModel, version: int | str, folder: Path | None = None) -> Policy:
         """The Policy of the trained weights, now holding `model` (weights `version`, saved in `folder` if

@@ -95,7 +95,7 @@ def train_stage(
         policy = generator.holding(result.model, f"{name}@{result.global_step}", result.hf_dir)
         row.update(evaluate(cfg, policy, splits.test, out_dir / "test"))
         policy.pause()
-    return row, callback.data if callback else None
+    return row, RFTData(callback.augmented, callback.report) if callback else None
 
 
 def load_weights(cfg: DictConfig, tokenizer, folder: Path):
