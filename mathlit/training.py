@@ -16,8 +16,9 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from callbacks.compile_model import CompileModel
-from callbacks.requeue import RequeueOnSignal
+from callbacks.requeue import RequeueOnSignal, StopOnSignal
 from callbacks.step_progress import StepRichProgressBar, StepTQDMProgressBar
+from mathlit.checkpoints import VerifiedCheckpointIO, resumable
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
@@ -75,7 +76,8 @@ def build_trainer(
     bar = StepRichProgressBar() if sys.stdout.isatty() else StepTQDMProgressBar(refresh_rate=cfg.log_every_n_steps)
     # Under srun: our preemption handler (callbacks/requeue.py) instead of Lightning's mid-step one.
     on_slurm = SLURMEnvironment.detect()
-    preemption = [RequeueOnSignal(out_dir / "checkpoints" / "last.ckpt")] if on_slurm else []
+    last = out_dir / "checkpoints" / "last.ckpt"
+    preemption = [StopOnSignal(last), *([RequeueOnSignal(last)] if on_slurm else [])]
     compiled = [CompileModel()] if cfg.compile else []
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
@@ -90,7 +92,7 @@ def build_trainer(
         deterministic=cfg.deterministic,
         logger=build_logger(logger_cfg, out_dir),
         callbacks=[checkpoints, *preemption, *compiled, *callbacks, *([bar] if cfg.progress_bar else [])],
-        plugins=[SLURMEnvironment(auto_requeue=False)] if on_slurm else None,
+        plugins=[VerifiedCheckpointIO(), *([SLURMEnvironment(auto_requeue=False)] if on_slurm else [])],
         enable_progress_bar=cfg.progress_bar,
         use_distributed_sampler=False,  # the DataModule shards by rank itself
         default_root_dir=out_dir,
@@ -221,10 +223,10 @@ def fit_stage(
         micro_batch_size=cfg.trainer.micro_batch_size,
     )
     last = out_dir / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if cfg.trainer.resume and last.exists() else None
+    ckpt_path = resumable(last) if cfg.trainer.resume else None
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=data, ckpt_path=str(ckpt_path) if ckpt_path else None)
     trainer.save_checkpoint(last)  # the finished state: a re-run with resume=true stops at once
     if best is not None and best.best_model_path:
         log.info("exporting the weights of %s=%.4f: %s", keep_best, best.best_model_score, best.best_model_path)

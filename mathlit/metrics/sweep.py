@@ -12,6 +12,7 @@ Writes sweep.csv (one row per run), sweep.md (groups and fits), sweep.json and o
 """
 
 import csv
+import io
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -222,10 +223,11 @@ def write_sweep_report(paths: list[str | Path], out_dir: str | Path) -> tuple[di
     rows = [{"run": str(run.folder)} | {k: run.overrides.get(k) for k in keys} | flatten(run.headline) for run in runs]
     columns = list(dict.fromkeys(column for row in rows for column in row))
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "sweep.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    csv_text = io.StringIO(newline="")
+    writer = csv.DictWriter(csv_text, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out_dir / "sweep.csv", csv_text.getvalue())
     figures = figure_names(runs)
     group_keys = [key for key in keys if key != SEED_KEY]
     groups = {values: summarize_group(members, figures) for values, members in group_runs(runs, group_keys).items()}
