@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from mathlit.config import check_keys
+from mathlit.config_ranges import check_values
 from mathlit.data.prompts import settle_prompt
 from mathlit.folder_lock import holding
 from mathlit.headline import headline
@@ -35,6 +36,7 @@ def run_task(cfg: DictConfig) -> float | None:
     """Run the task cfg.task.name (one of config.Task, checked at composition); on global rank 0 its
     objective, None elsewhere."""
     check_keys(cfg)
+    check_values(cfg)
     if cfg.task.name != "pretrain":  # pretrain refuses any weights to load, with its own message
         check_model_choice(cfg.model)
     if cfg.task.name != "eval":
