@@ -3,6 +3,7 @@ jsonl reads (plain or gzip) that name the file and line on error."""
 
 import errno
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -100,8 +101,31 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+def write_jsonl(path: str | Path, rows: Iterable[dict], *, checksum: bool = False) -> None:
+    """Rows as jsonl; with `checksum`, the file's SHA-256 recorded beside it (see `checksum_problem`)."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    atomic_write_bytes(path, data)
+    if checksum:  # after the file: a kill in between leaves a file without a record, which readers redo
+        atomic_write_text(checksum_path(path), hashlib.sha256(data).hexdigest() + "\n")
+
+
+def checksum_path(path: str | Path) -> Path:
+    """Where the SHA-256 of a file mathlit wrote is recorded: samples.jsonl -> samples.jsonl.sha256."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def checksum_problem(path: str | Path) -> str | None:
+    """Why the file at `path` is not the one mathlit wrote (its content edited since, or no record of it);
+    None when it matches its recorded SHA-256."""
+    record = checksum_path(path)
+    try:
+        recorded = record.read_text().strip()
+    except FileNotFoundError:
+        return f"no checksum recorded for it ({record.name})"
+    with open(path, "rb") as f:
+        actual = hashlib.file_digest(f, "sha256").hexdigest()
+    return None if actual == recorded else f"its content no longer matches the SHA-256 recorded in {record}"
 
 
 def data_file(path: str | Path, config_key: str | None = None) -> Path:
