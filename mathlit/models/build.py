@@ -22,6 +22,7 @@ from transformers import (
 from mathlit.config import LlamaArch, ModelConfig
 from mathlit.errors import ConfigError
 from mathlit.io import atomic_folder, respect_umask, write_json
+from mathlit.models.integrity import check_safetensors
 from mathlit.models.lora import add_lora, quantization_config
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def _check_folder(source: str, key: str, *, model_folder: bool) -> None:
         raise ConfigError(f"{source}: no tokenizer in the model folder (set by {key}; needs one of {TOKENIZER_FILES})")
     if model_folder and not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
         raise ConfigError(f"{source}: no weights (*.safetensors or pytorch_model*.bin) in the model folder ({key})")
+    if model_folder:
+        check_safetensors(folder, key)
 
 
 def check_model_choice(cfg: ModelConfig) -> None:
