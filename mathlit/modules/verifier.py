@@ -26,7 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from mathlit.config import ModelConfig, OptimConfig, VerifierConfig, yaml_values
 from mathlit.data.batching import pad_batch
-from mathlit.data.tokenize import IGNORE
+from mathlit.data.tokenize import IGNORE, encode_prompts
 from mathlit.data.verifier import format_verifier_prompt, value_targets
 from mathlit.errors import ConfigError
 from mathlit.io import respect_umask, write_json
@@ -237,7 +237,8 @@ class Scorer:
             chunk = pairs[start : start + self.batch_size]
             if cfg.objective == "last_token" or cfg.token_score == "last":
                 texts = [format_verifier_prompt(self.template, q, s) for q, s in chunk]
-                enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="right").to(self.device)
+                ids = {"input_ids": encode_prompts(self.tokenizer, texts)}
+                enc = self.tokenizer.pad(ids, return_tensors="pt", padding_side="right").to(self.device)
                 z = self.module.score(enc["input_ids"], enc["attention_mask"])
             else:
                 z = self.module.score(**self._with_targets(chunk))

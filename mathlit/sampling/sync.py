@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.data.tokenize import encode_prompts
 from mathlit.sampling.vllm import WeightSyncError
 
 
@@ -21,7 +22,7 @@ def reference_logprobs(
     device = next(model.parameters()).device
     result = []
     for prompt in prompts:
-        ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
+        ids = torch.tensor(encode_prompts(tokenizer, [prompt]), device=device)
         logprobs = F.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
         result.append(logprobs.gather(1, ids[0, 1:, None])[:, 0].tolist())
     model.train(was_training)
