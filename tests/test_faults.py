@@ -33,8 +33,8 @@ import pathlib, runpy, sys, time
 import {module} as target
 owner = target if {cls!r} is None else getattr(target, {cls!r})
 original = getattr(owner, {name!r})
-def hang_after(*args):
-    result = original(*args)
+def hang_after(*args, **kwargs):
+    result = original(*args, **kwargs)
     if {condition}:
         pathlib.Path({mark!r}).touch()
         time.sleep(600)
