@@ -24,6 +24,7 @@ from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
 from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
 from mathlit.errors import ConfigError
+from mathlit.io import atomic_folder
 from mathlit.models.build import context_length, save_hf
 from mathlit.models.digest import folder_digest
 from mathlit.models.gather import gathered_model
@@ -239,6 +240,7 @@ def fit_stage(
     if trainer.is_global_zero:
         save_hf(model, module.tokenizer, hf_dir, prompt_template=cfg.data.prompt_template)
         if is_lora(module.model):  # the adapter alone too, for peft's PeftModel.from_pretrained(base, adapter)
-            module.model.save_pretrained(out_dir / "adapter")
+            with atomic_folder(out_dir / "adapter") as adapter:
+                module.model.save_pretrained(adapter)
     trainer.strategy.barrier()
     return StageResult(hf_dir, trainer.global_step, model)

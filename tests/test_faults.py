@@ -331,3 +331,24 @@ def test_sigterm_in_a_sweep_stops_it_with_a_failure_and_reports_the_finished_job
     report = json.loads((sweep / "sweep.json").read_text())
     assert report["runs"] == 1 and report["unfinished"] == [str(sweep / "1")]
     assert not (sweep / "1" / ".mathlit.lock").exists()
+
+
+@pytest.mark.slow  # a subprocess start and an in-process run
+def test_sigterm_during_eval_sampling_fails_in_one_line_releases_the_folder_and_the_rerun_is_exact(
+    tmp_path, tokenizer, monkeypatch
+):
+    model = micro_folder(tokenizer, tmp_path / "model", seed=0)
+    overrides = [*EVAL, f"model.path={model}"]
+    run = tmp_path / "stopped"
+    process = start_hanging_at_second_shard(run, overrides, "sampled", shard_size=2)
+    process.terminate()  # SIGTERM, as a scheduler or `kill` sends it
+    assert process.wait(timeout=60) == 143
+    last = process.stderr.read().splitlines()[-1]
+    process.stderr.close()
+    assert last.startswith("mathlit: error: stopped by SIGTERM; to resume: python -m mathlit ")
+    assert last.endswith(f"hydra.run.dir={run}")
+    assert not (run / ".mathlit.lock").exists()  # released on the way out, not left for the rerun to take over
+    monkeypatch.setattr("mathlit.sampling.records.SHARD_SIZE", 2)
+    run_task(make_cfg(*overrides, run_dir=run))
+    run_task(make_cfg(*overrides, run_dir=tmp_path / "whole"))
+    assert pairs(run, "sampled") == pairs(tmp_path / "whole", "sampled")
