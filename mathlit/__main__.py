@@ -52,7 +52,8 @@ def stopped(e: Interrupted, cfg: DictConfig) -> NoReturn:
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN and cfg.task.name != "report":
         report_sweep(Path(hydra_cfg.sweep.dir))
-    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("hydra.run.dir=")]
+    # The rerun resumes: trainer.resume is true by default, and the run's own folder is named.
+    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.run.dir=", "trainer.resume="))]
     command = shlex.join(["python", "-m", "mathlit", *overrides, f"hydra.run.dir={hydra_cfg.runtime.output_dir}"])
     print(f"mathlit: error: {e}; to resume: {command}", file=sys.stderr, flush=True)
     sys.exit(e.exit_status)
