@@ -35,6 +35,7 @@ test-slurm: $(VENV)/.installed
 # kill -9, SIGTERM/SIGINT, full disk (a small tmpfs: root), spoiled checkpoints, weights, shards and reports,
 # held/read-only/other users' folders, out-of-range settings, special-token text in data
 FAULT_TESTS := tests/test_faults.py tests/test_folder_lock.py tests/test_permissions.py tests/test_checkpoints.py \
+	tests/callbacks/test_stop_on_signal.py tests/callbacks/test_requeue.py \
 	tests/test_config_ranges.py tests/models/test_integrity.py tests/sampling/test_records.py \
 	tests/metrics/test_sweep.py tests/data/test_special_tokens.py
 

@@ -44,6 +44,10 @@ class CheckpointOnSignal(Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._restore()
+        # A signal after the last optimizer step (during the last validation, say) is still honoured, not lost.
+        if trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
+            trainer.save_checkpoint(self.last)
+            self.stop(trainer, self.received or self.signums[0])
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self._restore()
