@@ -90,9 +90,8 @@ def problem(path: Path) -> str | None:
     if records is None:
         return None
     size = path.stat().st_size
-    if not any(r["size"] == size for r in records.values()) or not any(
-        r["sha256"] == _sha256(path) for r in records.values() if r["size"] == size
-    ):
+    same_size = {r["sha256"] for r in records.values() if r["size"] == size}
+    if not same_size or _sha256(path) not in same_size:  # (the size first: a cut-short file is not hashed)
         return f"does not match the size and SHA-256 recorded when it was written ({path.parent / RECORDS})"
     return None
 
