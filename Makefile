@@ -1,7 +1,7 @@
 # make run   set up .venv and train the default model (tiny LLaMA on arithmetic, CPU, ~5 minutes)
 # make test  set up .venv with the test extras and vLLM on CPU, then run the test suite
 # make test-slurm  the SLURM tests: a one-node cluster on this machine (root; apt installs SLURM), ~3 minutes
-# make test-faults  only the fault-injection tests (kill -9 and rerun, held folders, swapped weights, permissions)
+# make test-faults  only the fault-injection tests (kill -9 and signals, full disk, spoiled files, held folders, ranges)
 # make bench-answers  answer checking against math-verify (bench/RESULTS.md), as CI runs it
 # make gpu-check-dry  bench/gpu_check.sh --dry-run: every GPU check starts, on the CPU with tiny shapes (CI runs it)
 # make docs  build the docs site into site/ with warnings as errors (CI runs it); make docs-serve: http://127.0.0.1:8000
@@ -33,8 +33,15 @@ test: $(VENV)/.vllm
 test-slurm: $(VENV)/.installed
 	$(PY) -m pytest -q -m slurm -rs
 
+# kill -9, SIGTERM/SIGINT, full disk (a small tmpfs: root), spoiled checkpoints, weights, shards and reports,
+# held/read-only/other users' folders, out-of-range settings, special-token text in data
+FAULT_TESTS := tests/test_faults.py tests/test_folder_lock.py tests/test_permissions.py tests/test_checkpoints.py \
+	tests/callbacks/test_stop_on_signal.py tests/callbacks/test_requeue.py \
+	tests/test_config_ranges.py tests/models/test_integrity.py tests/sampling/test_records.py \
+	tests/metrics/test_sweep.py tests/data/test_special_tokens.py
+
 test-faults: $(VENV)/.installed
-	$(PY) -m pytest -q tests/test_faults.py tests/test_folder_lock.py tests/test_permissions.py
+	$(PY) -m pytest -q -rs $(FAULT_TESTS)
 
 # mathlit vs math-verify on the answer sets and the regression suite; fails on any mathlit false positive
 bench-answers: $(VENV)/.installed

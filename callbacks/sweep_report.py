@@ -16,14 +16,19 @@ log = logging.getLogger(__name__)
 
 class SweepReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from mathlit.metrics.sweep import write_sweep_report  # matplotlib only once a sweep has run
+        if config.task.name != "report":
+            report_sweep(Path(config.hydra.sweep.dir))
 
-        sweep_dir = Path(config.hydra.sweep.dir)
-        if config.task.name == "report" or not sweep_dir.is_dir():
-            return
-        try:
-            summary, table = write_sweep_report([sweep_dir], sweep_dir)
-        except MathlitError as e:  # the jobs' own outputs stand; only the summary is missing
-            log.warning("no sweep report for %s: %s", sweep_dir, e)
-            return
-        print(f"mathlit sweep: {summary['runs']} runs, swept {summary['swept']}\n{table}report in {sweep_dir}")
+
+def report_sweep(sweep_dir: Path) -> None:
+    """The report of the finished jobs in sweep_dir: at the end of a sweep, or when a signal stops it (__main__)."""
+    from mathlit.metrics.sweep import write_sweep_report  # matplotlib only once a sweep has run
+
+    if not sweep_dir.is_dir():
+        return
+    try:
+        summary, table = write_sweep_report([sweep_dir], sweep_dir)
+    except MathlitError as e:  # the jobs' own outputs stand; only the summary is missing
+        log.warning("no sweep report for %s: %s", sweep_dir, e)
+        return
+    print(f"mathlit sweep: {summary['runs']} runs, swept {summary['swept']}\n{table}report in {sweep_dir}", flush=True)

@@ -1,6 +1,10 @@
 """python -m mathlit task=<sft|...> model=<...> data=<...> [key=value ...]   (Hydra; -m for sweeps)"""
 
+import shlex
+import signal
 import sys
+from pathlib import Path
+from typing import NoReturn
 
 import hydra
 import hydra._internal.utils as hydra_utils
@@ -8,7 +12,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig
 
 import mathlit.config  # (registers the schema and resolvers before Hydra composes)
-from mathlit.errors import MathlitError
+from mathlit.errors import Interrupted, MathlitError
 
 
 @hydra.main(version_base="1.3", config_path="pkg://mathlit.conf", config_name="config")
@@ -16,10 +20,43 @@ def main(cfg: DictConfig) -> float | None:
     from mathlit.tasks import run_task  # heavy imports only once a job runs, so --help and --cfg are instant
 
     log_lightning_once()
+    stop_on_signals()
     try:
         return run_task(cfg)
     except MathlitError as e:
         sys.exit(f"mathlit: error: {e}")
+    except Interrupted as e:
+        stopped(e, cfg)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT raise Interrupted, so that every `finally` runs (the folder's lock is released) and the
+    run ends with a failure status and one line. Training replaces these with a checkpoint at the next optimizer
+    step first (callbacks/requeue.StopOnSignal); shards and checkpoints already written are kept either way."""
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum, f"stopped by {signal.Signals(signum).name}")
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, interrupt)
+
+
+def stopped(e: Interrupted, cfg: DictConfig) -> NoReturn:
+    """One line naming where the run stopped and the command that resumes it; in a sweep, which stops here (its
+    later jobs do not start), the sweep report of the jobs that finished is written first."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from callbacks.sweep_report import report_sweep
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN and cfg.task.name != "report":
+        report_sweep(Path(hydra_cfg.sweep.dir))
+    # The rerun resumes: trainer.resume is true by default, and the run's own folder is named.
+    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.run.dir=", "trainer.resume="))]
+    command = shlex.join(["python", "-m", "mathlit", *overrides, f"hydra.run.dir={hydra_cfg.runtime.output_dir}"])
+    print(f"mathlit: error: {e}; to resume: {command}", file=sys.stderr, flush=True)
+    sys.exit(e.exit_status)
 
 
 def log_lightning_once() -> None:

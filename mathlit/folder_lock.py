@@ -5,8 +5,9 @@ The hold is an flock on <run_dir>/.mathlit.lock, a file that names the owner (pi
 refusal. The kernel drops an flock when its process dies, kill -9 included, so a rerun takes over a killed
 run's folder with nothing to clean up. Only the launching process takes it: the other ranks of a
 multi-process run (Lightning's DDP children, torchrun workers, srun tasks) work in their launcher's folder.
-Hydra writes <run_dir>/.hydra/ before any task code runs, so the owner keeps a copy of those files in the
-lock file and a refused run puts them back.
+Hydra writes <run_dir>/.hydra/ before any task code runs: a Hydra callback (callbacks/run_folder.py) checks the
+folder first (`check_usable`), and as a second line of defence (two runs starting at the same moment) the owner
+keeps a copy of those files in the lock file and a refused run puts them back.
 """
 
 import errno
@@ -52,19 +53,59 @@ def holding(run_dir: str | Path) -> Iterator[None]:
             os.close(fd)
 
 
+def check_usable(run_dir: Path, key: str) -> None:
+    """Before Hydra writes into `run_dir` (its .hydra/ record, its log file): ConfigError, one line, if the path
+    is a file, a folder this user cannot write, or a folder another run holds. A refused start thus leaves the
+    folder as it found it; `holding` still refuses a run that loses a race past this check."""
+    existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{key}={run_dir}: {existing} is a file, not a folder; choose another folder ({key})")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{key}={run_dir}: cannot write in {existing} (read-only, or another user's); choose another folder ({key})"
+        )
+    path = run_dir / LOCK_NAME
+    if not path.exists():
+        return
+    fd = _open(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ConfigError(_busy(path, _read(fd))) from None
+    except OSError:  # a filesystem without locks: holding() says so
+        pass
+    finally:
+        os.close(fd)  # (releases the probe's lock with it)
+
+
+def _open(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        owner = path.stat().st_uid
+        raise ConfigError(
+            f"{path.parent} is held by another user's run (uid {owner}; {path.name} is not writable for you): "
+            "choose another folder (hydra.run.dir)"
+        ) from None
+
+
+def _busy(path: Path, owner: dict) -> str:
+    return (
+        f"{path.parent} is in use by another run (pid {owner.get('pid', '?')} on {owner.get('host', '?')}, "
+        f"started {owner.get('started', '?')}): wait for it, or choose another folder (hydra.run.dir)"
+    )
+
+
 def _acquire(path: Path) -> int | None:
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             owner = _read(fd)
             os.close(fd)
             _restore_hydra(path.parent, owner.get("hydra", {}))
-            raise ConfigError(
-                f"{path.parent} is in use by another run (pid {owner.get('pid', '?')} on {owner.get('host', '?')}, "
-                f"started {owner.get('started', '?')}): wait for it, or choose another folder (hydra.run.dir)"
-            ) from None
+            raise ConfigError(_busy(path, owner)) from None
         except OSError as e:
             if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
                 raise

@@ -1,15 +1,19 @@
-"""Files that survive interruption: atomic writes with the permissions of a plain open(), and jsonl reads
-(plain or gzip) that name the file and line on error."""
+"""Files that survive interruption and a full disk: atomic writes with the permissions of a plain open(), and
+jsonl reads (plain or gzip) that name the file and line on error."""
 
+import errno
 import gzip
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mathlit.errors import DataError
+from mathlit.errors import DataError, StorageError
 
 T = TypeVar("T")
 
@@ -37,29 +41,91 @@ def respect_umask(*paths: str | Path) -> None:
         os.chmod(path, mode)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the whole new one, never a part."""
+# A full disk, a quota or a read-only folder: the user's to fix, so one line naming the file, not a traceback.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes | memoryview, *, before_rename=None) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part: a temporary in
+    the destination folder (a rename across filesystems would be a copy), flushed and fsynced, then renamed over
+    `path`. `before_rename(path)` runs once the data is safe on disk (e.g. to keep the file it replaces)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _storage_error(e, path) from None
     try:
         respect_umask(tmp)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if before_rename is not None:
+            before_rename(path)
         os.replace(tmp, path)
-    except BaseException:
+        _fsync_folder(path.parent)
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _storage_error(e, path) from None
         raise
+
+
+def _storage_error(e: OSError, path: Path) -> OSError:
+    if e.errno in _STORAGE_ERRNOS:
+        return StorageError(f"{path}: cannot write it ({e.strerror}); the file it would replace is unchanged")
+    return e
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after it keeps the new name); not every filesystem can."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the whole new one, never a part."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+def write_jsonl(path: str | Path, rows: Iterable[dict], *, checksum: bool = False) -> None:
+    """Rows as jsonl; with `checksum`, the file's SHA-256 recorded beside it (see `checksum_problem`)."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    atomic_write_bytes(path, data)
+    if checksum:  # after the file: a kill in between leaves a file without a record, which readers redo
+        atomic_write_text(checksum_path(path), hashlib.sha256(data).hexdigest() + "\n")
+
+
+def checksum_path(path: str | Path) -> Path:
+    """Where the SHA-256 of a file mathlit wrote is recorded: samples.jsonl -> samples.jsonl.sha256."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def checksum_problem(path: str | Path) -> str | None:
+    """Why the file at `path` is not the one mathlit wrote (its content edited since, or no record of it);
+    None when it matches its recorded SHA-256."""
+    record = checksum_path(path)
+    try:
+        recorded = record.read_text().strip()
+    except FileNotFoundError:
+        return f"no checksum recorded for it ({record.name})"
+    with open(path, "rb") as f:
+        actual = hashlib.file_digest(f, "sha256").hexdigest()
+    return None if actual == recorded else f"its content no longer matches the SHA-256 recorded in {record}"
 
 
 def data_file(path: str | Path, config_key: str | None = None) -> Path:
@@ -134,3 +200,34 @@ def parse_jsonl(
         if line.strip()
     )
     return parse_rows(rows, parse, on_bad_row)
+
+
+@contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """A folder written in full or not at all (an HF export): yields a temporary beside `path` to fill; on
+    success its files are fsynced and it replaces `path` (renamed, never copied); on failure it is removed."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    except OSError as e:
+        raise _storage_error(e, path) from None
+    try:
+        os.chmod(tmp, 0o777 & ~umask())
+        yield tmp
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                with open(file, "rb+") as f:
+                    os.fsync(f.fileno())
+        old = path.with_name(f".{path.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)  # a kill between the two renames leaves no `path`: the run exports it again
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise _storage_error(e, path) from None
+        raise

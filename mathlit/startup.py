@@ -1,7 +1,7 @@
 """What a run checks and settles before its task starts, so that bad settings fail in one line at once, not
 after a multi-GB model is loaded or an hour of training:
 
-- every key known and of its type (mathlit.config.check_keys);
+- every key known and of its type (mathlit.config.check_keys), every number in its range (mathlit.config_ranges);
 - the task's own check: a task module may define `check(cfg)`; without one, `check_training` (the weights to
   load suit the model preset, the strategy can run here);
 - the prompt template every stage of the run uses, settled once (`settle_prompt`).
@@ -18,6 +18,7 @@ from types import ModuleType
 from omegaconf import DictConfig
 
 from mathlit.config import check_keys
+from mathlit.config_ranges import check_values
 from mathlit.data.prompts import chat_template
 from mathlit.models.build import check_model_choice, load_tokenizer, saved_prompt
 from mathlit.strategies import check_strategy
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 def start(cfg: DictConfig, task: ModuleType) -> None:
     check_keys(cfg)
+    check_values(cfg)
     getattr(task, "check", check_training)(cfg)
     settle_prompt(cfg)
 

@@ -16,13 +16,15 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from callbacks.compile_model import CompileModel
-from callbacks.requeue import RequeueOnSignal
+from callbacks.requeue import RequeueOnSignal, StopOnSignal
 from callbacks.step_progress import StepRichProgressBar, StepTQDMProgressBar
+from mathlit.checkpoints import VerifiedCheckpointIO, resumable
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
 from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
 from mathlit.errors import ConfigError
+from mathlit.io import atomic_folder
 from mathlit.loggers import build_loggers
 from mathlit.models.build import context_length, save_hf
 from mathlit.models.gather import gathered_model
@@ -61,7 +63,8 @@ def build_trainer(
     bar = StepRichProgressBar() if sys.stdout.isatty() else StepTQDMProgressBar(refresh_rate=cfg.log_every_n_steps)
     # Under srun: our preemption handler (callbacks/requeue.py) instead of Lightning's mid-step one.
     on_slurm = SLURMEnvironment.detect()
-    preemption = [RequeueOnSignal(out_dir / "checkpoints" / "last.ckpt")] if on_slurm else []
+    last = out_dir / "checkpoints" / "last.ckpt"
+    preemption = [StopOnSignal(last), *([RequeueOnSignal(last)] if on_slurm else [])]
     compiled = [CompileModel()] if cfg.compile else []
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
@@ -76,7 +79,7 @@ def build_trainer(
         deterministic=cfg.deterministic,
         logger=build_loggers(logger_cfg, out_dir),
         callbacks=[checkpoints, *preemption, *compiled, *callbacks, *([bar] if cfg.progress_bar else [])],
-        plugins=[SLURMEnvironment(auto_requeue=False)] if on_slurm else None,
+        plugins=[VerifiedCheckpointIO(), *([SLURMEnvironment(auto_requeue=False)] if on_slurm else [])],
         enable_progress_bar=cfg.progress_bar,
         use_distributed_sampler=False,  # the DataModule shards by rank itself
         default_root_dir=out_dir,
@@ -209,10 +212,10 @@ def fit_stage(
         micro_batch_size=cfg.trainer.micro_batch_size,
     )
     last = out_dir / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if cfg.trainer.resume and last.exists() else None
+    ckpt_path = resumable(last) if cfg.trainer.resume else None
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=data, ckpt_path=str(ckpt_path) if ckpt_path else None)
     finish_stage(trainer)  # the finished state to last.ckpt (a re-run stops at once), then its memory released
     if best is not None and best.best_model_path:
         log.info("exporting the weights of %s=%.4f: %s", keep_best, best.best_model_score, best.best_model_path)
@@ -225,6 +228,7 @@ def fit_stage(
     if trainer.is_global_zero:
         save_hf(model, module.tokenizer, hf_dir, prompt_template=cfg.data.prompt_template)
         if is_lora(module.model):  # the adapter alone too, for peft's PeftModel.from_pretrained(base, adapter)
-            module.model.save_pretrained(out_dir / "adapter")
+            with atomic_folder(out_dir / "adapter") as adapter:
+                module.model.save_pretrained(adapter)
     trainer.strategy.barrier()
     return StageResult(hf_dir, trainer.global_step, model)

@@ -14,12 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from mathlit.errors import StorageError
 from mathlit.io import umask
 from mathlit.models.build import build_model, save_hf
 from mathlit.tasks import run_task
@@ -30,8 +33,8 @@ import pathlib, runpy, sys, time
 import {module} as target
 owner = target if {cls!r} is None else getattr(target, {cls!r})
 original = getattr(owner, {name!r})
-def hang_after(*args):
-    result = original(*args)
+def hang_after(*args, **kwargs):
+    result = original(*args, **kwargs)
     if {condition}:
         pathlib.Path({mark!r}).touch()
         time.sleep(600)
@@ -226,3 +229,126 @@ def test_kill_9_during_rft_sampling_then_rerun_gives_the_uninterrupted_data(tmp_
     stages = [json.loads((r / "metrics.json").read_text())["stages"] for r in (run, tmp_path / "whole")]
     for killed, whole in zip(*stages, strict=True):  # equal but for the model folder each stage names
         assert {k: v for k, v in killed.items() if k != "model"} == {k: v for k, v in whole.items() if k != "model"}
+
+
+@contextmanager
+def small_tmpfs(folder: Path, size: int) -> Iterator[Path]:
+    """A tmpfs of `size` bytes at `folder` (root, or a container allowed to mount); skipped elsewhere."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here (root or CAP_SYS_ADMIN needed): {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    whole, resumed = load_file(a / "hf" / "model.safetensors"), load_file(b / "hf" / "model.safetensors")
+    assert whole.keys() == resumed.keys()
+    for name in whole:
+        torch.testing.assert_close(whole[name], resumed[name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.slow  # two in-process runs and a third resumed
+def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one_and_the_rerun_ends_as_an_uninterrupted_run(tmp_path):
+    """The run folder on another filesystem than $TMPDIR, as on a cluster: the checkpoint that does not fit fails
+    with one line and leaves the previous one whole; after space is freed, the rerun resumes from it exactly."""
+    run_task(make_cfg(*TRAIN, run_dir=tmp_path / "whole"))
+    size = (tmp_path / "whole" / "checkpoints" / "last.ckpt").stat().st_size
+    with small_tmpfs(tmp_path / "small", size=size * 3 // 2 + 256 * 1024) as small:  # room for one, not two
+        run = small / "run"
+        with pytest.raises(StorageError) as failed:
+            run_task(make_cfg(*TRAIN, run_dir=run))
+        assert str(failed.value) == (
+            f"{run}/checkpoints/last.ckpt: cannot write it (No space left on device); the file it would replace is "
+            "unchanged"
+        )
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["checkpoints.json", "last.ckpt"]
+        assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2
+        subprocess.run(["mount", "-o", "remount,size=64m", str(small)], check=True)
+        run_task(make_cfg(*TRAIN, run_dir=run))
+        assert_same_weights(tmp_path / "whole", run)
+        assert losses(run).items() <= losses(tmp_path / "whole").items() and len(losses(run)) == 8
+
+
+SIGNAL_AT_STEP = """
+import os, runpy, signal, sys
+from mathlit.modules.generator import GeneratorSFT
+original = GeneratorSFT.training_step
+def training_step(self, batch, batch_idx):
+    if self.trainer.global_step == {step} and {condition} and not getattr(GeneratorSFT, "sent", False):
+        GeneratorSFT.sent = True
+        os.kill(os.getpid(), signal.{signal})
+    return original(self, batch, batch_idx)
+GeneratorSFT.training_step = training_step
+sys.argv = ["mathlit", *{args!r}]
+runpy.run_module("mathlit", run_name="__main__")
+"""
+
+
+def run_signalled(args: list[str], *, step: int, signum: str, condition: str = "True") -> subprocess.CompletedProcess:
+    """`python -m mathlit args` that sends itself `signum` at the first micro-batch of optimizer step `step`."""
+    code = SIGNAL_AT_STEP.format(step=step, condition=condition, signal=signum, args=[*args, f"paths.data={DATA}"])
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.slow  # a subprocess run and two in-process runs
+@pytest.mark.parametrize("signum, status", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_in_training_checkpoints_at_the_next_step_fails_the_run_in_one_line_and_the_rerun_is_exact(
+    tmp_path, signum, status
+):
+    run = tmp_path / "stopped"
+    stopped = run_signalled([*TRAIN, f"hydra.run.dir={run}"], step=3, signum=signum)
+    assert stopped.returncode == status, stopped.stderr[-3000:]
+    last = run / "checkpoints" / "last.ckpt"
+    assert stopped.stderr.splitlines()[-1] == (
+        f"mathlit: error: stopped by {signum} at step 4: saved {last}; to resume: python -m mathlit "
+        f"{' '.join(TRAIN)} paths.data={DATA} hydra.run.dir={run}"
+    )
+    assert torch.load(last, weights_only=False)["global_step"] == 4
+    assert not (run / "hf").exists() and not (run / "metrics.json").exists()
+    assert not (run / ".mathlit.lock").exists()  # released on the way out
+    run_task(make_cfg(*TRAIN, run_dir=run))
+    run_task(make_cfg(*TRAIN, run_dir=tmp_path / "whole"))
+    assert_same_weights(tmp_path / "whole", run)
+
+
+@pytest.mark.slow  # a sweep of two jobs in one subprocess
+def test_sigterm_in_a_sweep_stops_it_with_a_failure_and_reports_the_finished_jobs(tmp_path):
+    sweep = tmp_path / "sweep"
+    stopped = run_signalled(
+        ["-m", *TRAIN, "seed=1,2,3", f"hydra.sweep.dir={sweep}"],
+        step=3,
+        signum="SIGTERM",
+        condition="self.trainer.datamodule.seed == 2",
+    )
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    assert stopped.stderr.splitlines()[-1].startswith(f"mathlit: error: stopped by SIGTERM at step 4: saved {sweep}/1/")
+    assert (sweep / "0" / "metrics.json").exists() and not (sweep / "1" / "metrics.json").exists()
+    assert not (sweep / "2").exists()  # the sweep stopped: its next job never started
+    report = json.loads((sweep / "sweep.json").read_text())
+    assert report["runs"] == 1 and report["unfinished"] == [str(sweep / "1")]
+    assert not (sweep / "1" / ".mathlit.lock").exists()
+
+
+@pytest.mark.slow  # a subprocess start and an in-process run
+def test_sigterm_during_eval_sampling_fails_in_one_line_releases_the_folder_and_the_rerun_is_exact(
+    tmp_path, tokenizer, monkeypatch
+):
+    model = micro_folder(tokenizer, tmp_path / "model", seed=0)
+    overrides = [*EVAL, f"model.path={model}"]
+    run = tmp_path / "stopped"
+    process = start_hanging_at_second_shard(run, overrides, "sampled", shard_size=2)
+    process.terminate()  # SIGTERM, as a scheduler or `kill` sends it
+    assert process.wait(timeout=60) == 143
+    last = process.stderr.read().splitlines()[-1]
+    process.stderr.close()
+    assert last.startswith("mathlit: error: stopped by SIGTERM; to resume: python -m mathlit ")
+    assert last.endswith(f"hydra.run.dir={run}")
+    assert not (run / ".mathlit.lock").exists()  # released on the way out, not left for the rerun to take over
+    monkeypatch.setattr("mathlit.sampling.records.SHARD_SIZE", 2)
+    run_task(make_cfg(*overrides, run_dir=run))
+    run_task(make_cfg(*overrides, run_dir=tmp_path / "whole"))
+    assert pairs(run, "sampled") == pairs(tmp_path / "whole", "sampled")

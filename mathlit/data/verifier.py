@@ -15,7 +15,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mathlit.answers.calculator import first_bad_calculation
 from mathlit.data.formats import Example
-from mathlit.data.tokenize import IGNORE, encode_sft, format_prompt
+from mathlit.data.tokenize import IGNORE, Prompt, encode_prompt, encode_prompts, encode_sft, fill, format_prompt
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ def verifier_prompt_template(cfg) -> str:
     return cfg.verifier.prompt_template.replace("{prompt}", cfg.data.prompt_template)
 
 
-def format_verifier_prompt(template: str, question: str, solution: str) -> str:
-    return template.replace("{question}", question).replace("{solution}", solution.strip())
+def format_verifier_prompt(template: str, question: str, solution: str) -> Prompt:
+    return fill(template, {"question": question, "solution": solution.strip()})
 
 
 def solution_span(template: str, question: str, solution: str) -> tuple[int, int]:
@@ -92,14 +92,14 @@ def value_targets(
     """(input_ids, targets) of the evaluation sequence: each solution token takes its step's label
     (step_labels), the last token the outcome, every other token IGNORE."""
     text = format_verifier_prompt(template, question, solution)
-    encoded = tokenizer(text, return_offsets_mapping=True)
+    input_ids, offsets = encode_prompt(tokenizer, text)
     start, end = solution_span(template, question, solution)
     labels = step_labels(solution, correct, objective, first_wrong_step)
     # A token that overlaps the solution (" She" may start with the template's space) takes the label of
     # its first character inside it.
-    targets = [labels[max(a, start) - start] if a < end and b > start else IGNORE for a, b in encoded["offset_mapping"]]
+    targets = [labels[max(a, start) - start] if a < end and b > start else IGNORE for a, b in offsets]
     targets[-1] = int(correct)
-    return encoded["input_ids"], targets
+    return input_ids, targets
 
 
 def _by_question(records: list[dict], questions: list[Example]) -> list[tuple[int, Example, list[str], list[str]]]:
@@ -174,7 +174,7 @@ class VerifierEncoder:
 
     def _eval_ids(self, question: str, solutions: list[str]) -> list[list[int]]:
         texts = [format_verifier_prompt(self.verifier_template, question, s) for s in solutions]
-        return self.tokenizer(texts)["input_ids"]
+        return encode_prompts(self.tokenizer, texts)
 
     def _lm(self, question: str, solution: str | None) -> dict:
         """The generation sequence of a correct solution; a one-token placeholder with no target otherwise."""

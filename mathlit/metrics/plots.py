@@ -1,5 +1,6 @@
 """Metric curves as PNG: against the number of samples k, reasoning steps, or a sweep's settings."""
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -7,13 +8,16 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from mathlit.io import atomic_write_bytes  # noqa: E402
+
 
 def _save(fig, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    image = io.BytesIO()
+    fig.savefig(image, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, image.getbuffer())
     return path
 
 

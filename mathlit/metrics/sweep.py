@@ -12,7 +12,9 @@ Writes sweep.csv (one row per run), sweep.md (groups and fits), sweep.json and o
 """
 
 import csv
+import io
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from mathlit.metrics.intervals import mean_interval
 from mathlit.metrics.plots import plot_sweep
 from mathlit.metrics.scaling import fit_log_linear
 
+log = logging.getLogger(__name__)
 DATA_KEYS = ("data.train_fraction", "data.max_train_examples", "data.arith.num_train")  # set the data amount
 SEED_KEY = "seed"
 
@@ -53,27 +56,45 @@ def read_overrides(folder: Path) -> dict[str, str]:
 def read_run(folder: Path) -> Run:
     path = folder / "metrics.json"
     try:
-        headline = json.loads(path.read_text())["headline"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise DataError(
-            f"{path}: no headline block (a run of an older mathlit? rerun it to rewrite metrics.json)"
-        ) from None
-    return Run(folder, read_overrides(folder), headline)
+        metrics = json.loads(path.read_bytes())
+    except (OSError, ValueError) as e:  # cut short, garbage, not UTF-8, unreadable
+        raise DataError(f"{path}: not readable as JSON ({getattr(e, 'msg', None) or e})") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("headline"), dict):
+        raise DataError(f"{path}: no headline block (a run of an older mathlit? rerun it to rewrite metrics.json)")
+    return Run(folder, read_overrides(folder), metrics["headline"])
 
 
-def find_runs(paths: list[str | Path]) -> tuple[list[Run], list[Path]]:
+def find_runs(paths: list[str | Path], unreadable: list[str] | None = None) -> tuple[list[Run], list[Path]]:
     """The runs under `paths` (each a run folder or a folder of runs, searched recursively), and the Hydra jobs
-    among them that left no metrics.json (failed or unfinished). Sweep reports (task=report) are not runs."""
-    runs, unfinished = [], []
+    among them that left no metrics.json (failed or unfinished). Sweep reports (task=report) are not runs.
+
+    A run whose metrics.json cannot be read raises DataError naming it; with an `unreadable` list, its message is
+    appended there instead (a warning line each) and the other runs are reported, unless none is readable."""
+    runs, unfinished, skipped = [], [], []
     for path in map(Path, paths):
         if not path.is_dir():
             raise ConfigError(f"{path}: no such folder (set by report.dir)")
         folders = [path] if (path / "metrics.json").exists() else sorted(p.parent for p in path.rglob("metrics.json"))
-        runs += [run for run in map(read_run, folders) if run.headline["task"] != "report"]
+        for folder in folders:
+            try:
+                run = read_run(folder)
+            except DataError as e:
+                if unreadable is None:
+                    raise
+                skipped.append(str(e))
+                continue
+            if run.headline["task"] != "report":
+                runs.append(run)
         jobs = (p.parent.parent for p in path.rglob(".hydra/overrides.yaml"))
         unfinished += sorted(job for job in jobs if not (job / "metrics.json").exists())
+    if skipped and not runs:
+        raise DataError(skipped[0])
     if not runs:
         raise ConfigError(f"no run folders with a metrics.json under {[str(p) for p in paths]} (set by report.dir)")
+    for message in skipped:
+        log.warning("left out of the report: %s", message)
+    if unreadable is not None:
+        unreadable += skipped
     return runs, unfinished
 
 
@@ -217,15 +238,17 @@ def write_sweep_report(paths: list[str | Path], out_dir: str | Path) -> tuple[di
     """Read the runs under `paths`; write sweep.csv, sweep.md, sweep.json and PNGs to out_dir. Returns the
     summary (sweep.json) and the markdown table."""
     out_dir = Path(out_dir)
-    runs, unfinished = find_runs(paths)
+    unreadable: list[str] = []
+    runs, unfinished = find_runs(paths, unreadable)
     keys = swept_keys(runs)
     rows = [{"run": str(run.folder)} | {k: run.overrides.get(k) for k in keys} | flatten(run.headline) for run in runs]
     columns = list(dict.fromkeys(column for row in rows for column in row))
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "sweep.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    csv_text = io.StringIO(newline="")
+    writer = csv.DictWriter(csv_text, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out_dir / "sweep.csv", csv_text.getvalue())
     figures = figure_names(runs)
     group_keys = [key for key in keys if key != SEED_KEY]
     groups = {values: summarize_group(members, figures) for values, members in group_runs(runs, group_keys).items()}
@@ -236,6 +259,7 @@ def write_sweep_report(paths: list[str | Path], out_dir: str | Path) -> tuple[di
     summary = {
         "runs": len(runs),
         "unfinished": [str(job) for job in unfinished],
+        "unreadable": unreadable,
         "swept": keys,
         "groups": [dict(zip(group_keys, values, strict=True)) | row for values, row in groups.items()],
         "fits": fits,

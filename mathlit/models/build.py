@@ -21,7 +21,8 @@ from transformers import (
 
 from mathlit.config import LlamaArch, ModelConfig
 from mathlit.errors import ConfigError
-from mathlit.io import respect_umask, write_json
+from mathlit.io import atomic_folder, respect_umask, write_json
+from mathlit.models.integrity import check_safetensors
 from mathlit.models.lora import add_lora, quantization_config
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def _check_folder(source: str, key: str, *, model_folder: bool) -> None:
         raise ConfigError(f"{source}: no tokenizer in the model folder (set by {key}; needs one of {TOKENIZER_FILES})")
     if model_folder and not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
         raise ConfigError(f"{source}: no weights (*.safetensors or pytorch_model*.bin) in the model folder ({key})")
+    if model_folder:
+        check_safetensors(folder, key)
 
 
 def check_model_choice(cfg: ModelConfig) -> None:
@@ -148,10 +151,11 @@ def save_hf(
     """A folder that `AutoModelForCausalLM.from_pretrained` and vLLM load, with mathlit.json: the exact prompt
     template it was trained with (chat template applied), which evaluation and sampling use by default."""
     path = Path(path)
-    model.save_pretrained(path, state_dict=state_dict, safe_serialization=True)
-    tokenizer.save_pretrained(path)
-    write_json(path / MARKER, {"prompt_template": prompt_template})
-    respect_umask(*(p for p in path.iterdir() if p.is_file()))
+    with atomic_folder(path) as tmp:  # a kill or a full disk mid-export leaves the previous folder, not half of one
+        model.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / MARKER, {"prompt_template": prompt_template})
+        respect_umask(*(p for p in tmp.iterdir() if p.is_file()))
     return path
 
 

@@ -20,16 +20,17 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.config import ModelConfig, OptimConfig, VerifierConfig, yaml_values
 from mathlit.data.batching import pad_batch
-from mathlit.data.tokenize import IGNORE
+from mathlit.data.tokenize import IGNORE, encode_prompts
 from mathlit.data.verifier import format_verifier_prompt, value_targets
 from mathlit.errors import ConfigError
-from mathlit.io import respect_umask, write_json
+from mathlit.io import atomic_write_bytes, write_json
 from mathlit.metrics.verifier import accuracy, auroc, best_of_n
 from mathlit.models.build import build_model
 from mathlit.models.shard import fully_shard_decoder, reads_weights
@@ -195,11 +196,8 @@ def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
         no_word=c.no_word,
     )
     if module.head is not None:
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()},
-            hf_dir / "score_head.safetensors",
-        )
-        respect_umask(hf_dir / "score_head.safetensors")
+        head = {k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()}
+        atomic_write_bytes(hf_dir / "score_head.safetensors", safetensors_bytes(head))
     return hf_dir
 
 
@@ -237,7 +235,8 @@ class Scorer:
             chunk = pairs[start : start + self.batch_size]
             if cfg.objective == "last_token" or cfg.token_score == "last":
                 texts = [format_verifier_prompt(self.template, q, s) for q, s in chunk]
-                enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="right").to(self.device)
+                ids = {"input_ids": encode_prompts(self.tokenizer, texts)}
+                enc = self.tokenizer.pad(ids, return_tensors="pt", padding_side="right").to(self.device)
                 z = self.module.score(enc["input_ids"], enc["attention_mask"])
             else:
                 z = self.module.score(**self._with_targets(chunk))

@@ -3,6 +3,7 @@
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.data.tokenize import encode_prompts
 from mathlit.sampling.base import Completion, SamplingParams, cut_at_stop
 
 
@@ -15,7 +16,8 @@ class HFSampler:
         was_training = self.model.training
         self.model.eval()
         device = next(self.model.parameters()).device
-        lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
+        prompt_ids = encode_prompts(self.tokenizer, prompts)
+        lengths = [len(ids) for ids in prompt_ids]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # similar lengths pad less
         per_call = max(1, self.batch_size // params.n)
         results: list[list[Completion]] = [[] for _ in prompts]
@@ -24,8 +26,8 @@ class HFSampler:
             torch.manual_seed(params.seed)
             for start in range(0, len(order), per_call):
                 chunk = order[start : start + per_call]
-                enc = self.tokenizer(
-                    [prompts[i] for i in chunk], return_tensors="pt", padding=True, padding_side="left"
+                enc = self.tokenizer.pad(
+                    {"input_ids": [prompt_ids[i] for i in chunk]}, return_tensors="pt", padding_side="left"
                 ).to(device)
                 sampling = (
                     {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}

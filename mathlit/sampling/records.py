@@ -5,7 +5,11 @@ resumes without redoing finished shards and never leaves a half-written line. A 
 the settings (problems, prompts, gold answers, sampling parameters) and the weights (a digest of
 their content, mathlit.models.digest): resuming with other settings is refused instead of mixing two
 experiments; other weights under the same name (a folder overwritten since) make every shard stale,
-so they are sampled again, never reused.
+so they are sampled again, never reused. Each shard's SHA-256 is recorded beside it when it is written
+(00000.jsonl.sha256: a file per shard, as the jobs of an array write theirs into one folder at once): a shard
+edited since, or one without its record (a kill between the two), is named and sampled again, so stored grades
+are never trusted on their word. samples.jsonl has its record too, checked when a user passes it back
+(eval.samples_path, read_samples): that file is the user's own, so a mismatch is refused, not redone.
 """
 
 import hashlib
@@ -18,7 +22,7 @@ from mathlit.answers.grading import Grading, grade_answer
 from mathlit.data.formats import Example
 from mathlit.data.tokenize import format_prompt
 from mathlit.errors import ConfigError, DataError
-from mathlit.io import parse_jsonl, write_json, write_jsonl
+from mathlit.io import checksum_path, checksum_problem, parse_jsonl, write_json, write_jsonl
 from mathlit.sampling.base import Sampler, SamplingParams
 from mathlit.sampling.progress import ShardProgress
 
@@ -59,6 +63,12 @@ def parse_part(value: str | None, key: str) -> tuple[int, int]:
 def read_samples(path: str | Path, fields: tuple[str, ...], config_key: str) -> list[dict]:
     """A samples.jsonl file given by the user (`config_key`), as `sample_records` writes it: a row without one of
     the `fields` its reader needs is a DataError naming file:line and the field, not a KeyError later."""
+
+    recorded = checksum_path(path)
+    if recorded.exists() and (why := checksum_problem(path)):
+        raise DataError(
+            f"{path} (set by {config_key}): {why}; restore it, or remove {recorded.name} if you edited it on purpose"
+        )
 
     def parse(row: dict, lineno: int) -> dict:
         if missing := [k for k in fields if k not in row]:
@@ -109,7 +119,8 @@ def _check_manifest(out_dir: Path, settings: str, source: str) -> None:
     if stored != pinned:
         log.warning("%s: samples of other weights (%s, now %s): sampling again", shards, stored.get("source"), source)
         # Shards first, manifest last: a run killed in between still finds the old manifest and finishes this.
-        for path in [out_dir / "samples.jsonl", *shards.glob("0*.jsonl")]:
+        stale = [out_dir / "samples.jsonl", out_dir / "samples.jsonl.sha256", *shards.glob("0*.jsonl*")]
+        for path in stale:
             path.unlink(missing_ok=True)
     write_json(manifest, pinned)
 
@@ -142,10 +153,13 @@ def sample_records(
     for index, start in enumerate(range(0, len(examples), shard_size)):
         path = shards / f"{index:05d}.jsonl"
         chunk = examples[start : start + shard_size]
-        if path.exists():
+        why = checksum_problem(path) if path.exists() else None
+        if why:  # sampled again by whichever job meets it, so the array's last job is never left waiting for it
+            log.warning("%s: %s: sampling it again", path, why)
+        if path.exists() and not why:
             rows = _read_shard(path, chunk, params.n)
             progress.shard_done(index, len(rows), resumed=True)
-        elif index % part[1] != part[0]:
+        elif index % part[1] != part[0] and not why:
             missing += 1
             continue
         else:
@@ -157,11 +171,11 @@ def sample_records(
                 for e, p, cs in zip(chunk, prompts, completions, strict=True)
                 for i, c in enumerate(cs)
             ]
-            write_jsonl(path, rows)
+            write_jsonl(path, rows, checksum=True)
             progress.shard_done(index, len(rows))
         records += rows
     if missing:
         log.info("%s: %d shards left to the other jobs of the array", shards, missing)
         return None
-    write_jsonl(out_dir / "samples.jsonl", records)
+    write_jsonl(out_dir / "samples.jsonl", records, checksum=True)
     return records

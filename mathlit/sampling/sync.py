@@ -10,6 +10,7 @@ rounding alone far more than an fp32 engine's do.
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mathlit.data.tokenize import encode_prompts
 from mathlit.models.likelihood import token_logprobs
 from mathlit.sampling.vllm import WeightSyncError
 
@@ -35,7 +36,7 @@ def reference_logprobs(
     device = next(model.parameters()).device
     result = []
     for prompt in prompts:
-        ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
+        ids = torch.tensor(encode_prompts(tokenizer, [prompt]), device=device)
         result.append(token_logprobs(model(input_ids=ids).logits[:, :-1], ids[:, 1:])[0].tolist())
     model.train(was_training)
     return result

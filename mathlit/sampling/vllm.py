@@ -13,6 +13,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from mathlit.config import SamplerConfig
+from mathlit.data.tokenize import encode_prompts
 from mathlit.errors import ConfigError
 from mathlit.sampling.base import Completion, SamplingParams, cut_at_stop
 
@@ -133,7 +134,7 @@ class VLLMSampler:
             stop=list(params.stop) or None,
             seed=None if ON_CPU else params.seed,
         )
-        token_prompts = [{"prompt_token_ids": ids} for ids in self.tokenizer(prompts)["input_ids"]]
+        token_prompts = [{"prompt_token_ids": ids} for ids in encode_prompts(self.tokenizer, prompts)]
         outputs = self.llm.generate(token_prompts, vparams, use_tqdm=False)
         results = []
         for output in outputs:
@@ -164,7 +165,7 @@ class VLLMSampler:
         """Log-prob of each prompt token after the first, as the engine computes it."""
         from vllm import SamplingParams as VParams
 
-        ids = self.tokenizer(prompts)["input_ids"]
+        ids = encode_prompts(self.tokenizer, prompts)
         outputs = self.llm.generate(
             [{"prompt_token_ids": i} for i in ids],
             VParams(max_tokens=1, temperature=0.0, prompt_logprobs=0),

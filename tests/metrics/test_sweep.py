@@ -99,3 +99,17 @@ def test_bad_report_dirs_name_the_problem(tmp_path):
     (tmp_path / "metrics.json").write_text('{"greedy_accuracy": 0.5}')
     with pytest.raises(DataError, match="metrics.json: no headline"):
         find_runs([tmp_path])
+
+
+def test_a_run_with_a_garbage_metrics_file_is_listed_as_unreadable_and_the_others_reported(tmp_path, caplog):
+    make_run(tmp_path / "0", ["seed=1"], 128, 0.2, 1)
+    make_run(tmp_path / "1", ["seed=2"], 128, 0.3, 2)
+    (tmp_path / "1" / "metrics.json").write_bytes(b'{"headline": {"task": \x00\xff garbage')
+    summary, _ = write_sweep_report([tmp_path], tmp_path / "report")
+    assert summary["runs"] == 1
+    why = (
+        f"{tmp_path / '1' / 'metrics.json'}: not readable as JSON ('utf-8' codec can't decode byte 0xff in position "
+        "23: invalid start byte)"
+    )
+    assert summary["unreadable"] == [why]
+    assert caplog.messages == [f"left out of the report: {why}"]

@@ -1,14 +1,15 @@
 """Sampling runs: graded records in atomic shards; an interrupted run resumes without redoing work."""
 
+import logging
 from dataclasses import replace
 
 import pytest
 
 from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
-from mathlit.errors import ConfigError
+from mathlit.errors import ConfigError, DataError
 from mathlit.sampling.base import Completion, SamplingParams
-from mathlit.sampling.records import parse_part, sample_records
+from mathlit.sampling.records import parse_part, read_samples, sample_records
 from tests.conftest import make_cfg
 
 EXAMPLES = [
@@ -92,7 +93,8 @@ def test_array_jobs_sample_their_own_shards_and_the_last_one_merges(tmp_path):
 def test_a_shard_with_other_samples_is_refused(tmp_path):
     run(Arithmetic(), tmp_path / "n1", n=1)
     run(Arithmetic(), tmp_path / "n2", part=(1, 2))
-    (tmp_path / "n1" / "shards" / "00000.jsonl").replace(tmp_path / "n2" / "shards" / "00000.jsonl")
+    for name in ("00000.jsonl", "00000.jsonl.sha256"):  # with its record: a shard intact, of other samples
+        (tmp_path / "n1" / "shards" / name).replace(tmp_path / "n2" / "shards" / name)
     with pytest.raises(ConfigError, match="00000.jsonl: not the 2 samples of each of its 3 problems"):
         run(Arithmetic(), tmp_path / "n2")
 
@@ -168,3 +170,43 @@ def test_other_weights_under_the_same_name_are_sampled_again(tmp_path):
     again = Arithmetic()
     run(again, tmp_path, source="sha256:new")
     assert again.calls == 0
+
+
+def test_a_shard_edited_in_place_is_named_and_sampled_again(tmp_path, caplog):
+    """Grades flipped to correct in a stored shard, still valid JSON: the rerun names the shard and samples it
+    again instead of reporting the edited grades."""
+    whole = run(Arithmetic(), tmp_path)
+    shard = tmp_path / "shards" / "00001.jsonl"
+    shard.write_text(shard.read_text().replace('"correct": false', '"correct": true'))
+    again = Arithmetic()
+    with caplog.at_level(logging.WARNING, logger="mathlit.sampling.records"):
+        assert run(again, tmp_path) == whole
+    assert again.calls == 1
+    assert caplog.messages == [
+        f"{shard}: its content no longer matches the SHA-256 recorded in {shard}.sha256: sampling it again"
+    ]
+
+
+def test_a_shard_without_its_record_is_sampled_again_by_the_job_that_meets_it(tmp_path):
+    """A kill between a shard and its record, or a shard of an older mathlit: not trusted, and sampled by any job
+    of an array, so the merging job never waits for a shard that no other job will redo."""
+    run(Arithmetic(), tmp_path)
+    (tmp_path / "shards" / "00001.jsonl.sha256").unlink()
+    again = Arithmetic()
+    assert run(again, tmp_path, part=(0, 2)) == run(Arithmetic(), tmp_path / "whole")
+    assert again.calls == 1
+
+
+def test_a_samples_file_edited_since_mathlit_wrote_it_is_refused_where_a_user_passes_it(tmp_path):
+    run(Arithmetic(), tmp_path)
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(samples.read_text().replace('"correct": false', '"correct": true'))
+    fields = ("question", "sample_idx", "completion", "correct")
+    with pytest.raises(DataError) as refused:
+        read_samples(samples, fields, "eval.samples_path")
+    assert str(refused.value) == (
+        f"{samples} (set by eval.samples_path): its content no longer matches the SHA-256 recorded in "
+        f"{samples}.sha256; restore it, or remove samples.jsonl.sha256 if you edited it on purpose"
+    )
+    (tmp_path / "samples.jsonl.sha256").unlink()  # the user's own file: theirs to vouch for
+    assert all(row["correct"] for row in read_samples(samples, fields, "eval.samples_path"))
