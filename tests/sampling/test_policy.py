@@ -120,3 +120,17 @@ def test_sampler_vllm_without_vllm_installed_fails_in_one_line_naming_the_fix(mo
     monkeypatch.setitem(sys.modules, "vllm", None)  # `from vllm import LLM` raises ImportError
     with pytest.raises(ConfigError, match=r"sampler=vllm needs vLLM: pip install .* or use sampler=hf"):
         make_sampler(make_cfg("sampler=vllm").sampler, tokenizer, model_dir=tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["vllm", "hf"])
+def test_a_finished_stage_is_sampled_with_the_backend_asked_for(tmp_path, monkeypatch, backend):
+    """A stage's weights are both saved and in memory: sampler=vllm starts the engine from the saved folder (on
+    the GPU, in the engine's dtype), never a silent `transformers` generate on the CPU; sampler=hf generates
+    with the model in memory."""
+    built = []
+    monkeypatch.setattr(mathlit.sampling.policy, "make_sampler", lambda cfg, tok, **kw: built.append(kw) or Engine([]))
+    model = torch.nn.Linear(1, 1)
+    policy = Policy(make_cfg(f"sampler={backend}"), None, folder=tmp_path, model=model, digest="sha256:w")
+    policy.generate(["a"], SamplingParams())
+    want = {"model_dir": tmp_path, "seed": 42} if backend == "vllm" else {"model": model}
+    assert built == [want]
