@@ -78,8 +78,8 @@ def steps_report(records: list[dict], steps: dict[str, int], out_dir: Path, titl
 
 
 def answer_sources(records: list[dict]) -> dict[str, int]:
-    """How many answers each extraction step found (boxed, hashes, phrase, bold, last_number; none: no answer;
-    ambiguous: refused; error: grading failed, see the record's answer_error)."""
+    """How many answers each extraction step found (boxed, hashes, phrase, bold, last_span, last_number; none: no
+    answer; ambiguous: refused; error: grading failed, see the record's answer_error)."""
     return dict(sorted(Counter(r.get("answer_source", "unknown") for r in records).items()))
 
 
