@@ -144,7 +144,8 @@ def test_wrong_type_fails_naming_the_key():
         ("optim.schedule=cosin", "cosine, linear, constant"),
         ("trainer.strategy=fsdp3", "auto, ddp, fsdp, fsdp2"),
         ("verifier.loss=listwise", "pointwise, pairwise"),
-        ("task.name=distill", "sft, eval, rft, verifier, multitask, report, pretrain, synth"),
+        ("rl.algorithm=ppo", "grpo, dr_grpo, dapo, rloo"),
+        ("task.name=distill", "sft, eval, rft, verifier, multitask, report, pretrain, synth, grpo"),
         ("multitask.stages=[{kind: verifir}]", "generator, verifier"),
     ],
 )
