@@ -1,0 +1,180 @@
+"""The policy update of online RL: recompute the sampled tokens' log-probs, then the loss of mathlit.rl.
+
+One training step of Lightning is one batch of rollouts: `sample_batch(rl_step, model)` samples, rewards and
+computes advantages (mathlit/tasks/grpo.py); then rl.updates_per_batch optimizer steps over it, each in
+micro-batches whose losses add up to the whole batch's (aggregation counts of the whole batch). Manual
+optimization, so trainer.global_step counts optimizer steps and the lr schedule and clipping are applied here.
+"""
+
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from mathlit.config import ModelConfig, OptimConfig
+from mathlit.data.batching import pad_batch
+from mathlit.data.tokenize import IGNORE, encode_sft
+from mathlit.models.build import build_model
+from mathlit.modules.generator import RNGStateMixin
+from mathlit.modules.optim import configure_optimizer, total_steps
+from mathlit.rl.loss import policy_loss
+from mathlit.rl.settings import RLParts
+
+
+class RolloutBatch(NamedTuple):
+    records: list[dict]  # the samples to train on (whole groups), each with prompt, completion, finish_reason
+    advantages: list[float]  # one per record
+    stats: dict[str, float]  # reward mean, shares, groups with signal, ... of everything sampled this step
+
+
+def encode_rollouts(tokenizer: PreTrainedTokenizerBase, records: list[dict], overlong_filter: bool) -> list[dict]:
+    """Prompt + completion tokens with the completion as targets; EOS is a target where the sampler stopped,
+    not where it was cut off at the limit. overlong_filter: a cut-off sample has no targets (masked out)."""
+    encoded = []
+    for record, example in zip(
+        records, encode_sft(tokenizer, [r["prompt"] for r in records], [r["completion"] for r in records]), strict=True
+    ):
+        if record["finish_reason"] == "length":  # cut off: no EOS was sampled
+            example = {k: v[:-1] for k, v in example.items()}
+            if overlong_filter:
+                example["labels"] = [IGNORE] * len(example["labels"])
+        encoded.append(example)
+    return encoded
+
+
+def token_logprobs(model: PreTrainedModel, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-prob of each next token [N, T-1], entropy of each next-token distribution [N, T-1])."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    targets = batch["labels"][:, 1:].clamp(min=0)
+    logp_all = F.log_softmax(logits, dim=-1)
+    logp = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    with torch.no_grad():
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+    return logp, entropy
+
+
+class GRPOModule(RNGStateMixin, L.LightningModule):
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        optim_cfg: OptimConfig,
+        tokenizer: PreTrainedTokenizerBase,
+        parts: RLParts,
+        sample_batch: Callable[[int, PreTrainedModel], RolloutBatch],
+        *,
+        updates_per_batch: int,
+        micro_batch_size: int,
+        gradient_clip_val: float,
+        model: PreTrainedModel | None = None,
+        reference: Callable[[], PreTrainedModel] | None = None,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        self.model_cfg, self.optim_cfg, self.tokenizer, self.parts = model_cfg, optim_cfg, tokenizer, parts
+        self.sample_batch, self.mu, self.micro, self.clip = (
+            sample_batch,
+            updates_per_batch,
+            micro_batch_size,
+            gradient_clip_val,
+        )
+        self.model = model
+        self._reference_loader, self.reference = reference, None  # the frozen KL reference, only when kl_coef > 0
+
+    def configure_model(self) -> None:
+        if self.model is None:
+            self.model = build_model(self.model_cfg, self.tokenizer)
+        if self._reference_loader is not None and self.reference is None:
+            self.reference = self._reference_loader().to(self.device).eval().requires_grad_(False)
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        rl_step = self.global_step // self.mu
+        started = time.perf_counter()
+        rollout = self.sample_batch(rl_step, self.model)
+        sampled = time.perf_counter()
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        if not rollout.records:  # no group with signal (dynamic sampling ran dry): a step that changes nothing
+            for _ in range(self.mu):
+                optimizer.zero_grad(set_to_none=True)  # AdamW skips parameters without a gradient
+                optimizer.step()
+                scheduler.step()
+            self.log_dict({f"rl/{k}": float(v) for k, v in rollout.stats.items()})
+            return
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        encoded = encode_rollouts(self.tokenizer, rollout.records, self.parts.overlong_filter)
+        chunks = [
+            (pad_batch(encoded[i : i + self.micro], pad), torch.tensor(rollout.advantages[i : i + self.micro]))
+            for i in range(0, len(encoded), self.micro)
+        ]
+        chunks = [({k: v.to(self.device) for k, v in b.items()}, a.to(self.device)) for b, a in chunks]
+        counts = {"sequences": len(encoded), "tokens": sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks)}
+        old = self._frozen_logprobs(self.model, chunks) if self.mu > 1 else None
+        ref = self._frozen_logprobs(self.reference, chunks) if self.reference is not None else None
+        totals = {"loss": 0.0, "clipped": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0}
+        for update in range(self.mu):
+            optimizer.zero_grad()
+            for i, (b, advantages) in enumerate(chunks):
+                mask = b["labels"][:, 1:] != IGNORE
+                logp, entropy = token_logprobs(self.model, b)
+                out = policy_loss(
+                    logp,
+                    logp.detach() if old is None else old[i],
+                    advantages,
+                    mask,
+                    epsilon_low=self.parts.epsilon_low,
+                    epsilon_high=self.parts.epsilon_high,
+                    aggregation=self.parts.loss_agg,
+                    max_tokens=self.parts.loss_divisor,
+                    ref_logp=None if ref is None else ref[i],
+                    kl_coef=self.parts.kl_coef,
+                    **counts,
+                )
+                self.manual_backward(out.loss)
+                if update == self.mu - 1:  # the statistics of the last pass
+                    totals["loss"] += out.loss.item()
+                    totals["clipped"] += out.clipped_tokens.item()
+                    totals["kl"] += out.kl_sum.item()
+                    totals["entropy"] += (entropy * mask).sum().item()
+                    totals["tokens"] += out.tokens.item()
+            if self.clip:
+                # Not self.clip_gradients: Lightning ties that to Trainer(gradient_clip_val), refused in manual mode.
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+            optimizer.step()
+            scheduler.step()
+        tokens = max(totals["tokens"], 1.0)
+        logged = rollout.stats | {
+            "loss": totals["loss"],
+            "entropy": totals["entropy"] / tokens,
+            "clip_fraction": totals["clipped"] / tokens,
+            "sample_seconds": sampled - started,
+            "train_seconds": time.perf_counter() - sampled,
+            "lr": optimizer.param_groups[0]["lr"],
+        }
+        if self.reference is not None:
+            logged["kl"] = totals["kl"] / tokens
+        self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()})
+
+    @torch.no_grad()
+    def _frozen_logprobs(self, model: PreTrainedModel, chunks: list) -> list[torch.Tensor]:
+        """The sampled tokens' log-probs under weights that do not change during the updates."""
+        return [token_logprobs(model, b)[0] for b, _ in chunks]
+
+    def configure_optimizers(self) -> dict:
+        return configure_optimizer(self.model, self.optim_cfg, total_steps(self.trainer))
+
+
+class RolloutSteps(L.LightningDataModule):
+    """One placeholder item per batch of rollouts: the batches themselves are sampled in the training step
+    from the current weights. Which questions a step draws is a function of its number (rl.rollouts.questions_at),
+    so a resumed run needs no loader state."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps, self.val_set = steps, []
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(list(range(self.steps)), batch_size=None)
