@@ -1,0 +1,90 @@
+"""task=grpo end to end on a tiny model: SFT stage, rollouts with stored rewards, per-step logs, report;
+an interrupted run resumes to the same weights and rewards, reusing the interrupted step's stored rollouts."""
+
+import csv
+import json
+
+import pytest
+
+import mathlit.tasks.grpo as grpo
+from mathlit.tasks import run_task
+from tests.conftest import MICRO_MODEL, make_cfg
+
+
+class Killed(Exception):
+    pass
+
+
+GRPO = ["task=grpo", "debug=fast", *MICRO_MODEL]
+
+
+def logged(stage_dir):
+    with open(stage_dir / "logs" / "version_0" / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_grpo_samples_rewards_and_updates_each_step(tmp_path):
+    run_task(make_cfg(*GRPO, "rl.reward.format=0.5", run_dir=tmp_path))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["rl_steps"] == 2 and 0 <= metrics["greedy_accuracy"] <= 1
+    for step in ("00000", "00001"):
+        rows = [json.loads(line) for line in (tmp_path / "rollouts" / step / "draw0" / "rewards.jsonl").open()]
+        assert len(rows) == 2 * 4 and [r["sample_idx"] for r in rows] == [0, 1, 2, 3] * 2
+        for r in rows:  # each sample carries its own reward
+            assert r["reward"] == float(r["correct"]) + 0.5 * (r["answer"] is not None)
+    steps = logged(tmp_path / "grpo")
+    assert len(steps) == 2
+    for key in (
+        "reward_mean",
+        "share_correct",
+        "share_unreadable",
+        "groups_with_signal",
+        "entropy",
+        "clip_fraction",
+        "response_tokens_mean",
+        "sample_seconds",
+        "train_seconds",
+    ):
+        assert steps[0][f"rl/{key}"] != "", key
+    assert (tmp_path / "grpo" / "hf" / "model.safetensors").exists()
+
+
+def test_dapo_dynamic_sampling_draws_again_for_groups_without_signal(tmp_path):
+    # The untrained micro model solves nothing: every group is all-wrong, so each step draws rl.max_draws times
+    # and trains on no group (a step that changes nothing).
+    run_task(make_cfg(*GRPO, "rl.algorithm=dapo", "rl.max_draws=2", "rl.max_steps=1", run_dir=tmp_path))
+    assert sorted(p.name for p in (tmp_path / "rollouts" / "00000").iterdir()) == ["draw0", "draw1"]
+    (step,) = logged(tmp_path / "grpo")
+    assert float(step["rl/groups_trained"]) == 0 and float(step["rl/questions_sampled"]) == 4
+
+
+def test_a_killed_run_resumes_to_the_same_weights_and_rewards(tmp_path, monkeypatch):
+    args = [*GRPO, "rl.max_steps=3", "trainer.checkpoint_every_n_steps=1", "rl.reward.format=0.5"]
+    run_task(make_cfg(*args, run_dir=tmp_path / "whole"))
+
+    real = grpo.rollouts
+
+    def killed_after_sampling_step_2(cfg, model, tokenizer, questions, out_dir, seed):
+        records = real(cfg, model, tokenizer, questions, out_dir, seed)
+        if out_dir.parent.name == "00002":
+            raise Killed  # killed with step 2's rollouts on disk, before its update
+        return records
+
+    monkeypatch.setattr(grpo, "rollouts", killed_after_sampling_step_2)
+    with pytest.raises(Killed):
+        run_task(make_cfg(*args, run_dir=tmp_path / "resumed"))
+    monkeypatch.setattr(grpo, "rollouts", real)
+    shard = tmp_path / "resumed" / "rollouts" / "00002" / "draw0" / "shards" / "00000.jsonl"
+    written = shard.stat().st_mtime_ns
+    run_task(make_cfg(*args, run_dir=tmp_path / "resumed"))
+    assert shard.stat().st_mtime_ns == written  # the stored rollouts were reused, not drawn again
+
+    def outputs(run):
+        steps = [(tmp_path / run / "rollouts" / f"0000{s}" / "draw0" / "rewards.jsonl").read_text() for s in range(3)]
+        return (tmp_path / run / "grpo" / "hf" / "model.safetensors").read_bytes(), steps
+
+    assert outputs("resumed") == outputs("whole")
+    # and the steps did train: rewards with signal (the format term), weights moved away from the SFT stage's
+    assert any(float(s["rl/groups_with_signal"]) > 0 for s in logged(tmp_path / "whole" / "grpo"))
+    sft = (tmp_path / "whole" / "sft" / "hf" / "model.safetensors").read_bytes()
+    assert outputs("whole")[0] != sft
