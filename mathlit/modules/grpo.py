@@ -22,7 +22,7 @@ from mathlit.data.tokenize import IGNORE, encode_sft
 from mathlit.models.build import build_model
 from mathlit.modules.generator import RNGStateMixin
 from mathlit.modules.optim import configure_optimizer, total_steps
-from mathlit.rl.loss import policy_loss
+from mathlit.rl.loss import logprob_gap, policy_loss
 from mathlit.rl.settings import RLParts
 
 
@@ -33,16 +33,26 @@ class RolloutBatch(NamedTuple):
 
 
 def encode_rollouts(tokenizer: PreTrainedTokenizerBase, records: list[dict], overlong_filter: bool) -> list[dict]:
-    """Prompt + completion tokens with the completion as targets; EOS is a target where the sampler stopped,
-    not where it was cut off at the limit. overlong_filter: a cut-off sample has no targets (masked out)."""
+    """Prompt + sampled tokens with the sampled tokens as targets.
+
+    A record with `token_ids` (what the engine sampled, EOS included when it stopped on it) and
+    `token_logprobs` (the engine's log-prob of each) trains on exactly those tokens and carries the engine's
+    log-probs (`engine_logprobs`, for the gap and the importance correction). Otherwise the completion text is
+    tokenised as SFT tokenises it, with EOS as a target where the sampler stopped, not where it was cut off.
+    overlong_filter: a cut-off sample (finish_reason "length") has no targets (masked out of the loss).
+    """
+    texts = encode_sft(tokenizer, [r["prompt"] for r in records], [r["completion"] for r in records])
     encoded = []
-    for record, example in zip(
-        records, encode_sft(tokenizer, [r["prompt"] for r in records], [r["completion"] for r in records]), strict=True
-    ):
-        if record["finish_reason"] == "length":  # cut off: no EOS was sampled
+    for record, example in zip(records, texts, strict=True):
+        if "token_ids" in record:
+            prompt = [t for t, label in zip(example["input_ids"], example["labels"], strict=True) if label == IGNORE]
+            ids = list(record["token_ids"])
+            example = {"input_ids": prompt + ids, "labels": [IGNORE] * len(prompt) + ids}
+            example["engine_logprobs"] = [0.0] * len(prompt) + list(record["token_logprobs"])
+        elif record["finish_reason"] == "length":  # cut off: no EOS was sampled
             example = {k: v[:-1] for k, v in example.items()}
-            if overlong_filter:
-                example["labels"] = [IGNORE] * len(example["labels"])
+        if overlong_filter and record["finish_reason"] == "length":
+            example["labels"] = [IGNORE] * len(example["labels"])
         encoded.append(example)
     return encoded
 
@@ -114,21 +124,25 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         counts = {"sequences": len(encoded), "tokens": sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks)}
         old = self._frozen_logprobs(self.model, chunks) if self.mu > 1 else None
         ref = self._frozen_logprobs(self.reference, chunks) if self.reference is not None else None
-        totals = {"loss": 0.0, "clipped": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0}
+        totals = {"loss": 0.0, "clipped": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0, "gap": 0.0, "gap_max": 0.0}
         for update in range(self.mu):
             optimizer.zero_grad()
             for i, (b, advantages) in enumerate(chunks):
                 mask = b["labels"][:, 1:] != IGNORE
                 logp, entropy = token_logprobs(self.model, b)
+                old_logp = logp.detach() if old is None else old[i]
+                engine = b["engine_logprobs"][:, 1:].float() if "engine_logprobs" in b else None
                 out = policy_loss(
                     logp,
-                    logp.detach() if old is None else old[i],
+                    old_logp,
                     advantages,
                     mask,
                     epsilon_low=self.parts.epsilon_low,
                     epsilon_high=self.parts.epsilon_high,
                     aggregation=self.parts.loss_agg,
                     max_tokens=self.parts.loss_divisor,
+                    engine_logp=engine,
+                    importance_cap=self.parts.importance_cap,
                     ref_logp=None if ref is None else ref[i],
                     kl_coef=self.parts.kl_coef,
                     **counts,
@@ -140,6 +154,10 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
                     totals["kl"] += out.kl_sum.item()
                     totals["entropy"] += (entropy * mask).sum().item()
                     totals["tokens"] += out.tokens.item()
+                    if engine is not None:  # how far the engine's log-probs are from the trainer's, same weights
+                        gap_mean, gap_max = logprob_gap(old_logp, engine, mask)
+                        totals["gap"] += gap_mean * out.tokens.item()
+                        totals["gap_max"] = max(totals["gap_max"], gap_max)
             if self.clip:
                 # Not self.clip_gradients: Lightning ties that to Trainer(gradient_clip_val), refused in manual mode.
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
@@ -156,6 +174,8 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         }
         if self.reference is not None:
             logged["kl"] = totals["kl"] / tokens
+        if "engine_logprobs" in chunks[0][0]:
+            logged |= {"logprob_gap_mean": totals["gap"] / tokens, "logprob_gap_max": totals["gap_max"]}
         self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()})
 
     @torch.no_grad()
