@@ -24,9 +24,12 @@ def logged(stage_dir):
 
 
 def test_grpo_samples_rewards_and_updates_each_step(tmp_path):
-    run_task(make_cfg(*GRPO, "rl.reward.format=0.5", run_dir=tmp_path))
+    run_task(make_cfg(*GRPO, "rl.reward.format=0.5", "rl.eval_every=1", "eval.n=0", run_dir=tmp_path))
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["rl_steps"] == 2 and 0 <= metrics["greedy_accuracy"] <= 1
+    assert list(metrics["reward_curve"]) == ["0", "1"] and list(metrics["test_accuracy_curve"]) == ["1", "2"]
+    assert (tmp_path / "grpo" / "evals" / "00001" / "greedy" / "samples.jsonl").exists()
+    assert (tmp_path / "grpo" / "reward.png").exists()
     for step in ("00000", "00001"):
         rows = [json.loads(line) for line in (tmp_path / "rollouts" / step / "draw0" / "rewards.jsonl").open()]
         assert len(rows) == 2 * 4 and [r["sample_idx"] for r in rows] == [0, 1, 2, 3] * 2
@@ -44,6 +47,7 @@ def test_grpo_samples_rewards_and_updates_each_step(tmp_path):
         "response_tokens_mean",
         "sample_seconds",
         "train_seconds",
+        "test_greedy_accuracy",
     ):
         assert steps[0][f"rl/{key}"] != "", key
     assert (tmp_path / "grpo" / "hf" / "model.safetensors").exists()

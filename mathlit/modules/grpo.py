@@ -82,6 +82,8 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         gradient_clip_val: float,
         model: PreTrainedModel | None = None,
         reference: Callable[[], PreTrainedModel] | None = None,
+        evaluate: Callable[[int, PreTrainedModel], float] | None = None,
+        eval_every: int | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -94,6 +96,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         )
         self.model = model
         self._reference_loader, self.reference = reference, None  # the frozen KL reference, only when kl_coef > 0
+        self.evaluate, self.eval_every = evaluate, eval_every  # step, model -> test greedy accuracy
 
     def configure_model(self) -> None:
         if self.model is None:
@@ -106,25 +109,36 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         started = time.perf_counter()
         rollout = self.sample_batch(rl_step, self.model)
         sampled = time.perf_counter()
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        if not rollout.records:  # no group with signal (dynamic sampling ran dry): a step that changes nothing
-            for _ in range(self.mu):
-                optimizer.zero_grad(set_to_none=True)  # AdamW skips parameters without a gradient
-                optimizer.step()
-                scheduler.step()
-            self.log_dict({f"rl/{k}": float(v) for k, v in rollout.stats.items()})
-            return
+        logged = rollout.stats | (self._update(rollout) if rollout.records else self._no_update())
+        logged |= {"sample_seconds": sampled - started, "train_seconds": time.perf_counter() - sampled}
+        logged["lr"] = self.optimizers().param_groups[0]["lr"]
+        if self.evaluate is not None and self.eval_every and (rl_step + 1) % self.eval_every == 0:
+            logged["test_greedy_accuracy"] = self.evaluate(rl_step + 1, self.model)
+        self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()})
+
+    def _chunks(self, rollout: RolloutBatch) -> list[tuple[dict, torch.Tensor]]:
+        """The batch in micro-batches of (padded tensors, advantages) on this device."""
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         encoded = encode_rollouts(self.tokenizer, rollout.records, self.parts.overlong_filter)
-        chunks = [
-            (pad_batch(encoded[i : i + self.micro], pad), torch.tensor(rollout.advantages[i : i + self.micro]))
-            for i in range(0, len(encoded), self.micro)
-        ]
-        chunks = [({k: v.to(self.device) for k, v in b.items()}, a.to(self.device)) for b, a in chunks]
-        counts = {"sequences": len(encoded), "tokens": sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks)}
-        old = self._frozen_logprobs(self.model, chunks) if self.mu > 1 else None
+        chunks = []
+        for i in range(0, len(encoded), self.micro):
+            tensors = pad_batch(encoded[i : i + self.micro], pad)
+            advantages = torch.tensor(rollout.advantages[i : i + self.micro])
+            chunks.append(({k: v.to(self.device) for k, v in tensors.items()}, advantages.to(self.device)))
+        return chunks
+
+    def _update(self, rollout: RolloutBatch) -> dict[str, float]:
+        """rl.updates_per_batch optimizer steps on the batch; the statistics of the last pass."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        chunks = self._chunks(rollout)
+        # The aggregation counts of the whole batch: the micro-batches' losses add up to the batch's.
+        counts = {
+            "sequences": len(rollout.records),
+            "tokens": sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks),
+        }
+        old = self._frozen_logprobs(self.model, chunks) if self.mu > 1 else None  # mu = 1: pi_old is pi_theta
         ref = self._frozen_logprobs(self.reference, chunks) if self.reference is not None else None
-        totals = {"loss": 0.0, "clipped": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0, "gap": 0.0, "gap_max": 0.0}
+        totals = dict.fromkeys(("loss", "clipped", "kl", "entropy", "tokens", "gap", "gap_max"), 0.0)
         for update in range(self.mu):
             optimizer.zero_grad()
             for i, (b, advantages) in enumerate(chunks):
@@ -148,7 +162,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
                     **counts,
                 )
                 self.manual_backward(out.loss)
-                if update == self.mu - 1:  # the statistics of the last pass
+                if update == self.mu - 1:
                     totals["loss"] += out.loss.item()
                     totals["clipped"] += out.clipped_tokens.item()
                     totals["kl"] += out.kl_sum.item()
@@ -164,19 +178,26 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
             optimizer.step()
             scheduler.step()
         tokens = max(totals["tokens"], 1.0)
-        logged = rollout.stats | {
+        stats = {
             "loss": totals["loss"],
             "entropy": totals["entropy"] / tokens,
             "clip_fraction": totals["clipped"] / tokens,
-            "sample_seconds": sampled - started,
-            "train_seconds": time.perf_counter() - sampled,
-            "lr": optimizer.param_groups[0]["lr"],
         }
         if self.reference is not None:
-            logged["kl"] = totals["kl"] / tokens
+            stats["kl"] = totals["kl"] / tokens
         if "engine_logprobs" in chunks[0][0]:
-            logged |= {"logprob_gap_mean": totals["gap"] / tokens, "logprob_gap_max": totals["gap_max"]}
-        self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()})
+            stats |= {"logprob_gap_mean": totals["gap"] / tokens, "logprob_gap_max": totals["gap_max"]}
+        return stats
+
+    def _no_update(self) -> dict[str, float]:
+        """No group with signal (dynamic sampling ran dry): optimizer steps that change nothing, so the step count
+        (and the lr schedule) stays that of rl.max_steps batches."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        for _ in range(self.mu):
+            optimizer.zero_grad(set_to_none=True)  # AdamW skips parameters without a gradient
+            optimizer.step()
+            scheduler.step()
+        return {}
 
     @torch.no_grad()
     def _frozen_logprobs(self, model: PreTrainedModel, chunks: list) -> list[torch.Tensor]:

@@ -29,10 +29,13 @@ from mathlit.answers.grading import Grading
 from mathlit.data.splits import Splits, load_splits
 from mathlit.evaluation import evaluate, sampler_for
 from mathlit.headline import accuracy_figures, merge, training_figures
-from mathlit.io import write_jsonl
+from mathlit.io import write_json, write_jsonl
+from mathlit.metrics.plots import plot_over_steps
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.models.digest import model_digest
 from mathlit.modules.grpo import GRPOModule, RolloutBatch, RolloutSteps
 from mathlit.rl.advantages import group_advantages
+from mathlit.rl.curves import accuracy_curve, reward_curve
 from mathlit.rl.groups import fill_batch, has_signal
 from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary
 from mathlit.rl.rollouts import as_groups, questions_at, rollouts
@@ -90,6 +93,19 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, ou
     return sample_batch
 
 
+def test_evaluator(cfg: DictConfig, tokenizer, splits: Splits, out_dir: Path):
+    """steps, model -> greedy test accuracy (and pass@k/maj@k with eval.n), stored in out_dir/<steps>/."""
+
+    def evaluate_at(steps: int, model) -> float:
+        folder = out_dir / f"{steps:05d}"
+        sampler = sampler_for(cfg, tokenizer, model=model)
+        metrics = evaluate(cfg, sampler, splits.test, folder, source=model_digest(model, tokenizer), n=cfg.eval.n)
+        write_json(folder / "metrics.json", metrics)
+        return metrics["greedy_accuracy"]
+
+    return evaluate_at
+
+
 def rl_stage_config(cfg: DictConfig) -> DictConfig:
     """The trainer settings of the RL stage: rl.max_steps batches of updates_per_batch optimizer steps each;
     batches, accumulation and clipping are the module's own (manual optimization)."""
@@ -132,6 +148,8 @@ def train(cfg: DictConfig) -> Trained:
         micro_batch_size=cfg.trainer.micro_batch_size,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         reference=(lambda: build_model(start_model, tokenizer)) if parts.kl_coef else None,
+        evaluate=test_evaluator(cfg, tokenizer, splits, run_dir / "grpo" / "evals") if splits.test else None,
+        eval_every=cfg.rl.eval_every,
     )
     stage = fit_stage(rl_stage_config(cfg), module, RolloutSteps(cfg.rl.max_steps), run_dir / "grpo")
     return Trained(stage, tokenizer, splits, started)
@@ -139,13 +157,20 @@ def train(cfg: DictConfig) -> Trained:
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
     stage, test = trained.stage, trained.splits.test
-    metrics = {"data": trained.splits.report, "rl_steps": stage.global_step // cfg.rl.updates_per_batch}
+    run_dir, stage_dir = Path(cfg.run_dir), Path(cfg.run_dir) / "grpo"
+    steps = stage.global_step // cfg.rl.updates_per_batch
+    metrics = {"data": trained.splits.report, "rl_steps": steps, "reward_curve": reward_curve(run_dir / "rollouts")}
     if test:
         sampler = sampler_for(cfg, trained.tokenizer, model=stage.model)
-        metrics |= evaluate(cfg, sampler, test, Path(cfg.run_dir) / "grpo" / "test", source=stage.source)
+        metrics |= evaluate(cfg, sampler, test, stage_dir / "test", source=stage.source)
+        metrics["test_accuracy_curve"] = accuracy_curve(stage_dir / "evals") | {steps: metrics["greedy_accuracy"]}
+    curves = {
+        "mean reward of step's samples": metrics["reward_curve"],
+        "test greedy accuracy after step": metrics.get("test_accuracy_curve", {}),
+    }
+    plot_over_steps(curves, stage_dir / "reward.png", f"task=grpo rl.algorithm={cfg.rl.algorithm} data={cfg.data.name}")
     metrics["seconds"] = round(time.time() - trained.started, 1)
     accuracy = metrics.get("greedy_accuracy")
     summary = f"greedy accuracy {accuracy:.1%} on {metrics['problems']} test problems; " if test else ""
-    stage_dir = Path(cfg.run_dir) / "grpo"
     figures = merge(training_figures(stage_dir, stage.global_step, trained.splits.report), accuracy_figures(metrics))
     return Report(metrics, f"{summary}{metrics['seconds']:.0f} s; model in {stage.hf_dir}", accuracy, figures)
