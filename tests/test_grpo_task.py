@@ -92,3 +92,16 @@ def test_a_killed_run_resumes_to_the_same_weights_and_rewards(tmp_path, monkeypa
     assert any(float(s["rl/groups_with_signal"]) > 0 for s in logged(tmp_path / "whole" / "grpo"))
     sft = (tmp_path / "whole" / "sft" / "hf" / "model.safetensors").read_bytes()
     assert outputs("whole")[0] != sft
+
+
+def test_kl_to_the_starting_weights_and_several_updates_per_batch(tmp_path):
+    run_task(make_cfg(*GRPO, "rl.kl_coef=0.04", "rl.updates_per_batch=2", "rl.reward.format=0.5", run_dir=tmp_path))
+    steps = logged(tmp_path / "grpo")
+    assert len(steps) == 2 and all(float(s["rl/kl"]) >= 0 for s in steps)
+    assert json.loads((tmp_path / "metrics.json").read_text())["headline"]["steps"] == 4  # 2 batches x mu = 2
+
+
+def test_lora_trains_adapters_and_exports_merged_weights(tmp_path):
+    run_task(make_cfg(*GRPO, "model.lora.r=4", "rl.max_steps=1", run_dir=tmp_path))
+    assert (tmp_path / "grpo" / "adapter" / "adapter_config.json").exists()
+    assert (tmp_path / "grpo" / "hf" / "model.safetensors").exists()

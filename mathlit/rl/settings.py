@@ -91,3 +91,13 @@ def check_rl(rl, world_size: int = 1) -> RLParts:
     if rl.eval_every is not None and rl.eval_every < 1:
         raise ConfigError(f"rl.eval_every={rl.eval_every}: at least 1, or null for the end only")
     return parts
+
+
+def check_one_device(trainer) -> None:
+    """task=grpo trains on one device so far: rollouts split over ranks (each grading its own whole groups) and
+    the micro-batch counts kept equal across ranks under DDP are not built yet."""
+    if str(trainer.strategy) != "auto" or str(trainer.devices) != "1" or trainer.num_nodes != 1:
+        raise ConfigError(
+            f"task=grpo runs on one device so far: trainer.devices={trainer.devices}, trainer.num_nodes="
+            f"{trainer.num_nodes}, trainer.strategy={trainer.strategy}; use trainer.devices=1 trainer.strategy=auto"
+        )

@@ -39,7 +39,7 @@ from mathlit.rl.curves import accuracy_curve, reward_curve
 from mathlit.rl.groups import fill_batch, has_signal
 from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary
 from mathlit.rl.rollouts import as_groups, questions_at, rollouts
-from mathlit.rl.settings import RLParts, check_rl
+from mathlit.rl.settings import RLParts, check_one_device, check_rl
 from mathlit.tasks import Report
 from mathlit.training import StageResult, fit_stage, sft_parts
 
@@ -122,6 +122,7 @@ def rl_stage_config(cfg: DictConfig) -> DictConfig:
 
 def train(cfg: DictConfig) -> Trained:
     parts = check_rl(cfg.rl)
+    check_one_device(cfg.trainer)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)
     tokenizer = load_tokenizer(cfg.model)

@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 
 from mathlit.errors import ConfigError
-from mathlit.rl.settings import check_rl, resolve
+from mathlit.rl.settings import check_one_device, check_rl, resolve
 from tests.conftest import make_cfg
 
 
@@ -62,3 +62,9 @@ def test_bad_settings_are_one_line_naming_the_key(overrides, world, line):
 
 def test_good_settings_pass_and_divide_over_ranks():
     assert check_rl(rl("questions_per_step=4"), world_size=2).advantage == "group_norm"
+
+
+def test_more_than_one_device_is_refused_until_ddp_is_built():
+    check_one_device(make_cfg("task=grpo").trainer)
+    with pytest.raises(ConfigError, match="^task=grpo runs on one device so far: trainer.devices=2"):
+        check_one_device(make_cfg("task=grpo", "trainer=ddp", "trainer.devices=2").trainer)
