@@ -104,3 +104,19 @@ def test_the_engine_gap_is_logged_and_truncated_importance_sampling_weights_the_
     off = RLParts("group_norm", "seq_mean", 0.2, 0.2, False, False, importance_cap=None)
     plain_loss = one_step(tokenizer, micro_model(tokenizer), rollout, 2, off).callback_metrics["rl/loss"]
     assert plain_loss.item() == pytest.approx(-0.75, abs=1e-5)
+
+
+def sequence_logprobs(model, tokenizer, records):
+    batch = pad_batch(encode_rollouts(tokenizer, records, False), tokenizer.eos_token_id)
+    with torch.no_grad():
+        logp, _ = token_logprobs(model, batch)
+    return ((batch["labels"][:, 1:] != IGNORE) * logp).sum(dim=1).tolist()
+
+
+def test_a_step_moves_likelihood_toward_the_sample_with_positive_advantage(tokenizer):
+    # The two completions share tokens (" 2+3="), so both may move the same way: the gap between them widens.
+    model = micro_model(tokenizer)
+    before = sequence_logprobs(model, tokenizer, RECORDS[:2])
+    one_step(tokenizer, model, RolloutBatch(RECORDS[:2], [1.0, -1.0], {"reward_mean": 0.5}), 2)
+    after = sequence_logprobs(model, tokenizer, RECORDS[:2])
+    assert after[0] - before[0] > 0 and after[0] - before[0] > after[1] - before[1] + 1.0
