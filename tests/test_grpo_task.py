@@ -5,6 +5,7 @@ import csv
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 import mathlit.tasks.grpo as grpo
 from mathlit.tasks import run_task
@@ -105,3 +106,48 @@ def test_lora_trains_adapters_and_exports_merged_weights(tmp_path):
     run_task(make_cfg(*GRPO, "model.lora.r=4", "rl.max_steps=1", run_dir=tmp_path))
     assert (tmp_path / "grpo" / "adapter" / "adapter_config.json").exists()
     assert (tmp_path / "grpo" / "hf" / "model.safetensors").exists()
+
+
+def fake_rollouts(cfg, model, tokenizer, questions, out_dir, seed):
+    """Sample i of the j-th question of a draw answers right when i == j (mod G); the others answer 0."""
+    from mathlit.answers.grading import Grading
+    from mathlit.sampling.records import grade
+
+    g = cfg.rl.group_size
+    return [
+        grade(q, "prompt", i, f"#### {q.answer if i == j % g else 0}", 3, "stop", Grading.from_config(cfg))
+        for j, q in enumerate(questions)
+        for i in range(g)
+    ]
+
+
+class LengthScorer:
+    def score(self, pairs):
+        return [len(solution) / 100 for _, solution in pairs]
+
+
+def test_each_advantage_and_reward_stays_with_its_own_sample_through_the_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(grpo, "rollouts", fake_rollouts)
+    cfg = make_cfg(*GRPO, "rl.questions_per_step=3", "rl.group_size=4", "rl.reward.verifier=0.5", run_dir=tmp_path)
+    parts = grpo.check_rl(OmegaConf.merge(cfg.rl, {"reward": {"verifier": 0}}))
+    splits = grpo.load_splits(cfg.data)
+    batch = grpo.batch_sampler(cfg, parts, None, splits, tmp_path, LengthScorer())(0, model=None)
+    assert len(batch.records) == 12 and batch.stats["share_correct"] == 0.25
+    for k, (record, advantage) in enumerate(zip(batch.records, batch.advantages, strict=True)):
+        assert record["sample_idx"] == k % 4 and record["correct"] == (k % 4 == (k // 4) % 4)
+        assert (advantage > 0) == record["correct"]
+        assert record["reward"] == record["correct"] + 0.5 * len(record["completion"]) / 100
+    stored = [json.loads(line) for line in (tmp_path / "00000" / "draw0" / "rewards.jsonl").open()]
+    assert [r["reward"] for r in stored] == [r["reward"] for r in batch.records]
+
+
+def test_each_step_and_draw_takes_its_own_questions(tmp_path, monkeypatch):
+    monkeypatch.setattr(grpo, "rollouts", fake_rollouts)
+    cfg = make_cfg(*GRPO, "rl.algorithm=dapo", "rl.questions_per_step=2", "rl.max_draws=3", run_dir=tmp_path)
+    splits = grpo.load_splits(cfg.data)
+    sample = grpo.batch_sampler(cfg, grpo.check_rl(cfg.rl), None, splits, tmp_path)
+    first, again = sample(1, None), sample(1, None)
+    assert [r["id"] for r in first.records] == [r["id"] for r in again.records]  # a function of the step
+    expected = grpo.questions_at(splits.train, cfg.seed, 1 * 3 * 2, 2)  # step 1, draw 0: positions 6, 7
+    assert [r["id"] for r in first.records[::4]] == [q.id for q in expected]
+    assert {r["id"] for r in sample(2, None).records}.isdisjoint({q.id for q in expected})

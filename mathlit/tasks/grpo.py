@@ -63,7 +63,9 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, ou
             d = len(drawn) // rl.questions_per_step
             questions = questions_at(splits.train, cfg.seed, (step * draws_per_step + d) * count, count)
             folder = out_dir / f"{step:05d}" / f"draw{d}"
-            records = rollouts(cfg, model, tokenizer, questions, folder, seed=cfg.seed + step * draws_per_step + d)
+            records = rollouts(
+                cfg, model, tokenizer, questions, folder, seed=cfg.seed * 1_000_003 + step * draws_per_step + d
+            )
             scores = scorer.score([(r["question"], r["completion"]) for r in records]) if scorer else None
             rewarded = reward_records(records, weights, scores)
             write_jsonl(folder / "rewards.jsonl", rewarded)  # the reward of each sample, stored beside it
