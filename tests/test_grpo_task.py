@@ -5,6 +5,7 @@ import csv
 import json
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 import mathlit.tasks.grpo as grpo
@@ -95,11 +96,14 @@ def test_a_killed_run_resumes_to_the_same_weights_and_rewards(tmp_path, monkeypa
     assert outputs("whole")[0] != sft
 
 
-def test_kl_to_the_starting_weights_and_several_updates_per_batch(tmp_path):
+def test_kl_to_the_starting_weights_with_several_updates_per_batch(tmp_path):
     run_task(make_cfg(*GRPO, "rl.kl_coef=0.04", "rl.updates_per_batch=2", "rl.reward.format=0.5", run_dir=tmp_path))
     steps = logged(tmp_path / "grpo")
     assert len(steps) == 2 and all(float(s["rl/kl"]) >= 0 for s in steps)
     assert json.loads((tmp_path / "metrics.json").read_text())["headline"]["steps"] == 4  # 2 batches x mu = 2
+    # the frozen reference is rebuilt from the starting weights, never checkpointed
+    state = torch.load(tmp_path / "grpo" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    assert state and all(key.startswith("model.") for key in state)
 
 
 def test_lora_trains_adapters_and_exports_merged_weights(tmp_path):

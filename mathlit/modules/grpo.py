@@ -95,14 +95,24 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
             gradient_clip_val,
         )
         self.model = model
-        self._reference_loader, self.reference = reference, None  # the frozen KL reference, only when kl_coef > 0
+        # The frozen KL reference (only when kl_coef > 0), kept in a tuple: not a submodule, so it is neither in
+        # the checkpoints (it is rebuilt from the starting weights) nor seen by the optimizer.
+        self._reference_loader, self._reference = reference, ()
         self.evaluate, self.eval_every = evaluate, eval_every  # step, model -> test greedy accuracy
 
     def configure_model(self) -> None:
         if self.model is None:
             self.model = build_model(self.model_cfg, self.tokenizer)
-        if self._reference_loader is not None and self.reference is None:
-            self.reference = self._reference_loader().to(self.device).eval().requires_grad_(False)
+        if self._reference_loader is not None and not self._reference:
+            self._reference = (self._reference_loader().eval().requires_grad_(False),)
+
+    def on_fit_start(self) -> None:
+        for reference in self._reference:
+            reference.to(self.device)
+
+    @property
+    def reference(self) -> PreTrainedModel | None:
+        return self._reference[0] if self._reference else None
 
     def training_step(self, batch, batch_idx: int) -> None:
         rl_step = self.global_step // self.mu
