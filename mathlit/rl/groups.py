@@ -21,6 +21,18 @@ def overlong_kept(group: Group) -> list[bool]:
     return [r["finish_reason"] != "length" for r in group]
 
 
+def group_stats(groups: list[Group]) -> dict[str, float]:
+    """What a step sampled: questions, the share of groups with signal, response lengths, the share cut off."""
+    samples = [r for g in groups for r in g]
+    return {
+        "questions_sampled": len(groups),
+        "groups_with_signal": sum(has_signal(g) for g in groups) / len(groups),
+        "response_tokens_mean": sum(r["num_tokens"] for r in samples) / len(samples),
+        "response_tokens_max": max(r["num_tokens"] for r in samples),
+        "share_cut_off": sum(r["finish_reason"] == "length" for r in samples) / len(samples),
+    }
+
+
 class FilledBatch(NamedTuple):
     groups: list[Group]  # at most `wanted`, all with signal, in the order drawn
     drawn: int  # groups sampled in all

@@ -36,7 +36,7 @@ from mathlit.models.digest import model_digest
 from mathlit.modules.grpo import GRPOModule, RolloutBatch, RolloutSteps
 from mathlit.rl.advantages import group_advantages
 from mathlit.rl.curves import accuracy_curve, reward_curve
-from mathlit.rl.groups import fill_batch, has_signal
+from mathlit.rl.groups import fill_batch, group_stats
 from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary
 from mathlit.rl.rollouts import as_groups, questions_at, rollouts
 from mathlit.rl.settings import RLParts, check_one_device, check_rl
@@ -77,15 +77,7 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, ou
             groups = fill_batch(draw, rl.questions_per_step, rl.max_draws).groups
         else:
             groups = draw(rl.questions_per_step)
-        samples = [r for g in drawn for r in g]
-        stats = reward_summary(samples) | {
-            "groups_with_signal": sum(has_signal(g) for g in drawn) / len(drawn),
-            "groups_trained": len(groups),
-            "questions_sampled": len(drawn),
-            "response_tokens_mean": sum(r["num_tokens"] for r in samples) / len(samples),
-            "response_tokens_max": max(r["num_tokens"] for r in samples),
-            "share_cut_off": sum(r["finish_reason"] == "length" for r in samples) / len(samples),
-        }
+        stats = reward_summary([r for g in drawn for r in g]) | group_stats(drawn) | {"groups_trained": len(groups)}
         if not groups:
             return RolloutBatch([], [], stats)
         rewards = torch.tensor([[r["reward"] for r in g] for g in groups])
@@ -95,7 +87,7 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, ou
     return sample_batch
 
 
-def test_evaluator(cfg: DictConfig, tokenizer, splits: Splits, out_dir: Path):
+def evaluator(cfg: DictConfig, tokenizer, splits: Splits, out_dir: Path):
     """steps, model -> greedy test accuracy (and pass@k/maj@k with eval.n), stored in out_dir/<steps>/."""
 
     def evaluate_at(steps: int, model) -> float:
@@ -151,7 +143,7 @@ def train(cfg: DictConfig) -> Trained:
         micro_batch_size=cfg.trainer.micro_batch_size,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         reference=(lambda: build_model(start_model, tokenizer)) if parts.kl_coef else None,
-        evaluate=test_evaluator(cfg, tokenizer, splits, run_dir / "grpo" / "evals") if splits.test else None,
+        evaluate=evaluator(cfg, tokenizer, splits, run_dir / "grpo" / "evals") if splits.test else None,
         eval_every=cfg.rl.eval_every,
     )
     stage = fit_stage(rl_stage_config(cfg), module, RolloutSteps(cfg.rl.max_steps), run_dir / "grpo")

@@ -1,10 +1,11 @@
 """Dynamic sampling and overlong filtering on hand-made groups."""
 
-from mathlit.rl.groups import fill_batch, has_signal, overlong_kept
+from mathlit.rl.groups import fill_batch, group_stats, has_signal, overlong_kept
 
 
-def group(*rewards, reasons=None):
-    return [{"reward": r, "finish_reason": (reasons or ["stop"] * len(rewards))[i]} for i, r in enumerate(rewards)]
+def group(*rewards, reasons=None, tokens=5):
+    reasons = reasons or ["stop"] * len(rewards)
+    return [{"reward": r, "finish_reason": reasons[i], "num_tokens": tokens + i} for i, r in enumerate(rewards)]
 
 
 def test_a_group_has_signal_when_its_rewards_differ():
@@ -34,3 +35,14 @@ def test_dynamic_sampling_is_bounded_and_trims_to_the_batch():
     assert filled.groups == [] and calls == [2, 2, 2] and filled.drawn == 6
     many = fill_batch(lambda n: [group(0, 1)] * 4, wanted=2, max_draws=3)
     assert len(many.groups) == 2 and many.draws == 1
+
+
+def test_group_stats_by_hand():
+    stats = group_stats([group(1, 0, tokens=4), group(1, 1, reasons=["stop", "length"], tokens=10)])
+    assert stats == {
+        "questions_sampled": 2,
+        "groups_with_signal": 0.5,
+        "response_tokens_mean": (4 + 5 + 10 + 11) / 4,
+        "response_tokens_max": 11,
+        "share_cut_off": 0.25,
+    }
