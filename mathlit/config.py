@@ -426,7 +426,8 @@ class RLConfig:
     importance_cap: float = MISSING  # its cap C
     questions_per_step: int = MISSING  # questions per batch of rollouts (all ranks)
     group_size: int = MISSING  # G samples per question
-    updates_per_batch: int = MISSING  # mu: optimizer steps on each batch of rollouts
+    updates_per_batch: int = MISSING  # mu: passes over each batch of rollouts
+    minibatches: int = MISSING  # optimizer steps per pass: the batch split in this many parts
     temperature: float = MISSING
     top_p: float = MISSING
     max_new_tokens: int = MISSING

@@ -96,11 +96,13 @@ def test_a_killed_run_resumes_to_the_same_weights_and_rewards(tmp_path, monkeypa
     assert outputs("whole")[0] != sft
 
 
-def test_kl_to_the_starting_weights_with_several_updates_per_batch(tmp_path):
-    run_task(make_cfg(*GRPO, "rl.kl_coef=0.04", "rl.updates_per_batch=2", "rl.reward.format=0.5", run_dir=tmp_path))
+def test_kl_to_the_starting_weights_with_several_passes_and_parts_per_batch(tmp_path):
+    overrides = ["rl.kl_coef=0.04", "rl.updates_per_batch=2", "rl.minibatches=2", "rl.reward.format=0.5"]
+    run_task(make_cfg(*GRPO, *overrides, run_dir=tmp_path))
     steps = logged(tmp_path / "grpo")
     assert len(steps) == 2 and all(float(s["rl/kl"]) >= 0 for s in steps)
-    assert json.loads((tmp_path / "metrics.json").read_text())["headline"]["steps"] == 4  # 2 batches x mu = 2
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["headline"]["steps"] == 8 and metrics["rl_steps"] == 2  # 2 batches x 2 passes x 2 parts
     # the frozen reference is rebuilt from the starting weights, never checkpointed
     state = torch.load(tmp_path / "grpo" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert state and all(key.startswith("model.") for key in state)

@@ -78,6 +78,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         sample_batch: Callable[[int, PreTrainedModel], RolloutBatch],
         *,
         updates_per_batch: int,
+        minibatches: int = 1,
         micro_batch_size: int,
         gradient_clip_val: float,
         model: PreTrainedModel | None = None,
@@ -88,12 +89,9 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.model_cfg, self.optim_cfg, self.tokenizer, self.parts = model_cfg, optim_cfg, tokenizer, parts
-        self.sample_batch, self.mu, self.micro, self.clip = (
-            sample_batch,
-            updates_per_batch,
-            micro_batch_size,
-            gradient_clip_val,
-        )
+        self.sample_batch, self.micro, self.clip = sample_batch, micro_batch_size, gradient_clip_val
+        self.mu, self.minibatches = updates_per_batch, minibatches
+        self.steps_per_batch = updates_per_batch * minibatches  # optimizer steps per batch of rollouts
         self.model = model
         # The frozen KL reference (only when kl_coef > 0), kept in a tuple: not a submodule, so it is neither in
         # the checkpoints (it is rebuilt from the starting weights) nor seen by the optimizer.
@@ -115,7 +113,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         return self._reference[0] if self._reference else None
 
     def training_step(self, batch, batch_idx: int) -> None:
-        rl_step = self.global_step // self.mu
+        rl_step = self.global_step // self.steps_per_batch
         started = time.perf_counter()
         rollout = self.sample_batch(rl_step, self.model)
         sampled = time.perf_counter()
@@ -126,84 +124,106 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
             logged["test_greedy_accuracy"] = self.evaluate(rl_step + 1, self.model)
         self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()})
 
-    def _chunks(self, rollout: RolloutBatch) -> list[tuple[dict, torch.Tensor]]:
-        """The batch in micro-batches of (padded tensors, advantages) on this device."""
+    def _chunks(self, records: list[dict], advantages: list[float]) -> list[tuple[dict, torch.Tensor]]:
+        """Records in micro-batches of (padded tensors, advantages) on this device."""
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        encoded = encode_rollouts(self.tokenizer, rollout.records, self.parts.overlong_filter)
+        encoded = encode_rollouts(self.tokenizer, records, self.parts.overlong_filter)
         chunks = []
         for i in range(0, len(encoded), self.micro):
             tensors = pad_batch(encoded[i : i + self.micro], pad)
-            advantages = torch.tensor(rollout.advantages[i : i + self.micro])
-            chunks.append(({k: v.to(self.device) for k, v in tensors.items()}, advantages.to(self.device)))
+            advantage = torch.tensor(advantages[i : i + self.micro])
+            chunks.append(({k: v.to(self.device) for k, v in tensors.items()}, advantage.to(self.device)))
         return chunks
 
+    def _minibatches(self, rollout: RolloutBatch) -> list[list[tuple[dict, torch.Tensor]]]:
+        """The batch in rl.minibatches consecutive parts of near-equal size (one optimizer step each; a part
+        left empty by a short batch is a step that changes nothing), each in micro-batches."""
+        n, m = len(rollout.records), self.minibatches
+        bounds = [round(k * n / m) for k in range(m + 1)]
+        return [
+            self._chunks(rollout.records[a:b], rollout.advantages[a:b])
+            for a, b in zip(bounds, bounds[1:], strict=False)
+        ]
+
     def _update(self, rollout: RolloutBatch) -> dict[str, float]:
-        """rl.updates_per_batch optimizer steps on the batch; the statistics of the last pass."""
+        """rl.updates_per_batch passes over the batch, each of rl.minibatches optimizer steps; the statistics
+        of the last pass."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        chunks = self._chunks(rollout)
-        # The aggregation counts of the whole batch: the micro-batches' losses add up to the batch's.
-        counts = {
-            "sequences": len(rollout.records),
-            "tokens": sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks),
-        }
-        old = self._frozen_logprobs(self.model, chunks) if self.mu > 1 else None  # mu = 1: pi_old is pi_theta
-        ref = self._frozen_logprobs(self.reference, chunks) if self.reference is not None else None
+        minibatches = self._minibatches(rollout)
+        # pi_old, the weights that sampled the batch: pi_theta itself while the batch takes a single step.
+        old = [self._frozen_logprobs(self.model, mb) for mb in minibatches] if self.steps_per_batch > 1 else None
+        ref = [self._frozen_logprobs(self.reference, mb) for mb in minibatches] if self.reference is not None else None
         totals = dict.fromkeys(("loss", "clipped", "kl", "entropy", "tokens", "gap", "gap_max"), 0.0)
         for update in range(self.mu):
-            optimizer.zero_grad()
-            for i, (b, advantages) in enumerate(chunks):
-                mask = b["labels"][:, 1:] != IGNORE
-                logp, entropy = token_logprobs(self.model, b)
-                old_logp = logp.detach() if old is None else old[i]
-                engine = b["engine_logprobs"][:, 1:].float() if "engine_logprobs" in b else None
-                out = policy_loss(
-                    logp,
-                    old_logp,
-                    advantages,
-                    mask,
-                    epsilon_low=self.parts.epsilon_low,
-                    epsilon_high=self.parts.epsilon_high,
-                    aggregation=self.parts.loss_agg,
-                    max_tokens=self.parts.loss_divisor,
-                    engine_logp=engine,
-                    importance_cap=self.parts.importance_cap,
-                    ref_logp=None if ref is None else ref[i],
-                    kl_coef=self.parts.kl_coef,
-                    **counts,
-                )
-                self.manual_backward(out.loss)
-                if update == self.mu - 1:
-                    totals["loss"] += out.loss.item()
-                    totals["clipped"] += out.clipped_tokens.item()
-                    totals["kl"] += out.kl_sum.item()
-                    totals["entropy"] += (entropy * mask).sum().item()
-                    totals["tokens"] += out.tokens.item()
-                    if engine is not None:  # how far the engine's log-probs are from the trainer's, same weights
-                        gap_mean, gap_max = logprob_gap(old_logp, engine, mask)
-                        totals["gap"] += gap_mean * out.tokens.item()
-                        totals["gap_max"] = max(totals["gap_max"], gap_max)
-            if self.clip:
-                # Not self.clip_gradients: Lightning ties that to Trainer(gradient_clip_val), refused in manual mode.
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-            optimizer.step()
-            scheduler.step()
+            for m, chunks in enumerate(minibatches):
+                optimizer.zero_grad(set_to_none=True)  # an empty part: AdamW skips parameters without a gradient
+                # The aggregation counts of the whole part: its micro-batches' losses add up to the part's.
+                counts = {
+                    "sequences": sum(len(b["input_ids"]) for b, _ in chunks),
+                    "tokens": sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks),
+                }
+                for i, (b, advantages) in enumerate(chunks):
+                    old_logp = None if old is None else old[m][i]
+                    ref_logp = None if ref is None else ref[m][i]
+                    self._micro_batch(
+                        b, advantages, old_logp, ref_logp, counts, totals if update == self.mu - 1 else None
+                    )
+                if self.clip:
+                    # Not self.clip_gradients: Lightning ties it to Trainer(gradient_clip_val), refused in manual mode.
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+                optimizer.step()
+                scheduler.step()
         tokens = max(totals["tokens"], 1.0)
         stats = {
-            "loss": totals["loss"],
+            "loss": totals["loss"] / self.minibatches,
             "entropy": totals["entropy"] / tokens,
             "clip_fraction": totals["clipped"] / tokens,
         }
         if self.reference is not None:
             stats["kl"] = totals["kl"] / tokens
-        if "engine_logprobs" in chunks[0][0]:
+        if any("engine_logprobs" in b for mb in minibatches for b, _ in mb):
             stats |= {"logprob_gap_mean": totals["gap"] / tokens, "logprob_gap_max": totals["gap_max"]}
         return stats
+
+    def _micro_batch(self, b: dict, advantages, old_logp, ref_logp, counts: dict, totals: dict | None) -> None:
+        """Backward of one micro-batch's share of the loss; its statistics added to `totals` when given."""
+        mask = b["labels"][:, 1:] != IGNORE
+        logp, entropy = token_logprobs(self.model, b)
+        old_logp = logp.detach() if old_logp is None else old_logp
+        engine = b["engine_logprobs"][:, 1:].float() if "engine_logprobs" in b else None
+        out = policy_loss(
+            logp,
+            old_logp,
+            advantages,
+            mask,
+            epsilon_low=self.parts.epsilon_low,
+            epsilon_high=self.parts.epsilon_high,
+            aggregation=self.parts.loss_agg,
+            max_tokens=self.parts.loss_divisor,
+            engine_logp=engine,
+            importance_cap=self.parts.importance_cap,
+            ref_logp=ref_logp,
+            kl_coef=self.parts.kl_coef,
+            **counts,
+        )
+        self.manual_backward(out.loss)
+        if totals is None:
+            return
+        totals["loss"] += out.loss.item()
+        totals["clipped"] += out.clipped_tokens.item()
+        totals["kl"] += out.kl_sum.item()
+        totals["entropy"] += (entropy * mask).sum().item()
+        totals["tokens"] += out.tokens.item()
+        if engine is not None:  # how far the engine's log-probs are from the trainer's, for the same weights
+            gap_mean, gap_max = logprob_gap(old_logp, engine, mask)
+            totals["gap"] += gap_mean * out.tokens.item()
+            totals["gap_max"] = max(totals["gap_max"], gap_max)
 
     def _no_update(self) -> dict[str, float]:
         """No group with signal (dynamic sampling ran dry): optimizer steps that change nothing, so the step count
         (and the lr schedule) stays that of rl.max_steps batches."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        for _ in range(self.mu):
+        for _ in range(self.steps_per_batch):
             optimizer.zero_grad(set_to_none=True)  # AdamW skips parameters without a gradient
             optimizer.step()
             scheduler.step()

@@ -69,9 +69,14 @@ def check_rl(rl, world_size: int = 1) -> RLParts:
     parts = resolve(rl)
     if rl.group_size < 2:
         raise ConfigError(f"rl.group_size={rl.group_size}: at least 2 samples per question are needed to compare them")
-    for key in ("questions_per_step", "updates_per_batch", "max_new_tokens", "max_draws"):
+    for key in ("questions_per_step", "updates_per_batch", "minibatches", "max_new_tokens", "max_draws"):
         if rl[key] < 1:
             raise ConfigError(f"rl.{key}={rl[key]}: must be at least 1")
+    if rl.minibatches > rl.questions_per_step * rl.group_size:
+        raise ConfigError(
+            f"rl.minibatches={rl.minibatches}: more parts than the {rl.questions_per_step * rl.group_size} samples "
+            "of a batch (rl.questions_per_step x rl.group_size)"
+        )
     if rl.questions_per_step % world_size:
         raise ConfigError(
             f"rl.questions_per_step={rl.questions_per_step} does not divide over {world_size} ranks: "
@@ -91,6 +96,11 @@ def check_rl(rl, world_size: int = 1) -> RLParts:
     if rl.eval_every is not None and rl.eval_every < 1:
         raise ConfigError(f"rl.eval_every={rl.eval_every}: at least 1, or null for the end only")
     return parts
+
+
+def steps_per_batch(rl) -> int:
+    """Optimizer steps per batch of rollouts."""
+    return rl.updates_per_batch * rl.minibatches
 
 
 def check_one_device(trainer) -> None:

@@ -10,7 +10,8 @@ Each step (rl.max_steps of them):
 2. reward each: 1 for a correct final answer (the grader of eval and RFT), plus rl.reward.* terms;
    DAPO's dynamic sampling drops groups whose rewards are all equal and draws more questions (rl.max_draws);
 3. advantage of each sample within its group (rl.advantage);
-4. rl.updates_per_batch optimizer steps on the clipped policy loss (rl.loss_agg, rl.epsilon*, rl.kl_coef).
+4. rl.updates_per_batch passes over the batch, of rl.minibatches optimizer steps each, on the clipped policy loss
+   (rl.loss_agg, rl.epsilon*, rl.kl_coef).
 Logged every step (<run_dir>/grpo/logs/): reward mean, share correct/wrong/unreadable, share of groups with
 signal, response length, entropy, clip fraction, KL, sampling vs training seconds. Then the greedy accuracy of
 the final weights on the test split (<run_dir>/grpo/test/). Without model.path an SFT stage runs first (<run_dir>/sft/).
@@ -39,7 +40,7 @@ from mathlit.rl.curves import accuracy_curve, reward_curve
 from mathlit.rl.groups import fill_batch, group_stats
 from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary
 from mathlit.rl.rollouts import as_groups, questions_at, rollouts
-from mathlit.rl.settings import RLParts, check_one_device, check_rl
+from mathlit.rl.settings import RLParts, check_one_device, check_rl, steps_per_batch
 from mathlit.tasks import Report
 from mathlit.training import StageResult, fit_stage, sft_parts
 
@@ -101,11 +102,11 @@ def evaluator(cfg: DictConfig, tokenizer, splits: Splits, out_dir: Path):
 
 
 def rl_stage_config(cfg: DictConfig) -> DictConfig:
-    """The trainer settings of the RL stage: rl.max_steps batches of updates_per_batch optimizer steps each;
+    """The trainer settings of the RL stage: rl.max_steps batches of updates_per_batch x minibatches optimizer steps;
     batches, accumulation and clipping are the module's own (manual optimization)."""
     micro = cfg.trainer.micro_batch_size
     trainer = {
-        "max_steps": cfg.rl.max_steps * cfg.rl.updates_per_batch,
+        "max_steps": cfg.rl.max_steps * steps_per_batch(cfg.rl),
         "max_epochs": -1,
         "global_batch_size": micro,
         "gradient_clip_val": 0.0,
@@ -140,6 +141,7 @@ def train(cfg: DictConfig) -> Trained:
         parts,
         batch_sampler(cfg, parts, tokenizer, splits, run_dir / "rollouts", scorer),
         updates_per_batch=cfg.rl.updates_per_batch,
+        minibatches=cfg.rl.minibatches,
         micro_batch_size=cfg.trainer.micro_batch_size,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         reference=(lambda: build_model(start_model, tokenizer)) if parts.kl_coef else None,
@@ -153,7 +155,7 @@ def train(cfg: DictConfig) -> Trained:
 def report(cfg: DictConfig, trained: Trained) -> Report:
     stage, test = trained.stage, trained.splits.test
     run_dir, stage_dir = Path(cfg.run_dir), Path(cfg.run_dir) / "grpo"
-    steps = stage.global_step // cfg.rl.updates_per_batch
+    steps = stage.global_step // steps_per_batch(cfg.rl)
     metrics = {"data": trained.splits.report, "rl_steps": steps, "reward_curve": reward_curve(run_dir / "rollouts")}
     if test:
         sampler = sampler_for(cfg, trained.tokenizer, model=stage.model)

@@ -48,8 +48,8 @@ def micro_model(tokenizer):
     return build_model(make_cfg(*MICRO_MODEL).model, tokenizer)
 
 
-def one_step(tokenizer, model, batch: RolloutBatch, micro_batch_size: int, parts=PARTS) -> L.Trainer:
-    optim = make_cfg("optim.warmup_ratio=0", "optim.schedule=constant", "optim.lr=1e-2").optim
+def one_step(tokenizer, model, batch, micro_batch_size, parts=PARTS, minibatches=1, optim="optim.lr=1e-2") -> L.Trainer:
+    optim = make_cfg("optim.warmup_ratio=0", "optim.schedule=constant", optim).optim
     module = GRPOModule(
         make_cfg(*MICRO_MODEL).model,
         optim,
@@ -57,12 +57,17 @@ def one_step(tokenizer, model, batch: RolloutBatch, micro_batch_size: int, parts
         parts,
         lambda step, model: batch,
         updates_per_batch=1,
+        minibatches=minibatches,
         micro_batch_size=micro_batch_size,
         gradient_clip_val=0.0,
         model=model,
     )
     trainer = L.Trainer(
-        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+        max_steps=minibatches,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
     )
     trainer.fit(module, datamodule=RolloutSteps(1))
     return trainer
@@ -120,3 +125,14 @@ def test_a_step_moves_likelihood_toward_the_sample_with_positive_advantage(token
     one_step(tokenizer, model, RolloutBatch(RECORDS[:2], [1.0, -1.0], {"reward_mean": 0.5}), 2)
     after = sequence_logprobs(model, tokenizer, RECORDS[:2])
     assert after[0] - before[0] > 0 and after[0] - before[0] > after[1] - before[1] + 1.0
+
+
+def test_minibatches_take_one_optimizer_step_each_against_the_sampling_weights(tokenizer):
+    """Two parts: the first step moves the weights, so the second part's ratios pi_theta / pi_old leave 1 and
+    the clip acts on some of its tokens; two steps for the one batch."""
+    batch = RolloutBatch(RECORDS, [2.0, -2.0, 1.0, -1.0], {"reward_mean": 0.5})
+    optim = "optim.lr=0.2"  # a large step, so that ratios leave [0.8, 1.2]
+    trainer = one_step(tokenizer, micro_model(tokenizer), batch, 4, minibatches=2, optim=optim)
+    assert trainer.global_step == 2 and trainer.callback_metrics["rl/clip_fraction"].item() > 0
+    single = one_step(tokenizer, micro_model(tokenizer), batch, 4, optim=optim)
+    assert single.global_step == 1 and single.callback_metrics["rl/clip_fraction"].item() == 0

@@ -50,6 +50,7 @@ def test_an_unknown_algorithm_or_part_fails_at_composition_naming_the_key(overri
         (["reward.verifier=0.5"], 1, "rl.reward.verifier=0.5 weights a verifier but rl.reward_model is null"),
         (["reward.verifier=0.5", "reward_model=/nowhere"], 1, "rl.reward_model=/nowhere: no verifier folder"),
         (["updates_per_batch=0"], 1, "rl.updates_per_batch=0: must be at least 1"),
+        (["questions_per_step=2", "group_size=2", "minibatches=5"], 1, "rl.minibatches=5: more parts than the 4"),
         (["importance_cap=0.5"], 1, "rl.importance_cap=0.5"),
         (["eval_every=0"], 1, "rl.eval_every=0"),
     ],
