@@ -405,6 +405,8 @@ class RewardConfig:
     format: float = MISSING  # an answer was extracted
     calculations: float = MISSING  # the solution has calculations and every <<a op b = c>> holds
     verifier: float = MISSING  # p(correct) of the verifier in rl.reward_model
+    overlong: float = MISSING  # DAPO's soft overlong punishment: minus up to this in the last overlong_buffer tokens
+    overlong_buffer: int = MISSING  # tokens before rl.max_new_tokens where the length penalty rises from 0 to 1
 
 
 @dataclass

@@ -4,6 +4,8 @@ plus optional weighted terms, stored on the sample's own record.
     reward = correct + format x [an answer was extracted]
              + calculations x [the solution has calculations and every <<a op b = c>> holds]
              + verifier x p(correct) of a trained verifier (rl.reward_model)
+             - overlong x DAPO's soft length penalty: 0 up to L - B tokens, rising linearly to 1 at the limit L
+               (rl.max_new_tokens), B = rl.reward.overlong_buffer
 A sample whose answer cannot be read is counted apart from a wrong one (its verdict is "unreadable"); its
 correctness term is 0 like a wrong one's. A question whose gold answer the grader cannot read would reward
 nothing, or worse, anything: such a row is refused when the questions are loaded.
@@ -28,10 +30,27 @@ class RewardWeights:
     format: float
     calculations: float
     verifier: float
+    overlong: float = 0.0
+    overlong_buffer: int = 0  # B: the last B tokens before max_tokens are penalised
+    max_tokens: int = 0  # L: the generation limit
 
     @classmethod
     def from_config(cls, rl) -> "RewardWeights":
-        return cls(float(rl.reward.format), float(rl.reward.calculations), float(rl.reward.verifier))
+        r = rl.reward
+        return cls(
+            format=float(r.format),
+            calculations=float(r.calculations),
+            verifier=float(r.verifier),
+            overlong=float(r.overlong),
+            overlong_buffer=int(r.overlong_buffer),
+            max_tokens=int(rl.max_new_tokens),
+        )
+
+
+def overlong_penalty(num_tokens: int, max_tokens: int, buffer: int) -> float:
+    """DAPO's soft overlong punishment as a positive penalty: 0 up to max_tokens - buffer tokens, then linear
+    to 1 at max_tokens (a sample cut off at the limit gets 1)."""
+    return min(1.0, max(0, num_tokens - (max_tokens - buffer)) / buffer)
 
 
 def check_golds(examples: Sequence[Example], grading: Grading) -> None:
@@ -62,6 +81,8 @@ def reward_terms(record: dict, weights: RewardWeights, verifier_score: float | N
         if verifier_score is None:
             raise ValueError("rl.reward.verifier has a weight but no verifier score was given")
         terms["verifier"] = float(verifier_score)
+    if weights.overlong:
+        terms["overlong"] = -overlong_penalty(record["num_tokens"], weights.max_tokens, weights.overlong_buffer)
     return terms
 
 

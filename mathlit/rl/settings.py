@@ -93,6 +93,11 @@ def check_rl(rl, world_size: int = 1) -> RLParts:
             raise ConfigError(f"rl.reward.verifier={rl.reward.verifier} weights a verifier but rl.reward_model is null")
         if not (Path(rl.reward_model) / "config.json").exists():
             raise ConfigError(f"rl.reward_model={rl.reward_model}: no verifier folder there (no config.json)")
+    if rl.reward.overlong and not 0 < rl.reward.overlong_buffer <= rl.max_new_tokens:
+        raise ConfigError(
+            f"rl.reward.overlong_buffer={rl.reward.overlong_buffer}: "
+            f"between 1 and rl.max_new_tokens={rl.max_new_tokens}"
+        )
     if rl.eval_every is not None and rl.eval_every < 1:
         raise ConfigError(f"rl.eval_every={rl.eval_every}: at least 1, or null for the end only")
     return parts

@@ -9,7 +9,7 @@ from mathlit.answers.grading import Grading
 from mathlit.data.example import Example
 from mathlit.errors import DataError
 from mathlit.rl.advantages import group_advantages
-from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary, verdict
+from mathlit.rl.rewards import RewardWeights, check_golds, overlong_penalty, reward_records, reward_summary, verdict
 from mathlit.sampling.records import grade
 
 GRADING = Grading("strict", 1e-6)
@@ -76,3 +76,11 @@ def test_an_unreadable_gold_is_refused_naming_the_row():
         check_golds([QUESTION, Example("q/9", "q", "s", "seven", "gsm8k")], GRADING)
     with pytest.raises(DataError, match="m/2"):
         check_golds([Example("m/2", "q", "s", "  ", "math")], GRADING)
+
+
+def test_dapos_soft_overlong_punishment_by_hand():
+    # limit 100 tokens, buffer 20: nothing up to 80, then linear to 1 at 100
+    assert [overlong_penalty(n, 100, 20) for n in (10, 80, 85, 90, 100)] == [0.0, 0.0, 0.25, 0.5, 1.0]
+    weights = RewardWeights(0.0, 0.0, 0.0, overlong=2.0, overlong_buffer=4, max_tokens=6)
+    records = graded()  # each graded with num_tokens=5: penalty (5 - 2) / 4 = 0.75, weighted by 2
+    assert [r["reward"] for r in reward_records(records, weights)] == [1 - 1.5, -1.5, -1.5, 1 - 1.5]

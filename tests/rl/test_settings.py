@@ -53,6 +53,7 @@ def test_an_unknown_algorithm_or_part_fails_at_composition_naming_the_key(overri
         (["questions_per_step=2", "group_size=2", "minibatches=5"], 1, "rl.minibatches=5: more parts than the 4"),
         (["importance_cap=0.5"], 1, "rl.importance_cap=0.5"),
         (["eval_every=0"], 1, "rl.eval_every=0"),
+        (["reward.overlong=1", "reward.overlong_buffer=0"], 1, "rl.reward.overlong_buffer=0: between 1 and"),
     ],
 )
 def test_bad_settings_are_one_line_naming_the_key(overrides, world, line):
