@@ -5,6 +5,7 @@ records every eval and RFT job writes (so a rerun of an interrupted step finds i
 to be switched to the Policy (one sampler per set of weights, vLLM with weight sync) when it lands.
 """
 
+import logging
 import random
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from mathlit.sampling.base import SamplingParams
 from mathlit.sampling.hf import HFSampler
 from mathlit.sampling.records import sample_records
 
+log = logging.getLogger(__name__)
+
 
 def rollouts(
     cfg: DictConfig,
@@ -29,6 +32,10 @@ def rollouts(
     seed: int,
 ) -> list[dict]:
     """rl.group_size graded records per question (question order, then sample order) in out_dir."""
+    if cfg.sampler.name != "hf":
+        log.warning(
+            "rollouts sample with HF generate on the weights in memory: sampler=%s is not used yet", cfg.sampler.name
+        )
     params = SamplingParams(
         n=cfg.rl.group_size,
         temperature=cfg.rl.temperature,
