@@ -5,6 +5,7 @@ records every eval and RFT job writes (so a rerun of an interrupted step finds i
 to be switched to the Policy (one sampler per set of weights, vLLM with weight sync) when it lands.
 """
 
+import functools
 import logging
 import random
 from pathlib import Path
@@ -23,6 +24,11 @@ from mathlit.sampling.records import sample_records
 log = logging.getLogger(__name__)
 
 
+@functools.cache
+def _say_once(message: str) -> None:
+    log.warning(message)
+
+
 def rollouts(
     cfg: DictConfig,
     model: PreTrainedModel,
@@ -33,8 +39,8 @@ def rollouts(
 ) -> list[dict]:
     """rl.group_size graded records per question (question order, then sample order) in out_dir."""
     if cfg.sampler.name != "hf":
-        log.warning(
-            "rollouts sample with HF generate on the weights in memory: sampler=%s is not used yet", cfg.sampler.name
+        _say_once(
+            f"rollouts sample with HF generate on the weights in memory: sampler={cfg.sampler.name} is not used yet"
         )
     params = SamplingParams(
         n=cfg.rl.group_size,
