@@ -115,9 +115,15 @@ def rl_stage_config(cfg: DictConfig) -> DictConfig:
     return OmegaConf.merge(cfg, {"trainer": trainer})
 
 
-def train(cfg: DictConfig) -> Trained:
+def check(cfg: DictConfig) -> RLParts:
+    """task=grpo's start-up check: bad rl.* settings or a device setup it cannot run, in one line naming the key."""
     parts = check_rl(cfg.rl)
     check_one_device(cfg.trainer)
+    return parts
+
+
+def train(cfg: DictConfig) -> Trained:
+    parts = check(cfg)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)
     tokenizer = load_tokenizer(cfg.model)
