@@ -3,14 +3,18 @@ an interrupted run resumes to the same weights and rewards, reusing the interrup
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 from omegaconf import OmegaConf
+from safetensors.torch import load_file
 
 import mathlit.tasks.grpo as grpo
 from mathlit.tasks import run_task
-from tests.conftest import MICRO_MODEL, make_cfg
+from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
 
 
 class Killed(Exception):
@@ -157,3 +161,32 @@ def test_each_step_and_draw_takes_its_own_questions(tmp_path, monkeypatch):
     expected = grpo.questions_at(splits.train, cfg.seed, 1 * 3 * 2, 2)  # step 1, draw 0: positions 6, 7
     assert [r["id"] for r in first.records[::4]] == [q.id for q in expected]
     assert {r["id"] for r in sample(2, None).records}.isdisjoint({q.id for q in expected})
+
+
+def run_with_fake_rollouts(tmp_path, run_dir, *overrides):
+    """python -m mathlit task=grpo in a subprocess (each DDP rank re-runs it), rollouts from fake_rollouts: the
+    same records for the same questions however the questions are split over ranks."""
+    script = tmp_path / "fake_rollouts_run.py"
+    script.write_text(
+        "import mathlit.tasks.grpo as grpo\nfrom tests.test_grpo_task import fake_rollouts\n"
+        "grpo.rollouts = fake_rollouts\nfrom mathlit.__main__ import main\nmain()\n"
+    )
+    command = [sys.executable, str(script), *GRPO, "trainer.accelerator=cpu", "rl.reward.format=0.5"]
+    command += ["rl.questions_per_step=4", f"paths.data={DATA}", f"hydra.run.dir={run_dir}", *overrides]
+    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return load_file(run_dir / "grpo" / "hf" / "model.safetensors")
+
+
+def test_two_ddp_ranks_each_grade_their_share_and_end_where_one_process_does(tmp_path):
+    single = run_with_fake_rollouts(tmp_path, tmp_path / "single")
+    start = tmp_path / "single" / "sft" / "hf"
+    ddp = run_with_fake_rollouts(tmp_path, tmp_path / "ddp", "trainer=ddp", "trainer.devices=2", f"model.path={start}")
+    for rank in (0, 1):  # each rank sampled and graded 2 of the 4 questions of each step
+        rows = (tmp_path / "ddp" / "rollouts" / "00000" / f"rank{rank}" / "draw0" / "rewards.jsonl").read_text()
+        assert len(rows.splitlines()) == 2 * 4
+    initial = load_file(start / "model.safetensors")
+    assert max((single[n] - initial[n]).abs().max() for n in single) > 1e-3  # the steps trained
+    for name, weight in single.items():
+        assert (weight - ddp[name]).abs().max() < 1e-4, name

@@ -1,9 +1,14 @@
 """The policy update of online RL: recompute the sampled tokens' log-probs, then the loss of mathlit.rl.
 
-One training step of Lightning is one batch of rollouts: `sample_batch(rl_step, model)` samples, rewards and
-computes advantages (mathlit/tasks/grpo.py); then rl.updates_per_batch optimizer steps over it, each in
-micro-batches whose losses add up to the whole batch's (aggregation counts of the whole batch). Manual
-optimization, so trainer.global_step counts optimizer steps and the lr schedule and clipping are applied here.
+One training step of Lightning is one batch of rollouts: `sample_batch(rl_step, model, rank, world)` samples,
+rewards and computes advantages of this rank's share of the questions (mathlit/tasks/grpo.py); then
+rl.updates_per_batch passes of rl.minibatches optimizer steps over it, each in micro-batches whose losses add up
+to the whole part's (aggregation counts of the part over all ranks). Manual optimization, so
+trainer.global_step counts optimizer steps and the lr schedule and clipping are applied here.
+
+Under DDP, ranks train on different numbers of micro-batches (their own groups), which DDP's reduction at
+every backward cannot pair: its sync is switched off and the gradients are summed over ranks once per
+optimizer step instead (`_sum_gradients`); with counts of all ranks, the sum is the whole batch's gradient.
 """
 
 import time
@@ -12,7 +17,9 @@ from typing import NamedTuple
 
 import lightning as L
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -75,7 +82,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         optim_cfg: OptimConfig,
         tokenizer: PreTrainedTokenizerBase,
         parts: RLParts,
-        sample_batch: Callable[[int, PreTrainedModel], RolloutBatch],
+        sample_batch: Callable[[int, PreTrainedModel, int, int], RolloutBatch],
         *,
         updates_per_batch: int,
         minibatches: int = 1,
@@ -108,6 +115,19 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         for reference in self._reference:
             reference.to(self.device)
 
+    def on_train_start(self) -> None:
+        wrapper = self.trainer.strategy.model
+        if isinstance(wrapper, DistributedDataParallel):
+            wrapper.require_backward_grad_sync = False  # gradients are summed by _sum_gradients
+
+    def on_train_end(self) -> None:
+        """Ranks end with the same weights, or the gradient sum is broken: a checksum per rank, compared."""
+        if self.trainer.world_size > 1:
+            checksum = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).sum().reshape(1)
+            sums = self.all_gather(checksum.to(self.device)).reshape(-1)
+            if not torch.equal(sums, sums[:1].expand_as(sums)):
+                raise RuntimeError(f"ranks hold different weights after training (checksums {sums.tolist()})")
+
     @property
     def reference(self) -> PreTrainedModel | None:
         return self._reference[0] if self._reference else None
@@ -115,17 +135,21 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> None:
         rl_step = self.global_step // self.steps_per_batch
         started = time.perf_counter()
-        rollout = self.sample_batch(rl_step, self.model)
+        rollout = self.sample_batch(rl_step, self.model, self.global_rank, self.trainer.world_size)
         sampled = time.perf_counter()
-        logged = rollout.stats | (self._update(rollout) if rollout.records else self._no_update())
+        logged = rollout.stats | self._update(rollout)
         logged |= {"sample_seconds": sampled - started, "train_seconds": time.perf_counter() - sampled}
         logged["lr"] = self.optimizers().param_groups[0]["lr"]
+        self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()}, sync_dist=True)  # means over ranks
         if self.evaluate is not None and self.eval_every and (rl_step + 1) % self.eval_every == 0:
-            logged["test_greedy_accuracy"] = self.evaluate(rl_step + 1, self.model)
-        self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()})
+            if self.trainer.is_global_zero:
+                accuracy = self.evaluate(rl_step + 1, self.model)
+                self.log("rl/test_greedy_accuracy", float(accuracy), rank_zero_only=True)
 
     def _chunks(self, records: list[dict], advantages: list[float]) -> list[tuple[dict, torch.Tensor]]:
         """Records in micro-batches of (padded tensors, advantages) on this device."""
+        if not records:  # a part left empty (a short batch, or no group with signal)
+            return []
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         encoded = encode_rollouts(self.tokenizer, records, self.parts.overlong_filter)
         chunks = []
@@ -153,26 +177,37 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         # pi_old, the weights that sampled the batch: pi_theta itself while the batch takes a single step.
         old = [self._frozen_logprobs(self.model, mb) for mb in minibatches] if self.steps_per_batch > 1 else None
         ref = [self._frozen_logprobs(self.reference, mb) for mb in minibatches] if self.reference is not None else None
-        totals = dict.fromkeys(("loss", "clipped", "kl", "entropy", "tokens", "gap", "gap_max"), 0.0)
+        totals = dict.fromkeys(("loss", "clipped", "kl", "entropy", "tokens", "gap"), 0.0)
+        gap_max = 0.0
         for update in range(self.mu):
             for m, chunks in enumerate(minibatches):
-                optimizer.zero_grad(set_to_none=True)  # an empty part: AdamW skips parameters without a gradient
-                # The aggregation counts of the whole part: its micro-batches' losses add up to the part's.
-                counts = {
-                    "sequences": sum(len(b["input_ids"]) for b, _ in chunks),
-                    "tokens": sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks),
-                }
+                optimizer.zero_grad(set_to_none=True)  # nothing to train on: AdamW skips parameters without a gradient
+                # The aggregation counts of the whole part, all ranks: the micro-batches' losses add up to the part's.
+                sequences, tokens = self._sum_over_ranks(
+                    [
+                        sum(len(b["input_ids"]) for b, _ in chunks),
+                        sum(int((b["labels"] != IGNORE).sum()) for b, _ in chunks),
+                    ]
+                )
+                counts = {"sequences": int(sequences), "tokens": tokens}
                 for i, (b, advantages) in enumerate(chunks):
                     old_logp = None if old is None else old[m][i]
                     ref_logp = None if ref is None else ref[m][i]
-                    self._micro_batch(
-                        b, advantages, old_logp, ref_logp, counts, totals if update == self.mu - 1 else None
-                    )
+                    last = update == self.mu - 1
+                    gap = self._micro_batch(b, advantages, old_logp, ref_logp, counts, totals if last else None)
+                    gap_max = max(gap_max, gap)
+                if tokens == 0:  # no rank has anything to train on: a step that changes nothing
+                    optimizer.zero_grad(set_to_none=True)
+                    optimizer.step()
+                    scheduler.step()
+                    continue
+                self._sum_gradients()
                 if self.clip:
                     # Not self.clip_gradients: Lightning ties it to Trainer(gradient_clip_val), refused in manual mode.
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
                 optimizer.step()
                 scheduler.step()
+        totals = dict(zip(totals, self._sum_over_ranks(list(totals.values())), strict=True))
         tokens = max(totals["tokens"], 1.0)
         stats = {
             "loss": totals["loss"] / self.minibatches,
@@ -182,11 +217,30 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         if self.reference is not None:
             stats["kl"] = totals["kl"] / tokens
         if any("engine_logprobs" in b for mb in minibatches for b, _ in mb):
-            stats |= {"logprob_gap_mean": totals["gap"] / tokens, "logprob_gap_max": totals["gap_max"]}
+            stats |= {"logprob_gap_mean": totals["gap"] / tokens, "logprob_gap_max": gap_max}
         return stats
 
-    def _micro_batch(self, b: dict, advantages, old_logp, ref_logp, counts: dict, totals: dict | None) -> None:
-        """Backward of one micro-batch's share of the loss; its statistics added to `totals` when given."""
+    def _sum_over_ranks(self, values: list[float]) -> list[float]:
+        if self.trainer.world_size == 1:
+            return values
+        summed = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(summed)
+        return summed.tolist()
+
+    def _sum_gradients(self) -> None:
+        """Each parameter's gradient summed over ranks (a rank without one adds zeros), in one all-reduce."""
+        if self.trainer.world_size == 1:
+            return
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        for p, piece in zip(params, flat.split([g.numel() for g in grads]), strict=True):
+            p.grad = piece.view_as(p).clone()
+
+    def _micro_batch(self, b: dict, advantages, old_logp, ref_logp, counts: dict, totals: dict | None) -> float:
+        """Backward of one micro-batch's share of the loss; its statistics added to `totals` when given; the
+        largest engine/trainer log-prob gap of its tokens (0 without engine log-probs)."""
         mask = b["labels"][:, 1:] != IGNORE
         logp, entropy = token_logprobs(self.model, b)
         old_logp = logp.detach() if old_logp is None else old_logp
@@ -208,26 +262,17 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         )
         self.manual_backward(out.loss)
         if totals is None:
-            return
+            return 0.0
         totals["loss"] += out.loss.item()
         totals["clipped"] += out.clipped_tokens.item()
         totals["kl"] += out.kl_sum.item()
         totals["entropy"] += (entropy * mask).sum().item()
         totals["tokens"] += out.tokens.item()
-        if engine is not None:  # how far the engine's log-probs are from the trainer's, for the same weights
-            gap_mean, gap_max = logprob_gap(old_logp, engine, mask)
-            totals["gap"] += gap_mean * out.tokens.item()
-            totals["gap_max"] = max(totals["gap_max"], gap_max)
-
-    def _no_update(self) -> dict[str, float]:
-        """No group with signal (dynamic sampling ran dry): optimizer steps that change nothing, so the step count
-        (and the lr schedule) stays that of rl.max_steps batches."""
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        for _ in range(self.steps_per_batch):
-            optimizer.zero_grad(set_to_none=True)  # AdamW skips parameters without a gradient
-            optimizer.step()
-            scheduler.step()
-        return {}
+        if engine is None:
+            return 0.0
+        gap_mean, gap_max = logprob_gap(old_logp, engine, mask)  # the engine's log-probs vs the trainer's
+        totals["gap"] += gap_mean * out.tokens.item()
+        return gap_max
 
     @torch.no_grad()
     def _frozen_logprobs(self, model: PreTrainedModel, chunks: list) -> list[torch.Tensor]:

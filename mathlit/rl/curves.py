@@ -6,12 +6,10 @@ from pathlib import Path
 
 
 def reward_curve(rollouts_dir: str | Path) -> dict[int, float]:
-    """step -> mean reward over every sample drawn that step (<rollouts_dir>/<step>/draw*/rewards.jsonl)."""
+    """step -> mean reward over every sample drawn that step (<rollouts_dir>/<step>/[rank*/]draw*/rewards.jsonl)."""
     curve = {}
     for step_dir in sorted(p for p in Path(rollouts_dir).glob("*") if p.name.isdigit()):
-        rewards = [
-            json.loads(line)["reward"] for f in sorted(step_dir.glob("draw*/rewards.jsonl")) for line in f.open()
-        ]
+        rewards = [json.loads(line)["reward"] for f in sorted(step_dir.rglob("rewards.jsonl")) for line in f.open()]
         if rewards:
             curve[int(step_dir.name)] = sum(rewards) / len(rewards)
     return curve

@@ -108,11 +108,13 @@ def steps_per_batch(rl) -> int:
     return rl.updates_per_batch * rl.minibatches
 
 
-def check_one_device(trainer) -> None:
-    """task=grpo trains on one device so far: rollouts split over ranks (each grading its own whole groups) and
-    the micro-batch counts kept equal across ranks under DDP are not built yet."""
-    if str(trainer.strategy) != "auto" or str(trainer.devices) != "1" or trainer.num_nodes != 1:
-        raise ConfigError(
-            f"task=grpo runs on one device so far: trainer.devices={trainer.devices}, trainer.num_nodes="
-            f"{trainer.num_nodes}, trainer.strategy={trainer.strategy}; use trainer.devices=1 trainer.strategy=auto"
-        )
+def check_devices(trainer) -> None:
+    """task=grpo runs on one device or data-parallel (trainer.strategy=ddp); sharded weights (fsdp, fsdp2) are
+    not built for it yet (the rollouts would need the full weights gathered every step)."""
+    one_device = str(trainer.devices) == "1" and trainer.num_nodes == 1
+    if str(trainer.strategy) == "ddp" or (str(trainer.strategy) == "auto" and one_device):
+        return
+    raise ConfigError(
+        f"task=grpo runs on one device or with trainer.strategy=ddp, not trainer.strategy={trainer.strategy} "
+        f"on trainer.devices={trainer.devices}"
+    )

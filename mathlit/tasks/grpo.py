@@ -28,6 +28,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mathlit.answers.grading import Grading
 from mathlit.data.splits import Splits, load_splits
+from mathlit.errors import ConfigError
 from mathlit.evaluation import evaluate, sampler_for
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.io import write_json, write_jsonl
@@ -40,7 +41,7 @@ from mathlit.rl.curves import accuracy_curve, reward_curve
 from mathlit.rl.groups import fill_batch, group_stats
 from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary
 from mathlit.rl.rollouts import as_groups, questions_at, rollouts
-from mathlit.rl.settings import RLParts, check_one_device, check_rl, steps_per_batch
+from mathlit.rl.settings import RLParts, check_devices, check_rl, steps_per_batch
 from mathlit.tasks import Report
 from mathlit.training import StageResult, fit_stage, sft_parts
 
@@ -53,17 +54,22 @@ class Trained(NamedTuple):
 
 
 def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, out_dir: Path, scorer=None):
-    """step, model -> the step's RolloutBatch: sample a group per question, reward, (filter,) advantage."""
+    """step, model, rank, world -> the step's RolloutBatch on this rank: sample a group for each of its share of
+    the step's questions, reward, (filter,) advantage. Each rank grades its own whole groups."""
     rl, weights = cfg.rl, RewardWeights.from_config(cfg.rl)
     draws_per_step = rl.max_draws if parts.dynamic_sampling else 1
 
-    def sample_batch(step: int, model) -> RolloutBatch:
+    def sample_batch(step: int, model, rank: int = 0, world: int = 1) -> RolloutBatch:
+        if rl.questions_per_step % world:
+            raise ConfigError(f"rl.questions_per_step={rl.questions_per_step} does not divide over {world} ranks")
+        share = rl.questions_per_step // world
         drawn: list[list[dict]] = []
 
         def draw(count: int) -> list[list[dict]]:
-            d = len(drawn) // rl.questions_per_step
-            questions = questions_at(splits.train, cfg.seed, (step * draws_per_step + d) * count, count)
-            folder = out_dir / f"{step:05d}" / f"draw{d}"
+            d = len(drawn) // share
+            start = (step * draws_per_step + d) * rl.questions_per_step + rank * share
+            questions = questions_at(splits.train, cfg.seed, start, count)
+            folder = out_dir / f"{step:05d}" / (f"rank{rank}" if world > 1 else "") / f"draw{d}"
             records = rollouts(
                 cfg, model, tokenizer, questions, folder, seed=cfg.seed * 1_000_003 + step * draws_per_step + d
             )
@@ -74,10 +80,7 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, ou
             drawn.extend(groups)
             return groups
 
-        if parts.dynamic_sampling:
-            groups = fill_batch(draw, rl.questions_per_step, rl.max_draws).groups
-        else:
-            groups = draw(rl.questions_per_step)
+        groups = fill_batch(draw, share, rl.max_draws).groups if parts.dynamic_sampling else draw(share)
         stats = reward_summary([r for g in drawn for r in g]) | group_stats(drawn) | {"groups_trained": len(groups)}
         if not groups:
             return RolloutBatch([], [], stats)
@@ -104,11 +107,12 @@ def evaluator(cfg: DictConfig, tokenizer, splits: Splits, out_dir: Path):
 def rl_stage_config(cfg: DictConfig) -> DictConfig:
     """The trainer settings of the RL stage: rl.max_steps batches of updates_per_batch x minibatches optimizer steps;
     batches, accumulation and clipping are the module's own (manual optimization)."""
-    micro = cfg.trainer.micro_batch_size
+    t = cfg.trainer
+    devices = int(t.devices) if int(t.devices) > 0 else max(torch.cuda.device_count(), 1)  # -1: every GPU
     trainer = {
         "max_steps": cfg.rl.max_steps * steps_per_batch(cfg.rl),
         "max_epochs": -1,
-        "global_batch_size": micro,
+        "global_batch_size": t.micro_batch_size * devices * t.num_nodes,  # no accumulation: one pass per rank
         "gradient_clip_val": 0.0,
         "val_every_n_steps": None,
     }
@@ -118,7 +122,7 @@ def rl_stage_config(cfg: DictConfig) -> DictConfig:
 def check(cfg: DictConfig) -> RLParts:
     """task=grpo's start-up check: bad rl.* settings or a device setup it cannot run, in one line naming the key."""
     parts = check_rl(cfg.rl)
-    check_one_device(cfg.trainer)
+    check_devices(cfg.trainer)
     return parts
 
 

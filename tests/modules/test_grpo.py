@@ -55,7 +55,7 @@ def one_step(tokenizer, model, batch, micro_batch_size, parts=PARTS, minibatches
         optim,
         tokenizer,
         parts,
-        lambda step, model: batch,
+        lambda *_: batch,
         updates_per_batch=1,
         minibatches=minibatches,
         micro_batch_size=micro_batch_size,

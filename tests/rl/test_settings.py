@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 
 from mathlit.errors import ConfigError
-from mathlit.rl.settings import check_one_device, check_rl, resolve
+from mathlit.rl.settings import check_devices, check_rl, resolve
 from tests.conftest import make_cfg
 
 
@@ -66,7 +66,10 @@ def test_good_settings_pass_and_divide_over_ranks():
     assert check_rl(rl("questions_per_step=4"), world_size=2).advantage == "group_norm"
 
 
-def test_more_than_one_device_is_refused_until_ddp_is_built():
-    check_one_device(make_cfg("task=grpo").trainer)
-    with pytest.raises(ConfigError, match="^task=grpo runs on one device so far: trainer.devices=2"):
-        check_one_device(make_cfg("task=grpo", "trainer=ddp", "trainer.devices=2").trainer)
+def test_one_device_or_ddp_and_sharded_strategies_are_refused():
+    check_devices(make_cfg("task=grpo").trainer)
+    check_devices(make_cfg("task=grpo", "trainer=ddp", "trainer.devices=2").trainer)
+    with pytest.raises(ConfigError, match="^task=grpo runs on one device or with trainer.strategy=ddp, not .*fsdp2"):
+        check_devices(make_cfg("task=grpo", "trainer=fsdp2", "trainer.devices=2").trainer)
+    with pytest.raises(ConfigError, match="trainer.strategy=auto on trainer.devices=2"):
+        check_devices(make_cfg("task=grpo", "trainer.devices=2").trainer)
