@@ -1,5 +1,6 @@
-"""task=grpo end to end on a tiny model: SFT stage, rollouts with stored rewards, per-step logs, report;
-an interrupted run resumes to the same weights and rewards, reusing the interrupted step's stored rollouts."""
+"""task=grpo end to end on a tiny model: SFT stage, rollouts with stored rewards, per-step logs, report; a run
+killed with SIGKILL resumes to the same weights and rewards, reusing the interrupted step's stored rollouts;
+two DDP ranks end where one process does."""
 
 import csv
 import json
@@ -7,7 +8,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 import torch
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
@@ -15,11 +15,7 @@ from safetensors.torch import load_file
 import mathlit.tasks.grpo as grpo
 from mathlit.tasks import run_task
 from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
-
-
-class Killed(Exception):
-    pass
-
+from tests.test_faults import kill9, start_hanging
 
 GRPO = ["task=grpo", "debug=fast", *MICRO_MODEL]
 
@@ -68,32 +64,31 @@ def test_dapo_dynamic_sampling_draws_again_for_groups_without_signal(tmp_path):
     assert float(step["rl/groups_trained"]) == 0 and float(step["rl/questions_sampled"]) == 4
 
 
-def test_a_killed_run_resumes_to_the_same_weights_and_rewards(tmp_path, monkeypatch):
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights_and_rewards(tmp_path):
+    """kill -9 right after step 2's rollouts are rewarded and stored, before its update; the rerun in the folder
+    reuses them (its shards untouched) and ends bitwise where an uninterrupted run ends."""
     args = [*GRPO, "rl.max_steps=3", "trainer.checkpoint_every_n_steps=1", "rl.reward.format=0.5"]
     run_task(make_cfg(*args, run_dir=tmp_path / "whole"))
-
-    real = grpo.rollouts
-
-    def killed_after_sampling_step_2(cfg, model, tokenizer, questions, out_dir, seed):
-        records = real(cfg, model, tokenizer, questions, out_dir, seed)
-        if out_dir.parent.name == "00002":
-            raise Killed  # killed with step 2's rollouts on disk, before its update
-        return records
-
-    monkeypatch.setattr(grpo, "rollouts", killed_after_sampling_step_2)
-    with pytest.raises(Killed):
-        run_task(make_cfg(*args, run_dir=tmp_path / "resumed"))
-    monkeypatch.setattr(grpo, "rollouts", real)
-    shard = tmp_path / "resumed" / "rollouts" / "00002" / "draw0" / "shards" / "00000.jsonl"
+    killed = tmp_path / "killed"
+    process = start_hanging(
+        killed,
+        args,
+        module="mathlit.tasks.grpo",
+        cls=None,
+        name="write_jsonl",
+        condition="args[0].name == 'rewards.jsonl' and args[0].parent.parent.name == '00002'",
+    )
+    kill9(process)
+    shard = killed / "rollouts" / "00002" / "draw0" / "shards" / "00000.jsonl"
     written = shard.stat().st_mtime_ns
-    run_task(make_cfg(*args, run_dir=tmp_path / "resumed"))
+    run_task(make_cfg(*args, run_dir=killed))
     assert shard.stat().st_mtime_ns == written  # the stored rollouts were reused, not drawn again
 
     def outputs(run):
         steps = [(tmp_path / run / "rollouts" / f"0000{s}" / "draw0" / "rewards.jsonl").read_text() for s in range(3)]
         return (tmp_path / run / "grpo" / "hf" / "model.safetensors").read_bytes(), steps
 
-    assert outputs("resumed") == outputs("whole")
+    assert outputs("killed") == outputs("whole")
     # and the steps did train: rewards with signal (the format term), weights moved away from the SFT stage's
     assert any(float(s["rl/groups_with_signal"]) > 0 for s in logged(tmp_path / "whole" / "grpo"))
     sft = (tmp_path / "whole" / "sft" / "hf" / "model.safetensors").read_bytes()
