@@ -177,7 +177,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         # pi_old, the weights that sampled the batch: pi_theta itself while the batch takes a single step.
         old = [self._frozen_logprobs(self.model, mb) for mb in minibatches] if self.steps_per_batch > 1 else None
         ref = [self._frozen_logprobs(self.reference, mb) for mb in minibatches] if self.reference is not None else None
-        totals = dict.fromkeys(("loss", "clipped", "kl", "entropy", "tokens", "gap"), 0.0)
+        totals = dict.fromkeys(("loss", "clipped", "kl", "entropy", "tokens", "gap", "engine_tokens"), 0.0)
         gap_max = 0.0
         for update in range(self.mu):
             for m, chunks in enumerate(minibatches):
@@ -208,6 +208,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
                 optimizer.step()
                 scheduler.step()
         totals = dict(zip(totals, self._sum_over_ranks(list(totals.values())), strict=True))
+        gap_max = self._sum_over_ranks([gap_max], op=dist.ReduceOp.MAX)[0]  # the largest over ranks
         tokens = max(totals["tokens"], 1.0)
         stats = {
             "loss": totals["loss"] / self.minibatches,
@@ -216,16 +217,17 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         }
         if self.reference is not None:
             stats["kl"] = totals["kl"] / tokens
-        if any("engine_logprobs" in b for mb in minibatches for b, _ in mb):
-            stats |= {"logprob_gap_mean": totals["gap"] / tokens, "logprob_gap_max": gap_max}
+        if totals["engine_tokens"]:  # the same on every rank: the keys logged must be
+            stats |= {"logprob_gap_mean": totals["gap"] / totals["engine_tokens"], "logprob_gap_max": gap_max}
         return stats
 
-    def _sum_over_ranks(self, values: list[float]) -> list[float]:
+    def _sum_over_ranks(self, values: list[float], op=dist.ReduceOp.SUM) -> list[float]:
+        """The values summed over ranks (or reduced with another `op`)."""
         if self.trainer.world_size == 1:
             return values
-        summed = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(summed)
-        return summed.tolist()
+        reduced = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(reduced, op=op)
+        return reduced.tolist()
 
     def _sum_gradients(self) -> None:
         """Each parameter's gradient summed over ranks (a rank without one adds zeros), in one all-reduce."""
@@ -272,6 +274,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
             return 0.0
         gap_mean, gap_max = logprob_gap(old_logp, engine, mask)  # the engine's log-probs vs the trainer's
         totals["gap"] += gap_mean * out.tokens.item()
+        totals["engine_tokens"] += out.tokens.item()
         return gap_max
 
     @torch.no_grad()
