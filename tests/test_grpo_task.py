@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
@@ -15,7 +16,7 @@ from safetensors.torch import load_file
 import mathlit.tasks.grpo as grpo
 from mathlit.tasks import run_task
 from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
-from tests.test_faults import kill9, start_hanging
+from tests.test_faults import kill9, micro_folder, start_hanging
 
 GRPO = ["task=grpo", "debug=fast", *MICRO_MODEL]
 
@@ -185,3 +186,15 @@ def test_two_ddp_ranks_each_grade_their_share_and_end_where_one_process_does(tmp
     assert max((single[n] - initial[n]).abs().max() for n in single) > 1e-3  # the steps trained
     for name, weight in single.items():
         assert (weight - ddp[name]).abs().max() < 1e-4, name
+
+
+def test_a_verifiers_score_joins_the_reward(tmp_path, tokenizer):
+    # Any saved generator scores as a verifier (head=token: p(yes word) after the verifier prompt).
+    folder = micro_folder(tokenizer, tmp_path / "model", seed=0)
+    args = [*GRPO, f"model.path={folder}", f"rl.reward_model={folder}", "rl.reward.verifier=0.5", "rl.max_steps=1"]
+    run_task(make_cfg(*args, run_dir=tmp_path / "run"))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "rollouts" / "00000" / "draw0" / "rewards.jsonl").open()]
+    for r in rows:
+        assert 0 < r["reward_terms"]["verifier"] < 1
+        assert r["reward"] == pytest.approx(r["reward_terms"]["correct"] + 0.5 * r["reward_terms"]["verifier"])
+    assert len({r["reward_terms"]["verifier"] for r in rows}) > 1  # a score per sample
