@@ -64,9 +64,11 @@ def encode_rollouts(tokenizer: PreTrainedTokenizerBase, records: list[dict], ove
     return encoded
 
 
-def token_logprobs(model: PreTrainedModel, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log-prob of each next token [N, T-1], entropy of each next-token distribution [N, T-1])."""
+def token_logprobs(model: PreTrainedModel, batch: dict, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-prob of each next token [N, T-1], entropy of each next-token distribution [N, T-1]) under the
+    distribution the tokens were sampled from: the logits divided by the sampling temperature (as TRL and verl)."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    logits = logits / temperature
     targets = batch["labels"][:, 1:].clamp(min=0)
     logp_all = F.log_softmax(logits, dim=-1)
     logp = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
@@ -88,6 +90,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         minibatches: int = 1,
         micro_batch_size: int,
         gradient_clip_val: float,
+        temperature: float = 1.0,
         model: PreTrainedModel | None = None,
         reference: Callable[[], PreTrainedModel] | None = None,
         evaluate: Callable[[int, PreTrainedModel], float] | None = None,
@@ -97,7 +100,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         self.automatic_optimization = False
         self.model_cfg, self.optim_cfg, self.tokenizer, self.parts = model_cfg, optim_cfg, tokenizer, parts
         self.sample_batch, self.micro, self.clip = sample_batch, micro_batch_size, gradient_clip_val
-        self.mu, self.minibatches = updates_per_batch, minibatches
+        self.mu, self.minibatches, self.temperature = updates_per_batch, minibatches, temperature
         self.steps_per_batch = updates_per_batch * minibatches  # optimizer steps per batch of rollouts
         self.model = model
         # The frozen KL reference (only when kl_coef > 0), kept in a tuple: not a submodule, so it is neither in
@@ -244,7 +247,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         """Backward of one micro-batch's share of the loss; its statistics added to `totals` when given; the
         largest engine/trainer log-prob gap of its tokens (0 without engine log-probs)."""
         mask = b["labels"][:, 1:] != IGNORE
-        logp, entropy = token_logprobs(self.model, b)
+        logp, entropy = token_logprobs(self.model, b, self.temperature)
         old_logp = logp.detach() if old_logp is None else old_logp
         engine = b["engine_logprobs"][:, 1:].float() if "engine_logprobs" in b else None
         out = policy_loss(
@@ -280,7 +283,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
     @torch.no_grad()
     def _frozen_logprobs(self, model: PreTrainedModel, chunks: list) -> list[torch.Tensor]:
         """The sampled tokens' log-probs under weights that do not change during the updates."""
-        return [token_logprobs(model, b)[0] for b, _ in chunks]
+        return [token_logprobs(model, b, self.temperature)[0] for b, _ in chunks]
 
     def configure_optimizers(self) -> dict:
         return configure_optimizer(self.model, self.optim_cfg, total_steps(self.trainer))

@@ -154,6 +154,7 @@ def train(cfg: DictConfig) -> Trained:
         minibatches=cfg.rl.minibatches,
         micro_batch_size=cfg.trainer.micro_batch_size,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
+        temperature=cfg.rl.temperature,
         reference=(lambda: build_model(start_model, tokenizer)) if parts.kl_coef else None,
         evaluate=evaluator(cfg, tokenizer, splits, run_dir / "grpo" / "evals") if splits.test else None,
         eval_every=cfg.rl.eval_every,

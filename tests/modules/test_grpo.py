@@ -136,3 +136,15 @@ def test_minibatches_take_one_optimizer_step_each_against_the_sampling_weights(t
     assert trainer.global_step == 2 and trainer.callback_metrics["rl/clip_fraction"].item() > 0
     single = one_step(tokenizer, micro_model(tokenizer), batch, 4, optim=optim)
     assert single.global_step == 1 and single.callback_metrics["rl/clip_fraction"].item() == 0
+
+
+def test_log_probs_are_those_of_the_sampling_distribution_at_its_temperature(tokenizer):
+    model = micro_model(tokenizer)
+    batch = pad_batch(encode_rollouts(tokenizer, RECORDS[:1], False), tokenizer.eos_token_id)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        logp, entropy = token_logprobs(model, batch, temperature=2.0)
+    expected = torch.log_softmax(logits / 2.0, dim=-1)
+    targets, sampled = batch["input_ids"][:, 1:], batch["labels"][:, 1:] != IGNORE
+    torch.testing.assert_close(logp[sampled], expected.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[sampled])
+    torch.testing.assert_close(entropy, -(expected.exp() * expected).sum(-1))
