@@ -434,7 +434,7 @@ class RLConfig:
     top_p: float = MISSING
     max_new_tokens: int = MISSING
     reward: RewardConfig = field(default_factory=RewardConfig)
-    reward_model: str | None = MISSING  # a verifier folder (task=verifier's <run>/verifier) for rl.reward.verifier
+    reward_model: str | None = MISSING  # a verifier folder (task=verifier's <run>/verifier/hf) for rl.reward.verifier
     eval_every: int | None = MISSING  # test accuracy every N steps (null: at the end only)
     max_steps: int = MISSING  # batches of rollouts (optimizer steps: max_steps x updates_per_batch)
 
