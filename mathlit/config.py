@@ -33,6 +33,7 @@ class Task(StrEnum):
     report = "report"
     pretrain = "pretrain"
     synth = "synth"
+    grpo = "grpo"
 
 
 class Attention(StrEnum):
@@ -172,6 +173,27 @@ class VerifierInit(StrEnum):
 class StageKind(StrEnum):
     generator = "generator"  # SFT on the reference solutions
     verifier = "verifier"  # verifier training (token head) on the current model's sampled candidates
+
+
+class RLAlgorithm(StrEnum):
+    """Sets the parts below (mathlit/rl/settings.py); each part's own key overrides it."""
+
+    grpo = "grpo"  # DeepSeekMath: group mean/std advantage, per-sample mean loss, symmetric clip
+    dr_grpo = "dr_grpo"  # Dr. GRPO: no std division, a constant loss divisor
+    dapo = "dapo"  # DAPO: clip-higher, per-token loss over the batch, dynamic sampling, overlong filtering
+    rloo = "rloo"  # RLOO: leave-one-out advantage
+
+
+class Advantage(StrEnum):
+    group_norm = "group_norm"  # (r - group mean) / group std (GRPO)
+    group_mean = "group_mean"  # r - group mean (Dr. GRPO)
+    leave_one_out = "leave_one_out"  # r - mean of the group's other rewards (RLOO)
+
+
+class LossAgg(StrEnum):
+    seq_mean = "seq_mean"  # mean over each sample's tokens, then over samples (GRPO)
+    token_mean = "token_mean"  # mean over every token of the batch (DAPO)
+    constant = "constant"  # sum over tokens / (samples x rl.loss_divisor) (Dr. GRPO)
 
 
 Quantization = StrEnum("Quantization", {"none": "none", "4bit": "4bit", "8bit": "8bit"})  # bitsandbytes, CUDA only
@@ -385,6 +407,47 @@ class RFTConfig:
 
 
 @dataclass
+class RewardConfig:
+    """rl.reward.*: weights of the optional reward terms, added to 1 for a correct answer (0: off)."""
+
+    format: float = MISSING  # an answer was extracted
+    calculations: float = MISSING  # the solution has calculations and every <<a op b = c>> holds
+    verifier: float = MISSING  # p(correct) of the verifier in rl.reward_model
+    overlong: float = MISSING  # DAPO's soft overlong punishment: minus up to this in the last overlong_buffer tokens
+    overlong_buffer: int = MISSING  # tokens before rl.max_new_tokens where the length penalty rises from 0 to 1
+
+
+@dataclass
+class RLConfig:
+    """Online RL with verifiable rewards (task=grpo). A null part: the one rl.algorithm sets."""
+
+    algorithm: RLAlgorithm = MISSING
+    advantage: Advantage | None = MISSING
+    loss_agg: LossAgg | None = MISSING
+    loss_divisor: int | None = MISSING  # loss_agg=constant's divisor per sample (null: rl.max_new_tokens)
+    epsilon: float | None = MISSING  # symmetric clip range (null: the algorithm's)
+    epsilon_low: float | None = MISSING  # null: rl.epsilon
+    epsilon_high: float | None = MISSING  # null: rl.epsilon (DAPO: 0.28, clip-higher)
+    kl_coef: float = MISSING  # KL to a frozen copy of the starting weights (k3); 0: off, and no copy is made
+    dynamic_sampling: bool | None = MISSING  # drop groups whose rewards are all equal and sample more questions
+    max_draws: int = MISSING  # dynamic sampling: at most this many draws of questions_per_step questions a step
+    overlong_filter: bool | None = MISSING  # samples cut off at rl.max_new_tokens are masked out of the loss
+    importance_correction: bool = MISSING  # truncated importance sampling with the engine's log-probs
+    importance_cap: float = MISSING  # its cap C
+    questions_per_step: int = MISSING  # questions per batch of rollouts (all ranks)
+    group_size: int = MISSING  # G samples per question
+    updates_per_batch: int = MISSING  # mu: passes over each batch of rollouts
+    minibatches: int = MISSING  # optimizer steps per pass: the batch split in this many parts
+    temperature: float = MISSING
+    top_p: float = MISSING
+    max_new_tokens: int = MISSING
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    reward_model: str | None = MISSING  # a verifier folder (task=verifier's <run>/verifier/hf) for rl.reward.verifier
+    eval_every: int | None = MISSING  # test accuracy every N steps (null: at the end only)
+    max_steps: int = MISSING  # batches of rollouts (optimizer steps: max_steps x updates_per_batch)
+
+
+@dataclass
 class SynthPrompts:
     """The three prompts of task=synth ({question} is replaced); the group synth_prompts=X picks a set."""
 
@@ -496,6 +559,7 @@ class MathlitConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     answers: AnswersConfig = field(default_factory=AnswersConfig)
     rft: RFTConfig = field(default_factory=RFTConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
     report: ReportConfig = field(default_factory=ReportConfig)

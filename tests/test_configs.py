@@ -91,6 +91,14 @@ PRESETS = {
         "model.gradient_checkpointing": True,
     },
     ("model=llama2_70b",): {"trainer.micro_batch_size": 1, "sampler.tensor_parallel_size": 8, "trainer.max_epochs": 3},
+    ("task=grpo",): {
+        "task.name": "grpo",
+        "rl.algorithm": "grpo",
+        "rl.group_size": 8,
+        "rl.kl_coef": 0.0,
+        "rl.max_new_tokens": 128,
+        "rl.importance_cap": 2.0,
+    },
     ("experiment=sft_gsm8k_llama2_7b",): {
         "task.name": "sft",
         "optim.lr": 2e-5,
@@ -144,7 +152,8 @@ def test_wrong_type_fails_naming_the_key():
         ("optim.schedule=cosin", "cosine, linear, constant"),
         ("trainer.strategy=fsdp3", "auto, ddp, fsdp, fsdp2"),
         ("verifier.loss=listwise", "pointwise, pairwise"),
-        ("task.name=distill", "sft, eval, rft, verifier, multitask, report, pretrain, synth"),
+        ("rl.algorithm=ppo", "grpo, dr_grpo, dapo, rloo"),
+        ("task.name=distill", "sft, eval, rft, verifier, multitask, report, pretrain, synth, grpo"),
         ("multitask.stages=[{kind: verifir}]", "generator, verifier"),
     ],
 )

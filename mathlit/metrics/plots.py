@@ -130,3 +130,17 @@ def plot_funnel(steps: list[list], path: str | Path, title: str) -> Path:
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
     return _save(fig, path)
+
+
+def plot_over_steps(curves: dict[str, dict[int, float]], path: str | Path, title: str) -> Path:
+    """Curves of values in [0, 1] (reward, accuracy) against training steps, one line each."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for name, points in curves.items():
+        if points:
+            steps = sorted(points)
+            ax.plot(steps, [points[s] for s in steps], marker="o" if len(steps) < 30 else None, label=name)
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
