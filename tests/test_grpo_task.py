@@ -114,17 +114,25 @@ def test_lora_trains_adapters_and_exports_merged_weights(tmp_path):
     assert (tmp_path / "grpo" / "hf" / "model.safetensors").exists()
 
 
-def fake_rollouts(cfg, model, tokenizer, questions, out_dir, seed):
+def fake_rollouts(policy, model, step, questions, out_dir, seed):
     """Sample i of the j-th question of a draw answers right when i == j (mod G); the others answer 0."""
     from mathlit.answers.grading import Grading
     from mathlit.sampling.records import grade
 
+    cfg = policy.cfg
     g = cfg.rl.group_size
     return [
         grade(q, "prompt", i, f"#### {q.answer if i == j % g else 0}", 3, "stop", Grading.from_config(cfg))
         for j, q in enumerate(questions)
         for i in range(g)
     ]
+
+
+class Held:
+    """Stands in for the run's Policy where fake_rollouts sample: it only carries the config."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
 
 
 class LengthScorer:
@@ -137,7 +145,7 @@ def test_each_advantage_and_reward_stays_with_its_own_sample_through_the_step(tm
     cfg = make_cfg(*GRPO, "rl.questions_per_step=3", "rl.group_size=4", "rl.reward.verifier=0.5", run_dir=tmp_path)
     parts = grpo.check_rl(OmegaConf.merge(cfg.rl, {"reward": {"verifier": 0}}))
     splits = grpo.load_splits(cfg.data)
-    batch = grpo.batch_sampler(cfg, parts, None, splits, tmp_path, LengthScorer())(0, model=None)
+    batch = grpo.batch_sampler(cfg, parts, Held(cfg), splits, tmp_path, LengthScorer())(0, model=None)
     assert len(batch.records) == 12 and batch.stats["share_correct"] == 0.25
     for k, (record, advantage) in enumerate(zip(batch.records, batch.advantages, strict=True)):
         assert record["sample_idx"] == k % 4 and record["correct"] == (k % 4 == (k // 4) % 4)
@@ -151,7 +159,7 @@ def test_each_step_and_draw_takes_its_own_questions(tmp_path, monkeypatch):
     monkeypatch.setattr(grpo, "rollouts", fake_rollouts)
     cfg = make_cfg(*GRPO, "rl.algorithm=dapo", "rl.questions_per_step=2", "rl.max_draws=3", run_dir=tmp_path)
     splits = grpo.load_splits(cfg.data)
-    sample = grpo.batch_sampler(cfg, grpo.check_rl(cfg.rl), None, splits, tmp_path)
+    sample = grpo.batch_sampler(cfg, grpo.check_rl(cfg.rl), Held(cfg), splits, tmp_path)
     first, again = sample(1, None), sample(1, None)
     assert [r["id"] for r in first.records] == [r["id"] for r in again.records]  # a function of the step
     expected = grpo.questions_at(splits.train, cfg.seed, 1 * 3 * 2, 2)  # step 1, draw 0: positions 6, 7

@@ -46,7 +46,8 @@ class RFTDataGenerator:
         self, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, questions: list[Example], out_dir: str | Path
     ):
         self.cfg, self.tokenizer, self.questions, self.out_dir = cfg, tokenizer, questions, Path(out_dir)
-        self.policy: Policy | None = None  # follows the trained weights round after round (one vLLM engine)
+        # follows the trained weights round after round (one vLLM engine, started from a copy saved once)
+        self.policy = Policy(cfg, tokenizer, engine_dir=self.out_dir / "engine_init")
 
     def _sample(self, policy: Policy, out: Path, source: str, questions: list[Example] | None = None) -> list[dict]:
         """Records of `policy` (its weights named `source`) tagged with `source`."""
@@ -94,13 +95,7 @@ class RFTDataGenerator:
     def holding(self, model: PreTrainedModel, version: int | str, folder: Path | None = None) -> Policy:
         """The Policy of the trained weights, now holding `model` (weights `version`, saved in `folder` if
         they are): one sampler for the whole run, new weights loaded into it in memory."""
-        if self.policy is None:
-            engine_dir = self.out_dir / "engine_init"
-            self.policy = Policy(
-                self.cfg, self.tokenizer, model=model, folder=folder, version=version, engine_dir=engine_dir
-            )
-        else:
-            self.policy.load(model, version, folder)
+        self.policy.load(model, version, folder)
         return self.policy
 
     def _source_records(self, source: str) -> list[dict]:
@@ -160,5 +155,4 @@ class RFTDataGenerator:
         return path, data
 
     def close(self) -> None:
-        if self.policy is not None:
-            self.policy.close()
+        self.policy.close()

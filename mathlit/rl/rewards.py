@@ -14,10 +14,10 @@ nothing, or worse, anything: such a row is refused when the questions are loaded
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mathlit.answers.calculator import calculations_hold, equations
 from mathlit.answers.equiv import is_equiv
 from mathlit.answers.grading import Grading
 from mathlit.data.example import Example
-from mathlit.datagen.filters import calculations_hold, equations
 from mathlit.errors import DataError
 
 VERDICTS = ("correct", "wrong", "unreadable")

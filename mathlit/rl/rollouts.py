@@ -1,64 +1,29 @@
 """Rollouts: G graded samples per question from the weights being trained, stored in resumable shards.
 
-`rollouts` is the one place a step samples; today HF generate on the model in memory through the sampling
-records every eval and RFT job writes (so a rerun of an interrupted step finds its shards and reuses them),
-to be switched to the Policy (one sampler per set of weights, vLLM with weight sync) when it lands.
+`rollouts` is the one place a step samples: through the run's Policy (mathlit.sampling.policy), which holds the
+weights of the step (HF generate on the model in memory, or a vLLM engine they are synced into and probed), and
+the sampling records every eval and RFT job writes, so a rerun of an interrupted step finds its shards and reuses
+them (they are tied to the weights' digest).
 """
 
-import functools
-import logging
 import random
+from dataclasses import replace
 from pathlib import Path
 
-from omegaconf import DictConfig
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel
 
-from mathlit.answers.grading import Grading
 from mathlit.data.example import Example
-from mathlit.models.digest import model_digest
 from mathlit.rl.groups import Group
-from mathlit.sampling.base import SamplingParams
-from mathlit.sampling.hf import HFSampler
-from mathlit.sampling.records import sample_records
-
-log = logging.getLogger(__name__)
-
-
-@functools.cache
-def _say_once(message: str) -> None:
-    log.warning(message)
+from mathlit.sampling.policy import Policy, sampling_params
 
 
 def rollouts(
-    cfg: DictConfig,
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    questions: list[Example],
-    out_dir: Path,
-    seed: int,
+    policy: Policy, model: PreTrainedModel, step: int, questions: list[Example], out_dir: Path, seed: int
 ) -> list[dict]:
-    """rl.group_size graded records per question (question order, then sample order) in out_dir."""
-    if cfg.sampler.name != "hf":
-        _say_once(
-            f"rollouts sample with HF generate on the weights in memory: sampler={cfg.sampler.name} is not used yet"
-        )
-    params = SamplingParams(
-        n=cfg.rl.group_size,
-        temperature=cfg.rl.temperature,
-        top_p=cfg.rl.top_p,
-        max_new_tokens=cfg.rl.max_new_tokens,
-        stop=tuple(cfg.sampler.stop),
-        seed=seed,
-    )
-    return sample_records(
-        HFSampler(model, tokenizer, cfg.sampler.batch_size),
-        questions,
-        template=cfg.data.prompt_template,
-        params=params,
-        out_dir=out_dir,
-        grading=Grading.from_config(cfg),
-        source=model_digest(model, tokenizer),  # stored rollouts are reused only for the same weights
-    )
+    """rl.group_size graded records per question (question order, then sample order) in out_dir, sampled with
+    `model`'s weights after `step` steps."""
+    policy.load(model, version=f"step{step}")
+    return policy.sample(questions, out_dir, replace(sampling_params(policy.cfg, "grpo"), seed=seed))
 
 
 def as_groups(records: list[dict], questions: list[Example], group_size: int) -> list[Group]:

@@ -47,6 +47,7 @@ PURPOSES = {
     "create": ("synth.per_seed", "synth.temperature", "synth.top_p", "synth.max_new_tokens"),  # synth's calls
     "verify": (1, "synth.temperature", "synth.top_p", "synth.max_new_tokens"),
     "answer": ("synth.answers", "synth.answer_temperature", "synth.top_p", None),
+    "grpo": ("rl.group_size", "rl.temperature", "rl.top_p", "rl.max_new_tokens"),  # online RL's groups
 }
 
 
@@ -89,9 +90,11 @@ class Policy:
     ):
         """`folder`: the weights saved; `model`: the weights in memory (both: the same weights, a finished
         stage). `engine_dir`: where in-memory weights are saved once to start a vLLM engine (not needed when
-        `folder` is given). With neither, sampler=openai samples the server's model. `sampler` and `digest`:
-        a sampler already running and the name of the weights it holds (tests, or weights held elsewhere)."""
-        if folder is None and model is None and sampler is None and cfg.sampler.name != "openai":
+        `folder` is given); with neither weights given, they come with the first `load` (weights in training).
+        With no weights at all, sampler=openai samples the server's model. `sampler` and `digest`: a sampler
+        already running and the name of the weights it holds (tests, or weights held elsewhere)."""
+        no_weights = folder is None and model is None and sampler is None
+        if no_weights and engine_dir is None and cfg.sampler.name != "openai":
             raise ConfigError(f"sampler={cfg.sampler.name} needs weights: a model folder (model.path) or a model")
         if folder is None and engine_dir is None and sampler is None and cfg.sampler.name == "vllm":
             raise ValueError("a Policy of weights in memory needs engine_dir to start a vLLM engine")
@@ -113,9 +116,11 @@ class Policy:
                 self._digest = folder_digest(self.folder)
             elif self.model is not None:
                 self._digest = model_digest(self.model, self.tokenizer)
-            else:  # a server's model: named by where it is served and as what
+            elif self.cfg.sampler.name == "openai":  # a server's model: named by where it is served and as what
                 s = self.cfg.sampler
                 self._digest = f"server:{s.base_url}:{s.served_model}:{s.api}"
+            else:
+                raise ValueError("this Policy holds no weights yet: load() them first")
         return self._digest
 
     def describe(self) -> dict:

@@ -29,12 +29,11 @@ from transformers import PreTrainedTokenizerBase
 from mathlit.answers.grading import Grading
 from mathlit.data.splits import Splits, load_splits
 from mathlit.errors import ConfigError
-from mathlit.evaluation import evaluate, sampler_for
+from mathlit.evaluation import evaluate
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_over_steps
 from mathlit.models.build import build_model, load_tokenizer
-from mathlit.models.digest import model_digest
 from mathlit.modules.grpo import GRPOModule, RolloutBatch, RolloutSteps
 from mathlit.rl.advantages import group_advantages
 from mathlit.rl.curves import accuracy_curve, reward_curve
@@ -42,6 +41,8 @@ from mathlit.rl.groups import fill_batch, group_stats
 from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary
 from mathlit.rl.rollouts import as_groups, questions_at, rollouts
 from mathlit.rl.settings import RLParts, check_devices, check_rl, steps_per_batch
+from mathlit.sampling.policy import Policy
+from mathlit.startup import check_training
 from mathlit.tasks import Report
 from mathlit.training import StageResult, fit_stage, sft_parts
 
@@ -53,7 +54,7 @@ class Trained(NamedTuple):
     started: float
 
 
-def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, out_dir: Path, scorer=None):
+def batch_sampler(cfg: DictConfig, parts: RLParts, policy: Policy, splits: Splits, out_dir: Path, scorer=None):
     """step, model, rank, world -> the step's RolloutBatch on this rank: sample a group for each of its share of
     the step's questions, reward, (filter,) advantage. Each rank grades its own whole groups."""
     rl, weights = cfg.rl, RewardWeights.from_config(cfg.rl)
@@ -70,9 +71,7 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, ou
             start = (step * draws_per_step + d) * rl.questions_per_step + rank * share
             questions = questions_at(splits.train, cfg.seed, start, count)
             folder = out_dir / f"{step:05d}" / (f"rank{rank}" if world > 1 else "") / f"draw{d}"
-            records = rollouts(
-                cfg, model, tokenizer, questions, folder, seed=cfg.seed * 1_000_003 + step * draws_per_step + d
-            )
+            records = rollouts(policy, model, step, questions, folder, cfg.seed * 1_000_003 + step * draws_per_step + d)
             scores = scorer.score([(r["question"], r["completion"]) for r in records]) if scorer else None
             rewarded = reward_records(records, weights, scores)
             write_jsonl(folder / "rewards.jsonl", rewarded)  # the reward of each sample, stored beside it
@@ -91,13 +90,14 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, tokenizer, splits: Splits, ou
     return sample_batch
 
 
-def evaluator(cfg: DictConfig, tokenizer, splits: Splits, out_dir: Path):
-    """steps, model -> greedy test accuracy (and pass@k/maj@k with eval.n), stored in out_dir/<steps>/."""
+def evaluator(cfg: DictConfig, policy: Policy, splits: Splits, out_dir: Path):
+    """steps, model -> greedy test accuracy (and pass@k/maj@k with eval.n) through the run's Policy, stored in
+    out_dir/<steps>/."""
 
     def evaluate_at(steps: int, model) -> float:
         folder = out_dir / f"{steps:05d}"
-        sampler = sampler_for(cfg, tokenizer, model=model)
-        metrics = evaluate(cfg, sampler, splits.test, folder, source=model_digest(model, tokenizer), n=cfg.eval.n)
+        policy.load(model, version=f"step{steps}")
+        metrics = evaluate(cfg, policy, splits.test, folder, n=cfg.eval.n)
         write_json(folder / "metrics.json", metrics)
         return metrics["greedy_accuracy"]
 
@@ -120,14 +120,16 @@ def rl_stage_config(cfg: DictConfig) -> DictConfig:
 
 
 def check(cfg: DictConfig) -> RLParts:
-    """task=grpo's start-up check: bad rl.* settings or a device setup it cannot run, in one line naming the key."""
+    """task=grpo's start-up check: the weights and strategy as every training task's, then bad rl.* settings or a
+    device setup it cannot run, in one line naming the key."""
+    check_training(cfg)
     parts = check_rl(cfg.rl)
     check_devices(cfg.trainer)
     return parts
 
 
 def train(cfg: DictConfig) -> Trained:
-    parts = check(cfg)
+    parts = check_rl(cfg.rl)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)
     tokenizer = load_tokenizer(cfg.model)
@@ -139,6 +141,8 @@ def train(cfg: DictConfig) -> Trained:
         sft = fit_stage(cfg, *sft_parts(cfg, tokenizer, splits), run_dir / "sft")
         start = str(sft.hf_dir)
     start_model = OmegaConf.merge(cfg.model, {"path": start})
+    # One Policy follows the weights step after step: rollouts and evaluations sample through it.
+    policy = Policy(cfg, tokenizer, engine_dir=run_dir / "rollouts" / "engine_init")
     scorer = None
     if cfg.rl.reward.verifier:
         from mathlit.modules.verifier import Scorer
@@ -149,17 +153,18 @@ def train(cfg: DictConfig) -> Trained:
         cfg.optim,
         tokenizer,
         parts,
-        batch_sampler(cfg, parts, tokenizer, splits, run_dir / "rollouts", scorer),
+        batch_sampler(cfg, parts, policy, splits, run_dir / "rollouts", scorer),
         updates_per_batch=cfg.rl.updates_per_batch,
         minibatches=cfg.rl.minibatches,
         micro_batch_size=cfg.trainer.micro_batch_size,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         temperature=cfg.rl.temperature,
         reference=(lambda: build_model(start_model, tokenizer)) if parts.kl_coef else None,
-        evaluate=evaluator(cfg, tokenizer, splits, run_dir / "grpo" / "evals") if splits.test else None,
+        evaluate=evaluator(cfg, policy, splits, run_dir / "grpo" / "evals") if splits.test else None,
         eval_every=cfg.rl.eval_every,
     )
     stage = fit_stage(rl_stage_config(cfg), module, RolloutSteps(cfg.rl.max_steps), run_dir / "grpo")
+    policy.close()
     return Trained(stage, tokenizer, splits, started)
 
 
@@ -169,8 +174,9 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
     steps = stage.global_step // steps_per_batch(cfg.rl)
     metrics = {"data": trained.splits.report, "rl_steps": steps, "reward_curve": reward_curve(run_dir / "rollouts")}
     if test:
-        sampler = sampler_for(cfg, trained.tokenizer, model=stage.model)
-        metrics |= evaluate(cfg, sampler, test, stage_dir / "test", source=stage.source)
+        policy = Policy(cfg, trained.tokenizer, folder=stage.hf_dir, model=stage.model)
+        metrics |= evaluate(cfg, policy, test, stage_dir / "test")
+        policy.close()
         metrics["test_accuracy_curve"] = accuracy_curve(stage_dir / "evals") | {steps: metrics["greedy_accuracy"]}
     curves = {
         "mean reward of step's samples": metrics["reward_curve"],

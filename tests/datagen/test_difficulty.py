@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from mathlit.data.formats import Example
 from mathlit.data.splits import load_splits
@@ -91,7 +92,7 @@ def test_rft_data_samples_short_questions_again_under_prop2diff(tmp_path, tokeni
     generator = RFTDataGenerator(cfg, tokenizer, questions, tmp_path)
     engine = Engine(questions, cfg.data.prompt_template)
     generator.policy = Policy(cfg, tokenizer, sampler=engine, digest="sha256:fake")  # no model here
-    _, data = generator.generate(None, 0, "round1")
+    _, data = generator.generate(torch.nn.Linear(1, 1), 0, "round1")  # the engine stands in for the weights
     report = json.loads((tmp_path / "round1" / "report.json").read_text())
     # round 1: 1/0/0 right (targets 1, 2, 2); round 2: the second gets 2 paths; round 3: the third, its last 2 tries
     assert engine.calls == [3, 2, 1] and report["samples"] == 6 + 4 + 2
