@@ -23,7 +23,8 @@ def rollouts(
     """rl.group_size graded records per question (question order, then sample order) in out_dir, sampled with
     `model`'s weights after `step` steps."""
     policy.load(model, version=f"step{step}")
-    return policy.sample(questions, out_dir, replace(sampling_params(policy.cfg, "grpo"), seed=seed))
+    params = replace(sampling_params(policy.cfg, "grpo"), seed=seed, logprobs=True)  # a backend that can reports them
+    return policy.sample(questions, out_dir, params)
 
 
 def as_groups(records: list[dict], questions: list[Example], group_size: int) -> list[Group]:

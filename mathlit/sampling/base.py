@@ -12,6 +12,7 @@ class SamplingParams:
     max_new_tokens: int = 256
     stop: tuple[str, ...] = ()
     seed: int = 0
+    logprobs: bool = False  # also each completion's sampled token ids and their log-probs (Completion.meta)
 
 
 @dataclass(frozen=True)

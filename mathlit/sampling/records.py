@@ -167,7 +167,7 @@ def sample_records(
             # A seed per shard: a resumed shard draws what it would have drawn in one go.
             completions = sampler.generate(prompts, replace(params, seed=params.seed * 100_003 + index))
             rows = [
-                grade(e, p, i, c.text, c.num_tokens, c.finish_reason, grading)
+                grade(e, p, i, c.text, c.num_tokens, c.finish_reason, grading) | c.meta
                 for e, p, cs in zip(chunk, prompts, completions, strict=True)
                 for i, c in enumerate(cs)
             ]

