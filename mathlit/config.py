@@ -438,9 +438,9 @@ class RLConfig:
     group_size: int = MISSING  # G samples per question
     updates_per_batch: int = MISSING  # mu: passes over each batch of rollouts
     minibatches: int = MISSING  # optimizer steps per pass: the batch split in this many parts
-    temperature: float = MISSING
-    top_p: float = MISSING
-    max_new_tokens: int = MISSING
+    temperature: float = MISSING  # rollouts' sampling temperature (the trainer's log-probs use the same)
+    top_p: float = MISSING  # rollouts' nucleus sampling
+    max_new_tokens: int = MISSING  # rollouts' length limit (cut-off samples: rl.overlong_filter)
     reward: RewardConfig = field(default_factory=RewardConfig)
     reward_model: str | None = MISSING  # a verifier folder (task=verifier's <run>/verifier/hf) for rl.reward.verifier
     eval_every: int | None = MISSING  # test accuracy every N steps (null: at the end only)

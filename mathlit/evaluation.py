@@ -8,6 +8,7 @@ accuracy goes here; the samples come from the model's Policy (one sampler for ev
 """
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -22,7 +23,7 @@ from mathlit.metrics.pass_at_k import summarize, summarize_by
 from mathlit.metrics.plots import curves_from_summary, plot_power_law, plot_vs_k
 from mathlit.metrics.steps import accuracy_by_steps, reasoning_steps
 from mathlit.rerankers import Reranker, baselines
-from mathlit.sampling.policy import Policy
+from mathlit.sampling.policy import Policy, sampling_params
 
 RERANK_METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
 
@@ -47,7 +48,8 @@ def evaluate(
     if greedy:
         records = policy.sample(examples, out_dir / "greedy", "greedy", part=part)
     if n > 0:
-        samples = policy.sample(examples, out_dir / "sampled", "eval", part=part)
+        params = replace(sampling_params(cfg, "eval"), n=n)
+        samples = policy.sample(examples, out_dir / "sampled", params, part=part)
     if records is None or samples is None:
         return None
     metrics: dict = {}

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from mathlit.config import check_keys
 from mathlit.config_ranges import check_values
 from mathlit.data.prompts import chat_template
+from mathlit.errors import ConfigError
 from mathlit.models.build import check_model_choice, load_tokenizer, saved_prompt
 from mathlit.strategies import check_strategy
 
@@ -34,9 +35,15 @@ def start(cfg: DictConfig, task: ModuleType) -> None:
 
 
 def check_training(cfg: DictConfig) -> None:
-    """A task that loads weights and trains: the weights suit the preset, the strategy runs here."""
+    """A task that loads weights and trains: the weights suit the preset, the strategy runs here, and its weights
+    can be sampled (a server's model cannot be the one trained)."""
     check_model_choice(cfg.model)
     check_strategy(cfg)
+    if cfg.sampler.name == "openai":
+        raise ConfigError(
+            f"task={cfg.task.name} samples the weights it trains: sampler=openai samples a server's model instead "
+            "(use sampler=hf or vllm)"
+        )
 
 
 def sampled_folder(cfg: DictConfig) -> str | None:

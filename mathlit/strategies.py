@@ -98,6 +98,19 @@ def check_strategy(cfg: DictConfig) -> None:
         raise ConfigError("verifier.head=scalar is not sharded: use verifier.head=token with trainer.strategy=fsdp*")
 
 
+def world_size(cfg: TrainerConfig) -> int:
+    """The processes a trainer config runs: devices per node (a count, a list of ids, or auto / -1: every GPU, one
+    process on a CPU) times nodes; what Lightning's trainer.world_size will be, known before one is built."""
+    devices = cfg.devices
+    if str(devices) in ("auto", "-1"):
+        count = max(torch.cuda.device_count(), 1) if cfg.accelerator != "cpu" else 1
+    elif str(devices).isdigit():
+        count = int(devices)
+    else:
+        count = len(devices)  # a list of device ids
+    return count * cfg.num_nodes
+
+
 def build_strategy(cfg: TrainerConfig) -> str | Strategy:
     """The Lightning strategy of trainer.strategy. Its process group waits trainer.collective_timeout_s for a
     collective: while global rank 0 samples (RFT data between stages, for hours at k=100) the other ranks wait

@@ -37,8 +37,8 @@ def test_every_shipped_config_is_in_range(group, option):
         # counts where 0 means none
         ("eval.n=-1", "eval.n=-1: must be >= 0"),
         # steps: -1 (no limit) or positive
-        ("trainer.max_steps=-5", "trainer.max_steps=-5: must be -1 or >= 1"),
-        ("trainer.max_steps=0", "trainer.max_steps=0: must be -1 or >= 1"),
+        ("trainer.max_steps=-5", r"trainer.max_steps=-5: must be -1 or >= 0"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0: must be -1 or >= 1"),
         # seeds
         ("seed=-1", "seed=-1: must be >= 0"),
         ("pretrain.seed=-2", "pretrain.seed=-2: must be >= 0"),

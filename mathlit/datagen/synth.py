@@ -47,7 +47,9 @@ STEPS = (
 def generator_policy(cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> Policy:
     """The weights that write the questions and solutions: sampler=openai a server's; else model.path with the
     configured backend; else model.arch at random (tests)."""
-    if cfg.sampler.name == "openai" or cfg.model.path:
+    if cfg.sampler.name == "openai":  # the server's model (model.path, if set, only names its tokenizer)
+        return Policy(cfg, tokenizer)
+    if cfg.model.path:
         return Policy(cfg, tokenizer, folder=cfg.model.path)
     if cfg.sampler.name != "hf":
         raise ConfigError(f"sampler={cfg.sampler.name} needs model.path (a saved model folder) for task=synth")

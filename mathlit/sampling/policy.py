@@ -93,6 +93,11 @@ class Policy:
         `folder` is given); with neither weights given, they come with the first `load` (weights in training).
         With no weights at all, sampler=openai samples the server's model. `sampler` and `digest`: a sampler
         already running and the name of the weights it holds (tests, or weights held elsewhere)."""
+        if cfg.sampler.name == "openai" and (folder is not None or model is not None):
+            raise ConfigError(
+                "sampler=openai samples the server's model, not weights mathlit holds: sample those with "
+                "sampler=hf or vllm"
+            )
         no_weights = folder is None and model is None and sampler is None
         if no_weights and engine_dir is None and cfg.sampler.name != "openai":
             raise ConfigError(f"sampler={cfg.sampler.name} needs weights: a model folder (model.path) or a model")
@@ -195,6 +200,8 @@ class Policy:
         """New weights trained in memory (named `version`, saved in `folder` if they are): the next sample is
         theirs. A running vLLM engine takes them in memory and is probed before it samples; `hf` generates
         with the new model (the same model object updated in place needs nothing)."""
+        if model is self.model and version == self.version and folder == self.folder:
+            return  # these very weights already (a second draw of the same step, say)
         replaced = model is not self.model
         self.model, self.version = model, version
         self.folder = Path(folder) if folder is not None else None

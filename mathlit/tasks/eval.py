@@ -69,7 +69,8 @@ def report(cfg: DictConfig, trained: None) -> Report:
             raise ConfigError(f"data={cfg.data.name} has no test problems (data.test_path)")
         if rerank and cfg.eval.n <= 0:
             raise ConfigError("eval.rerank needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
-        policy = Policy(cfg, load_tokenizer(cfg.model), folder=cfg.model.path)
+        served = cfg.sampler.name == "openai"  # the server's model; model.path only names its tokenizer
+        policy = Policy(cfg, load_tokenizer(cfg.model), folder=None if served else cfg.model.path)
         part = parse_part(cfg.eval.shard, "eval.shard")
         metrics = evaluate(cfg, policy, test, run_dir, greedy=cfg.eval.greedy, n=cfg.eval.n, rerank=rerank, part=part)
         policy.close()

@@ -43,6 +43,7 @@ from mathlit.rl.rollouts import as_groups, questions_at, rollouts
 from mathlit.rl.settings import RLParts, check_devices, check_rl, steps_per_batch
 from mathlit.sampling.policy import Policy
 from mathlit.startup import check_training
+from mathlit.strategies import world_size
 from mathlit.tasks import Report
 from mathlit.training import StageResult, fit_stage, sft_parts
 
@@ -61,9 +62,7 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, policy: Policy, splits: Split
     draws_per_step = rl.max_draws if parts.dynamic_sampling else 1
 
     def sample_batch(step: int, model, rank: int = 0, world: int = 1) -> RolloutBatch:
-        if rl.questions_per_step % world:
-            raise ConfigError(f"rl.questions_per_step={rl.questions_per_step} does not divide over {world} ranks")
-        share = rl.questions_per_step // world
+        share = rl.questions_per_step // world  # whole groups per rank (checked at start-up)
         drawn: list[list[dict]] = []
 
         def draw(count: int) -> list[list[dict]]:
@@ -80,6 +79,7 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, policy: Policy, splits: Split
             return groups
 
         groups = fill_batch(draw, share, rl.max_draws).groups if parts.dynamic_sampling else draw(share)
+        policy.pause()  # the update needs the memory a GPU engine holds
         stats = reward_summary([r for g in drawn for r in g]) | group_stats(drawn) | {"groups_trained": len(groups)}
         if not groups:
             return RolloutBatch([], [], stats)
@@ -98,6 +98,7 @@ def evaluator(cfg: DictConfig, policy: Policy, splits: Splits, out_dir: Path):
         folder = out_dir / f"{steps:05d}"
         policy.load(model, version=f"step{steps}")
         metrics = evaluate(cfg, policy, splits.test, folder, n=cfg.eval.n)
+        policy.pause()
         write_json(folder / "metrics.json", metrics)
         return metrics["greedy_accuracy"]
 
@@ -107,12 +108,10 @@ def evaluator(cfg: DictConfig, policy: Policy, splits: Splits, out_dir: Path):
 def rl_stage_config(cfg: DictConfig) -> DictConfig:
     """The trainer settings of the RL stage: rl.max_steps batches of updates_per_batch x minibatches optimizer steps;
     batches, accumulation and clipping are the module's own (manual optimization)."""
-    t = cfg.trainer
-    devices = int(t.devices) if int(t.devices) > 0 else max(torch.cuda.device_count(), 1)  # -1: every GPU
     trainer = {
         "max_steps": cfg.rl.max_steps * steps_per_batch(cfg.rl),
         "max_epochs": -1,
-        "global_batch_size": t.micro_batch_size * devices * t.num_nodes,  # no accumulation: one pass per rank
+        "global_batch_size": cfg.trainer.micro_batch_size * world_size(cfg.trainer),  # no accumulation: one pass a rank
         "gradient_clip_val": 0.0,
         "val_every_n_steps": None,
     }
@@ -123,9 +122,27 @@ def check(cfg: DictConfig) -> RLParts:
     """task=grpo's start-up check: the weights and strategy as every training task's, then bad rl.* settings or a
     device setup it cannot run, in one line naming the key."""
     check_training(cfg)
-    parts = check_rl(cfg.rl)
+    parts = check_rl(cfg.rl, world_size(cfg.trainer))
     check_devices(cfg.trainer)
+    check_rollout_sampler(cfg)
     return parts
+
+
+def check_rollout_sampler(cfg: DictConfig) -> None:
+    """Rollouts sample the weights being trained: a server cannot follow them; one vLLM engine per process is
+    placed and synced for one process only (not yet for several ranks, nor from LoRA adapters)."""
+    name, ranks = cfg.sampler.name, world_size(cfg.trainer)
+    if name == "openai":
+        raise ConfigError("task=grpo samples the weights it trains: sampler=openai cannot follow them (use hf or vllm)")
+    if name == "vllm" and ranks > 1:
+        raise ConfigError(f"sampler=vllm with {ranks} ranks is not supported by task=grpo yet: use sampler=hf")
+    if name == "vllm" and cfg.model.lora.r > 0:
+        raise ConfigError("sampler=vllm with model.lora.r > 0 is not supported by task=grpo yet: use sampler=hf")
+    if cfg.rl.importance_correction and cfg.rl.top_p < 1:
+        raise ConfigError(
+            f"rl.top_p={cfg.rl.top_p} with rl.importance_correction: the trainer's log-probs apply no top-p, so the "
+            "engine's and the trainer's would differ by design (set rl.top_p=1.0 or rl.importance_correction=false)"
+        )
 
 
 def train(cfg: DictConfig) -> Trained:

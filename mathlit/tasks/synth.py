@@ -20,8 +20,13 @@ from omegaconf import DictConfig
 
 from mathlit.data.splits import load_splits
 from mathlit.datagen.synth import SynthGenerator, SynthResult, decontamination_questions, generator_policy
-from mathlit.models.build import load_tokenizer
+from mathlit.models.build import check_model_choice, load_tokenizer
 from mathlit.tasks import Report
+
+
+def check(cfg: DictConfig) -> None:
+    """Nothing trains: any strategy will do, and a server (sampler=openai) may write the data."""
+    check_model_choice(cfg.model)
 
 
 def train(cfg: DictConfig) -> SynthResult:

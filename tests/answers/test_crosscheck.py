@@ -65,10 +65,13 @@ class Fixed:
 
 def test_evaluation_reports_the_crosscheck_in_its_metrics(tmp_path):
     from mathlit.evaluation import evaluate
+    from mathlit.sampling.policy import Policy
 
     cfg = make_cfg("answers.crosscheck=true", run_dir=tmp_path)
     examples = [Example(f"q{i}", "What is 6*7?", "6*7=42.", "42", "math") for i in range(3)]
-    metrics = evaluate(cfg, Fixed("The answer is 42."), examples, tmp_path, source="sha256:a", n=2)
+    policy = Policy(cfg, None, sampler=Fixed("The answer is 42."), digest="sha256:a")
+    metrics = evaluate(cfg, policy, examples, tmp_path, n=2)
     assert metrics["crosscheck"]["greedy"]["differ"] == 3 and metrics["crosscheck"]["sampled"]["differ"] == 6
     assert (tmp_path / "sampled" / DIFFER_FILE).read_text().count("\n") == 6
-    assert "crosscheck" not in evaluate(make_cfg(), Fixed("x"), examples, tmp_path / "off", source="sha256:a")
+    off = Policy(make_cfg(), None, sampler=Fixed("x"), digest="sha256:a")
+    assert "crosscheck" not in evaluate(make_cfg(), off, examples, tmp_path / "off")

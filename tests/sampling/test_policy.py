@@ -134,3 +134,27 @@ def test_a_finished_stage_is_sampled_with_the_backend_asked_for(tmp_path, monkey
     policy.generate(["a"], SamplingParams())
     want = {"model_dir": tmp_path, "seed": 42} if backend == "vllm" else {"model": model}
     assert built == [want]
+
+
+def test_a_server_cannot_stand_for_weights_mathlit_holds(tmp_path):
+    from mathlit.errors import ConfigError
+
+    cfg = make_cfg("sampler=openai", "sampler.base_url=http://127.0.0.1:9/v1", "sampler.served_model=m")
+    with pytest.raises(ConfigError, match="sampler=openai samples the server's model"):
+        Policy(cfg, None, folder=tmp_path)
+    assert Policy(cfg, None).describe()["sampler"] == "openai"  # the server's own model: fine
+    with pytest.raises(ConfigError, match="task=sft samples the weights it trains"):
+        from mathlit.startup import check_training
+
+        check_training(cfg)
+
+
+def test_loading_the_weights_it_holds_again_syncs_nothing(tmp_path, engines):
+    policy = folder_policy(tmp_path)
+    model = torch.nn.Linear(1, 1)
+    policy.generate(["a"], SamplingParams())
+    policy.load(model, version=1)
+    policy.load(model, version=1)  # a second draw of the same step
+    assert engines.count("load 1") == 1
+    policy.load(model, version=2)  # the same object trained further
+    assert engines.count("load 2") == 1
