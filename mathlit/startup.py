@@ -13,6 +13,7 @@ template is saved with each trained model (hf/mathlit.json), and a run that samp
 """
 
 import logging
+from importlib.util import find_spec
 from types import ModuleType
 
 from omegaconf import DictConfig
@@ -30,8 +31,19 @@ log = logging.getLogger(__name__)
 def start(cfg: DictConfig, task: ModuleType) -> None:
     check_keys(cfg)
     check_values(cfg)
+    check_grading(cfg)
     getattr(task, "check", check_training)(cfg)
     settle_prompt(cfg)
+
+
+def check_grading(cfg: DictConfig) -> None:
+    """answers.fallback=math_verify or answers.crosscheck need math-verify installed: else every fallback check
+    would silently read "unequal"."""
+    if (cfg.answers.fallback == "math_verify" or cfg.answers.crosscheck) and find_spec("math_verify") is None:
+        raise ConfigError(
+            "answers.fallback=math_verify (and answers.crosscheck) need math-verify: pip install math-verify, "
+            "or set answers.fallback=none answers.crosscheck=false"
+        )
 
 
 def check_training(cfg: DictConfig) -> None:

@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 from mathlit.config import Task
-from tests.conftest import ROOT
+from mathlit.errors import ConfigError
+from tests.conftest import ROOT, make_cfg
 
 
 @pytest.mark.parametrize("name", [t.value for t in Task])
@@ -17,3 +18,12 @@ def test_a_task_has_train_and_report_and_imports_no_other_task(name):
     assert not {m for m in imported if m and m.startswith("mathlit.tasks.")}
     task = importlib.import_module(f"mathlit.tasks.{name}")
     assert callable(task.train) and callable(task.report)
+
+
+def test_a_fallback_without_math_verify_installed_fails_at_start_up(monkeypatch):
+    import mathlit.startup
+
+    monkeypatch.setattr(mathlit.startup, "find_spec", lambda name: None if name == "math_verify" else object())
+    with pytest.raises(ConfigError, match="answers.fallback=math_verify .* need math-verify"):
+        mathlit.startup.check_grading(make_cfg())
+    mathlit.startup.check_grading(make_cfg("answers.fallback=none"))  # mathlit's verdict alone needs nothing

@@ -62,11 +62,11 @@ def judge(
         return Verdict(False, FAST_PATH)
 
 
-def is_equiv(
-    pred: str | None, gold: str | None, domain: str, rel_tol: float = REL_TOL, fallback: str = "math_verify"
-) -> bool:
-    """GSM8K: numeric equality. MATH: normalised text, then numbers, then sympy on parsed LaTeX, then math-verify
-    (fallback="none": mathlit's verdict alone). See `judge`."""
+def is_equiv(pred: str | None, gold: str | None, domain: str, rel_tol: float = REL_TOL, fallback: str = "none") -> bool:
+    """GSM8K: numeric equality. MATH: normalised text, then numbers, then sympy on parsed LaTeX, then with
+    fallback="math_verify" math-verify. See `judge`. Grading goes through `grade_answer` with answers.*; this
+    comparison of two answers (maj@k's clusters, synth's majority labels) is mathlit's alone by default: fast,
+    and never larger clusters than the grader's own verdicts would allow."""
     return judge(pred, gold, domain, rel_tol, fallback).equal
 
 
@@ -76,9 +76,21 @@ def _tolerance(pred: str, gold: str, rel_tol: float) -> float:
 
 # "12 euros" read from prose: words after a value are its unit, which math-verify drops inside \text{}
 _TRAILING_WORDS = re.compile(r"(.*[\d}])\s+([A-Za-z]+(?:\s+[A-Za-z]+){0,3})\.?")
+# ... unless they qualify or deny the value ("5 or more", "5 at most", "5 is wrong"): that is another answer, which
+# math-verify would read as the bare value. Such an answer never goes to the fallback.
+_QUALIFIERS = frozenset(
+    "or and nor not no is isn't are at least most more less fewer greater higher lower than up to times over under "
+    "above below about approximately around nearly almost roughly except plus minus per wrong incorrect".split()
+)
 
 
 _DELIMITED = re.compile(r"\\\[(.*)\\\]|\\\((.*)\\\)", re.DOTALL)  # \[ 9 \], \( 9 \): one span
+
+
+def _qualified(answer: str) -> bool:
+    """A value followed by words that qualify or deny it ("5 or more", "x^2 at most")."""
+    m = _TRAILING_WORDS.fullmatch(answer.strip().strip("*").strip().strip("$").strip())
+    return bool(m) and any(word.lower() in _QUALIFIERS for word in m.group(2).split())
 
 
 def _bare(answer: str) -> str:
@@ -114,6 +126,8 @@ def _math_verdict(raw_pred: str, raw_gold: str, rel_tol: float, fallback: str) -
     if failure is not None:  # an answer sympy could not finish in time will not be kinder to math-verify
         return Verdict(False, FAST_PATH, f"mathlit: {failure}")
     if verdict == FINAL or fallback == "none" or _BASE.search(raw_pred) or _BASE.search(raw_gold):
+        return Verdict(False, FAST_PATH)
+    if _qualified(raw_pred) or _qualified(raw_gold):
         return Verdict(False, FAST_PATH)
     verdict, failure = checker().ask("math_verify", _bare(raw_pred), _bare(raw_gold))
     return Verdict(verdict == EQUAL, FALLBACK, failure and f"math_verify: {failure}")

@@ -33,6 +33,7 @@ class SymbolicChecker:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
         proc = subprocess.Popen(
             [sys.executable, "-m", "mathlit.answers._worker", str(self.memory_mb)],
+            start_new_session=True,  # a Ctrl-C at the terminal is the run's to handle, not the checker's to die of
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -57,7 +57,7 @@ def check_golds(examples: Sequence[Example], grading: Grading) -> None:
     """A gold answer is readable when the grader finds it equal to itself (an empty or unparsable one is not):
     the first that is not is a DataError naming its row."""
     for e in examples:
-        if not is_equiv(e.answer, e.answer, e.domain, grading.rel_tol):
+        if not is_equiv(e.answer, e.answer, e.domain, grading.rel_tol, grading.fallback):
             raise DataError(f"{e.id}: gold answer {e.answer!r} cannot be read by the grader; fix or drop the row")
 
 

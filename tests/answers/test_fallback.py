@@ -142,6 +142,24 @@ GUARDED = [
     ("1011_{2}", "1011"),
 ]
 
+# Words after a value go to math-verify as its unit (\text{ euros}, which it drops); words that qualify or deny
+# the value are another answer, never sent as a unit
+QUALIFIED = [
+    ("5", "or more"),
+    ("5", "at most"),
+    ("5", "is not the answer"),
+    ("x^2", "or less"),
+    (r"\sqrt{2}", "or higher"),
+]
+
+
+@pytest.mark.parametrize(("value", "words"), QUALIFIED)
+def test_words_that_qualify_a_value_are_not_its_unit(value, words):
+    assert fallback.answers_equal(rf"{value} \text{{ {words}}}", value)  # as a unit, math-verify drops them
+    verdict = judge(f"{value} {words}", value, "math")
+    assert (verdict.equal, verdict.decided_by) == (False, FAST_PATH)
+    assert judge("12 euros", "12", "math").equal  # a unit in words still reaches the fallback
+
 
 @pytest.mark.parametrize(("pred", "gold"), GUARDED)
 def test_the_fallbacks_false_positives_are_decided_before_it_is_asked(pred, gold):
@@ -178,7 +196,9 @@ def test_an_answer_that_makes_math_verify_hang_is_bounded_recorded_and_unequal()
     assert (verdict.equal, verdict.decided_by, verdict.failure) == (False, FALLBACK, "math_verify: timeout")
     graded = grade_answer(rf"\boxed{{{HANGS[0]}}}", HANGS[1] + " ", "math", STRICT)
     assert graded["correct"] is False and graded["check_failure"] == "math_verify: timeout"
-    assert is_equiv("x >= 5", r"x \geq 5", "math")  # the worker is replaced and answers the next check
+    assert is_equiv(
+        "x >= 5", r"x \geq 5", "math", fallback="math_verify"
+    )  # the worker is replaced and answers the next check
 
 
 def test_a_worker_that_dies_during_the_fallback_is_a_recorded_crash_and_unequal():
