@@ -9,7 +9,6 @@ loads last.ckpt only if it opens and matches a record; otherwise it falls back t
 """
 
 import hashlib
-import io
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from mathlit.errors import ConfigError
-from mathlit.io import atomic_write_bytes, write_json
+from mathlit.io import atomic_write, write_json
 
 log = logging.getLogger(__name__)
 RECORDS = "checkpoints.json"
@@ -42,26 +41,23 @@ def _records(folder: Path) -> dict[str, dict] | None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class VerifiedCheckpointIO(TorchCheckpointIO):
-    """torch.save into memory, then an atomic write in the destination folder with its record (global rank 0
-    calls this: Lightning's strategies write a full checkpoint from rank 0 only)."""
+    """torch.save straight into a temporary in the destination folder, renamed into place, with its record (global
+    rank 0 calls this: Lightning's strategies write a full checkpoint from rank 0 only)."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError("VerifiedCheckpointIO takes no storage_options")
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        save_bytes(Path(path), buffer.getbuffer())
+        save(Path(path), lambda f: torch.save(checkpoint, f))
 
 
-def save_bytes(path: Path, data: memoryview | bytes) -> None:
+def save(path: Path, write) -> None:
+    """`write(f)` to `path` atomically, keeping the checkpoint it replaces, and record its size and SHA-256 (read
+    back from the page cache just written)."""
     records = _records(path.parent) or {}
 
     def keep_previous(path: Path) -> None:
@@ -69,8 +65,8 @@ def save_bytes(path: Path, data: memoryview | bytes) -> None:
             os.replace(path, previous(path))
             records[previous(path).name] = records.pop(path.name, None)
 
-    atomic_write_bytes(path, data, before_rename=keep_previous)
-    records[path.name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write(path, write, before_rename=keep_previous)
+    records[path.name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
     # The record follows the file: a kill between the two leaves a file without a record, which a resume treats
     # as unverified and passes over for the previous one. Records are matched by content, not name, so a file
     # renamed to .previous keeps its match whatever the order of the renames and the record.

@@ -46,9 +46,22 @@ _STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.
 
 
 def atomic_write_bytes(path: str | Path, data: bytes | memoryview, *, before_rename=None) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one, never a part: a temporary in
+    """Write `data` to `path` so that readers see the old file or the whole new one (see `atomic_write`)."""
+    atomic_write(path, lambda f: f.write(data), before_rename=before_rename)
+
+
+def _os_error(error: BaseException | None) -> OSError | None:
+    """The OSError an error is, or was raised while handling (torch.save reports a full disk as RuntimeError)."""
+    while error is not None and not isinstance(error, OSError):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+def atomic_write(path: str | Path, write, *, before_rename=None) -> None:
+    """`write(f)` into `path` so that readers see the old file or the whole new one, never a part: a temporary in
     the destination folder (a rename across filesystems would be a copy), flushed and fsynced, then renamed over
-    `path`. `before_rename(path)` runs once the data is safe on disk (e.g. to keep the file it replaces)."""
+    `path`. `before_rename(path)` runs once the data is safe on disk (e.g. to keep the file it replaces). Written
+    straight to the file: a checkpoint of tens of GB is never held in memory a second time."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +71,7 @@ def atomic_write_bytes(path: str | Path, data: bytes | memoryview, *, before_ren
     try:
         respect_umask(tmp)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         if before_rename is not None:
@@ -67,8 +80,8 @@ def atomic_write_bytes(path: str | Path, data: bytes | memoryview, *, before_ren
         _fsync_folder(path.parent)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise _storage_error(e, path) from None
+        if (cause := _os_error(e)) is not None:  # a full disk, also when a writer (torch.save) wraps it
+            raise _storage_error(cause, path) from None
         raise
 
 
@@ -217,7 +230,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         yield tmp
         for file in tmp.rglob("*"):
             if file.is_file():
-                with open(file, "rb+") as f:
+                with open(file, "rb") as f:
                     os.fsync(f.fileno())
         old = path.with_name(f".{path.name}.old")
         shutil.rmtree(old, ignore_errors=True)

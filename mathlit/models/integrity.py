@@ -7,6 +7,8 @@ from pathlib import Path
 
 from mathlit.errors import ConfigError
 
+MAX_HEADER = 100_000_000  # the safetensors format's own limit on the JSON header
+
 
 def safetensors_problem(path: Path) -> str | None:
     """What is wrong with a .safetensors file's layout (8-byte header length, JSON header, then exactly the
@@ -19,6 +21,8 @@ def safetensors_problem(path: Path) -> str | None:
         (header_len,) = struct.unpack("<Q", head)
         if header_len > size - 8:
             return f"truncated ({size} bytes; its header alone says {8 + header_len})"
+        if header_len > MAX_HEADER:  # garbled bytes, not a header: never read gigabytes to find out
+            return "not a safetensors file (its header length is not plausible)"
         try:
             header = json.loads(f.read(header_len))
             end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
