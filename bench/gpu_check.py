@@ -24,6 +24,7 @@ says which it reused (--fresh redoes all).
 """
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import logging
@@ -325,6 +326,14 @@ def earlier_results(path: Path, env: dict) -> dict:
     return {name: r for name, r in earlier["results"].items() if "failed" not in r}
 
 
+def code_digest() -> str:
+    """sha256 of mathlit's and this script's Python files: what the checks ran."""
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "mathlit").rglob("*.py"), *(ROOT / "callbacks").rglob("*.py"), Path(__file__)]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="tiny shapes on CPU: every check starts")
@@ -343,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() and not args.dry_run else "cpu",
         "torch": torch.__version__,
         **{pkg: importlib.util.find_spec(pkg) is not None for pkg in ("flash_attn", "bitsandbytes", "vllm")},
+        "code": code_digest(),  # a result of older code is never reused as a pass of this code
     }
     record = args.out / "results.json"
     reused = {} if args.fresh else earlier_results(record, env)

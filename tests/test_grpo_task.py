@@ -134,6 +134,9 @@ class Held:
     def __init__(self, cfg):
         self.cfg = cfg
 
+    def pause(self):
+        pass
+
 
 class LengthScorer:
     def score(self, pairs):

@@ -27,6 +27,7 @@ from mathlit.config import ModelConfig, OptimConfig
 from mathlit.data.batching import pad_batch
 from mathlit.data.tokenize import IGNORE, encode_sft
 from mathlit.models.build import build_model
+from mathlit.models.likelihood import token_logprobs
 from mathlit.modules.generator import RNGStateMixin
 from mathlit.modules.optim import configure_optimizer, total_steps
 from mathlit.rl.loss import logprob_gap, policy_loss
@@ -64,15 +65,15 @@ def encode_rollouts(tokenizer: PreTrainedTokenizerBase, records: list[dict], ove
     return encoded
 
 
-def token_logprobs(model: PreTrainedModel, batch: dict, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log-prob of each next token [N, T-1], entropy of each next-token distribution [N, T-1]) under the
-    distribution the tokens were sampled from: the logits divided by the sampling temperature (as TRL and verl)."""
+def policy_logprobs(model: PreTrainedModel, batch: dict, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-prob of each next token [N, T-1], 0 where it is no target; entropy of each next-token distribution
+    [N, T-1]) under the distribution the tokens were sampled from: the logits divided by the sampling temperature
+    (as TRL and verl)."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
     logits = logits / temperature
-    targets = batch["labels"][:, 1:].clamp(min=0)
-    logp_all = F.log_softmax(logits, dim=-1)
-    logp = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    logp = token_logprobs(logits, batch["labels"][:, 1:])
     with torch.no_grad():
+        logp_all = F.log_softmax(logits, dim=-1)
         entropy = -(logp_all.exp() * logp_all).sum(-1)
     return logp, entropy
 
@@ -247,7 +248,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         """Backward of one micro-batch's share of the loss; its statistics added to `totals` when given; the
         largest engine/trainer log-prob gap of its tokens (0 without engine log-probs)."""
         mask = b["labels"][:, 1:] != IGNORE
-        logp, entropy = token_logprobs(self.model, b, self.temperature)
+        logp, entropy = policy_logprobs(self.model, b, self.temperature)
         old_logp = logp.detach() if old_logp is None else old_logp
         engine = b["engine_logprobs"][:, 1:].float() if "engine_logprobs" in b else None
         out = policy_loss(
@@ -283,7 +284,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
     @torch.no_grad()
     def _frozen_logprobs(self, model: PreTrainedModel, chunks: list) -> list[torch.Tensor]:
         """The sampled tokens' log-probs under weights that do not change during the updates."""
-        return [token_logprobs(model, b, self.temperature)[0] for b, _ in chunks]
+        return [policy_logprobs(model, b, self.temperature)[0] for b, _ in chunks]
 
     def configure_optimizers(self) -> dict:
         return configure_optimizer(self.model, self.optim_cfg, total_steps(self.trainer))

@@ -118,6 +118,8 @@ class VLLMSampler:
             enforce_eager=cfg.enforce_eager or ON_CPU,
             trust_remote_code=False,
             worker_extension_cls="mathlit.sampling.vllm_worker.TrainerWeights",
+            # sampled tokens' log-probs after temperature, as the trainer computes them (RL's gap and correction)
+            logprobs_mode="processed_logprobs",
             **extra,
         )
         self.dtype: torch.dtype = self.llm.llm_engine.model_config.dtype  # what the engine computes in

@@ -10,7 +10,7 @@ import torch
 from mathlit.data.batching import pad_batch
 from mathlit.data.tokenize import IGNORE
 from mathlit.models.build import build_model
-from mathlit.modules.grpo import GRPOModule, RolloutBatch, RolloutSteps, encode_rollouts, token_logprobs
+from mathlit.modules.grpo import GRPOModule, RolloutBatch, RolloutSteps, encode_rollouts, policy_logprobs
 from mathlit.rl.settings import RLParts
 from tests.conftest import MICRO_MODEL, make_cfg
 
@@ -94,7 +94,7 @@ def test_the_engine_gap_is_logged_and_truncated_importance_sampling_weights_the_
     encoded = encode_rollouts(tokenizer, plain, False)
     batch = pad_batch(encoded, tokenizer.eos_token_id)
     with torch.no_grad():
-        logp, _ = token_logprobs(model, batch)
+        logp, _ = policy_logprobs(model, batch)
     records = []
     for i, (record, example) in enumerate(zip(plain, encoded, strict=True)):
         positions = [t - 1 for t, label in enumerate(example["labels"]) if label != IGNORE]
@@ -114,7 +114,7 @@ def test_the_engine_gap_is_logged_and_truncated_importance_sampling_weights_the_
 def sequence_logprobs(model, tokenizer, records):
     batch = pad_batch(encode_rollouts(tokenizer, records, False), tokenizer.eos_token_id)
     with torch.no_grad():
-        logp, _ = token_logprobs(model, batch)
+        logp, _ = policy_logprobs(model, batch)
     return ((batch["labels"][:, 1:] != IGNORE) * logp).sum(dim=1).tolist()
 
 
@@ -143,7 +143,7 @@ def test_log_probs_are_those_of_the_sampling_distribution_at_its_temperature(tok
     batch = pad_batch(encode_rollouts(tokenizer, RECORDS[:1], False), tokenizer.eos_token_id)
     with torch.no_grad():
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-        logp, entropy = token_logprobs(model, batch, temperature=2.0)
+        logp, entropy = policy_logprobs(model, batch, temperature=2.0)
     expected = torch.log_softmax(logits / 2.0, dim=-1)
     targets, sampled = batch["input_ids"][:, 1:], batch["labels"][:, 1:] != IGNORE
     torch.testing.assert_close(logp[sampled], expected.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[sampled])
