@@ -50,7 +50,7 @@ def mathlit_grpo(args, out: Path, sampler: str) -> dict:
 
 
 def trl_grpo(args, out: Path) -> dict:
-    """TRL's GRPOTrainer with mathlit's grader as its reward function; sampling time from TRL's profiling logs."""
+    """TRL's GRPOTrainer with mathlit's grader as its reward function; its generation timed around TRL's own call."""
     import torch
     from datasets import Dataset
     from hydra import compose, initialize_config_module
@@ -99,13 +99,23 @@ def trl_grpo(args, out: Path) -> dict:
         model=model, reward_funcs=correct, args=config, train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer, callbacks=[Clock()],
     )  # fmt: skip
+    generating: list[float] = []  # seconds of each generation call (one a step: its whole batch)
+    generate = trainer._generate_single_turn
+
+    def timed(*a, **kw):
+        began = time.time()
+        try:
+            return generate(*a, **kw)
+        finally:
+            generating.append(time.time() - began)
+
+    trainer._generate_single_turn = timed
     started = time.time()
     trainer.train()
     wall = time.time() - started
     steps = [entry["step_seconds"] for entry in records if "step_seconds" in entry]
     metrics = [entry for entry in records if "reward" in entry]
-    generate = [v for entry in metrics for k, v in entry.items() if "profiling" in k and "generate" in k.lower()]
-    sample = generate[: len(steps)] if len(generate) >= len(steps) else [float("nan")] * len(steps)
+    sample = generating[: len(steps)]
     train = [s - g for s, g in zip(steps, sample, strict=True)]
     tokens = [entry.get("completions/mean_length", float("nan")) * args.questions * args.group for entry in metrics]
     rewards = [entry["reward"] for entry in metrics]

@@ -29,8 +29,16 @@ class HFSampler:
                 enc = self.tokenizer.pad(
                     {"input_ids": [prompt_ids[i] for i in chunk]}, return_tensors="pt", padding_side="left"
                 ).to(device)
+                # The settings asked for and nothing else: a model folder's generation_config.json (Qwen2.5-Instruct:
+                # top_k 20, repetition_penalty 1.05) would otherwise cut or reshape the distribution vLLM samples
                 sampling = (
-                    {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+                    {
+                        "do_sample": True,
+                        "temperature": params.temperature,
+                        "top_p": params.top_p,
+                        "top_k": 0,
+                        "repetition_penalty": 1.0,
+                    }
                     if params.temperature > 0
                     else {"do_sample": False}
                 )

@@ -47,3 +47,23 @@ def test_finish_reasons_and_token_counts(tokenizer):
 def test_stop_strings_cut_text():
     assert cut_at_stop("a\n\nQuestion: b", ("\n\nQuestion:",)) == ("a", True)
     assert cut_at_stop("abc", ("x",)) == ("abc", False)
+
+
+def test_sampling_draws_from_the_whole_distribution_as_vllm_does(tokenizer):
+    """No top-k the user did not ask for, even where the model folder's generation config sets one (Qwen2.5-Instruct
+    ships top_k 20): with every token about as likely, more than the 20 most likely are drawn (else RL's log-probs
+    over the whole vocabulary would be off-policy, and the HF and vLLM backends would sample different things)."""
+    s = sampler(tokenizer)
+    s.model.generation_config.top_k = 20
+    with torch.no_grad():
+        s.model.lm_head.weight.mul_(0.01)  # near-equal logits: a next-token distribution spread over 2,048 tokens
+    drawn, generate = [], s.model.generate
+
+    def recording(**kwargs):
+        out = generate(**kwargs)
+        drawn.extend(out[:, kwargs["input_ids"].shape[1] :].flatten().tolist())
+        return out
+
+    s.model.generate = recording
+    s.generate(PROMPTS[:1], SamplingParams(n=64, temperature=1.0, max_new_tokens=1, seed=0))
+    assert len(drawn) == 64 and len(set(drawn)) > 20  # a top-20 cut would allow 20 distinct tokens at most
