@@ -114,6 +114,7 @@ def rl_stage_config(cfg: DictConfig) -> DictConfig:
         "global_batch_size": cfg.trainer.micro_batch_size * world_size(cfg.trainer),  # no accumulation: one pass a rank
         "gradient_clip_val": 0.0,
         "val_every_n_steps": None,
+        "log_every_n_steps": 1,  # every RL step's figures are logged (each step samples: logging costs nothing)
     }
     return OmegaConf.merge(cfg, {"trainer": trainer})
 
