@@ -212,7 +212,7 @@ class Policy:
             self._sampler.wake_up()
             self._sampler.load_weights(model.state_dict(), version, self.cfg.rft.sync_timeout_s)
             self._unprobed = True
-        elif self.cfg.sampler.name == "hf" and replaced:  # built again over the new model on first use
+        elif self.cfg.sampler.name == "hf" and replaced and not self._given:  # rebuilt over the new model
             self._sampler.close()
             self._sampler = None
 
