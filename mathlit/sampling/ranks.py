@@ -12,7 +12,11 @@ longer than an NCCL collective's 30-minute watchdog, and gloo names a rank that 
 from dataclasses import dataclass
 from datetime import timedelta
 
+import torch
 import torch.distributed as dist
+from omegaconf import DictConfig
+
+from mathlit.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,14 @@ def run_ranks(timeout_s: float) -> Ranks:
     if _group is None or _group[0] is not dist.group.WORLD:
         _group = (dist.group.WORLD, dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout_s)))
     return Ranks(dist.get_rank(), dist.get_world_size(), _group[1], timeout_s)
+
+
+def check_engine_fits(cfg: DictConfig, gpus: int | None = None) -> None:
+    """At start-up: one vLLM engine spans sampler.tensor_parallel_size GPUs of one node (`gpus`: this node's)."""
+    size = cfg.sampler.tensor_parallel_size
+    gpus = torch.cuda.device_count() if gpus is None else gpus
+    if cfg.sampler.name == "vllm" and size > 1 and size > gpus:
+        raise ConfigError(
+            f"sampler.tensor_parallel_size={size}: one vLLM engine spans that many GPUs of one node, and this node "
+            f"has {gpus}; lower it (or run on a node with {size} GPUs)"
+        )

@@ -12,7 +12,8 @@ import pytest
 
 import mathlit.sampling.records
 from mathlit.data.formats import Example
-from mathlit.sampling.ranks import ALONE, Ranks
+from mathlit.errors import ConfigError
+from mathlit.sampling.ranks import ALONE, Ranks, check_engine_fits
 from tests.conftest import MICRO_MODEL, make_cfg
 
 EXAMPLES = [Example(f"q{i}", f"What is {i}+{i}?", f"#### {2 * i}", str(2 * i), "gsm8k") for i in range(10)]
@@ -87,6 +88,23 @@ def test_each_rank_takes_every_world_th_shard_of_its_job():
     # job 1 of an array of 2 (eval.shard=1/2), 2 ranks each: shards 1, 5, 9, ... and 3, 7, 11, ...
     assert [Ranks(r, 2).mine((1, 2)) for r in range(2)] == [(1, 4), (3, 4)]
     assert ALONE.mine((1, 2)) == (1, 2)
+
+
+@pytest.mark.parametrize(("size", "gpus"), [(1, 0), (8, 8)])
+def test_an_engine_that_fits_the_node_passes(size, gpus):
+    check_engine_fits(make_cfg("sampler=vllm", f"sampler.tensor_parallel_size={size}"), gpus)
+
+
+def test_an_engine_wider_than_the_node_fails_at_start_up_in_one_line(monkeypatch):
+    import torch
+
+    import mathlit.tasks.eval
+    from mathlit.startup import start
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    cfg = make_cfg("task=eval", "sampler=vllm", "sampler.tensor_parallel_size=8", "model.path=/nowhere")
+    with pytest.raises(ConfigError, match=r"^sampler.tensor_parallel_size=8: .* this node has 2; lower it"):
+        start(cfg, mathlit.tasks.eval)
 
 
 @pytest.mark.parametrize("purpose", ["eval", "rft"])
