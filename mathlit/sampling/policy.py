@@ -31,7 +31,7 @@ from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.models.digest import folder_digest, model_digest
 from mathlit.sampling import Completion, Sampler, SamplingParams, make_sampler
-from mathlit.sampling.ranks import ALONE, run_ranks
+from mathlit.sampling.ranks import ALONE, Ranks, run_ranks
 from mathlit.sampling.records import sample_records
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,12 @@ class Policy:
             grading=self.grading,
             source=self.digest,
             part=part,
-            ranks=run_ranks(self.cfg.trainer.collective_timeout_s) if together else ALONE,
+            ranks=self.ranks(together),
         )
+
+    def ranks(self, together: bool) -> Ranks:
+        """Who samples a call: every rank of the run when `together` (mathlit.sampling.ranks), else this process."""
+        return run_ranks(self.cfg.trainer.collective_timeout_s) if together else ALONE
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         """Ungraded completions (the Sampler interface), from the sampler started on first use."""
