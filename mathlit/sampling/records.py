@@ -161,7 +161,9 @@ def sample_records(
     if ranks.world == 1:
         records = _sample_shards(sampler, examples, out_dir, part=part, any_bad=True, **job)
     else:
-        _sample_shards(sampler, examples, out_dir, part=ranks.mine(part), any_bad=False, **job)
+        mine, every = ranks.mine(part)
+        log.info("%s: rank %d of %d samples shards %d, %d+%d, ...", out_dir, ranks.rank, ranks.world, mine, mine, every)
+        _sample_shards(sampler, examples, out_dir, part=(mine, every), any_bad=False, **job)
         ranks.wait()  # every rank's shards are on disk: each reads them all back, in order
         records = _sample_shards(sampler, examples, out_dir, part=ranks.mine(part), any_bad=False, **job)
     if records is not None and ranks.rank == 0:
