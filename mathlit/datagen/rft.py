@@ -24,6 +24,7 @@ from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
+from mathlit.models.build import save_hf
 from mathlit.models.gather import gathered_model, whole_on_every_rank
 from mathlit.models.release import finish_stage
 from mathlit.sampling.policy import Policy, sampling_params
@@ -89,19 +90,25 @@ class RFTDataGenerator:
         self, trainer: L.Trainer, module: L.LightningModule, name: str, end_of_stage: bool
     ) -> tuple[Path, dict]:
         """Every rank: the data of round `name` sampled with the trained weights, its file (the same on every
-        rank, written by global rank 0) and its report. Where every rank holds the whole weights (DDP, HF or a
-        server) every rank samples its share of the questions; otherwise (sharded or LoRA weights gathered to
-        rank 0, or one vLLM engine) rank 0 samples all. At the end of a stage the finished state is written and
-        the optimizer's released first: the engine needs the memory it holds."""
+        rank, written by global rank 0) and its report. Every rank samples its share of the questions, with the
+        weights it holds whole (DDP) or, sharded or LoRA-merged, with those rank 0 gathers and saves once to
+        <out>/<name>/weights/ (no full copy in any other rank's memory but its sampler's); with sampler=vllm
+        rank 0's one engine samples all (engines on every GPU are not tried yet). At the end of a stage the
+        finished state is written and the optimizer's released first: the engine needs the memory it holds."""
         if end_of_stage:
             finish_stage(trainer)
-        path = report = None
+        path = report = folder = None
         model = gathered_model(trainer, module)  # every rank joins the gather of sharded weights
-        together = whole_on_every_rank(trainer, module) and self.cfg.sampler.name != "vllm"
-        if together:
+        together = trainer.world_size > 1 and self.cfg.sampler.name != "vllm"
+        if together and whole_on_every_rank(trainer, module):
             model = module.model
+        elif together:  # saved once by rank 0, read by the others' samplers
+            folder = self.out_dir / name / "weights"
+            if trainer.is_global_zero:
+                save_hf(model, self.tokenizer, folder, prompt_template=self.cfg.data.prompt_template)
+            trainer.strategy.barrier()
         if together or trainer.is_global_zero:
-            paths = self.sample(model, trainer.global_step, name, together=together)
+            paths = self.sample(model, trainer.global_step, name, folder, together=together)
         if trainer.is_global_zero:
             path, data = self.build(paths, name)
             report = data.report
