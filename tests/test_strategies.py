@@ -2,8 +2,7 @@
 clipping on (trainer.gradient_clip_val as the 7B scales set it); FSDP1's settings, checked without a GPU.
 
 Eight training subprocesses: one process (trained and untrained) once, each strategy, RFT under FSDP2 (sampled by
-both ranks), and one
-process vs FSDP2 from a saved folder (rank 0 reads it, rank 1 receives the weights)."""
+both ranks), and one process vs FSDP2 from a saved folder (rank 0 reads it, rank 1 receives the weights)."""
 
 import subprocess
 import sys
