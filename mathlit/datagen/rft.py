@@ -4,7 +4,8 @@ sources, filter, and write <out>/<name>/augmented.jsonl with its report.
 Samples land in shards (resumable, atomic) beside a meta.json recording the weights (folder or
 version, and digest), the sampling settings, the seed and the library versions. One Policy follows the
 weights round after round (mathlit.sampling.policy: one vLLM engine, new weights loaded in memory
-and probed).
+and probed). In a run of several ranks every rank samples its share of the shards (`regenerate`) and global
+rank 0 filters and writes the round's files.
 """
 
 import importlib.metadata
