@@ -18,7 +18,7 @@ from tests.conftest import MICRO_MODEL, make_cfg
 
 EXAMPLES = [Example(f"q{i}", f"What is {i}+{i}?", f"#### {2 * i}", str(2 * i), "gsm8k") for i in range(10)]
 SHARD_SIZE = 3  # 10 questions: 4 shards
-OVERRIDES = ("sampler=hf", "sampler.max_new_tokens=8", "eval.n=2", "eval.temperature=1.0", "rft.k=3")
+OVERRIDES = ("sampler=hf", "sampler.max_new_tokens=8", "eval.n=2", "eval.temperature=1.0")
 
 
 def free_port() -> int:
@@ -27,8 +27,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def sample_as_rank(rank, world, port, folder, out_dir, purpose, count, die_on_shard, result, timeout_s):
-    """One rank: a gloo group of `world`, the Policy of `folder` sampling `purpose` together with the others;
+def sample_as_rank(rank, world, port, folder, out_dir, count, die_on_shard, result, timeout_s):
+    """One rank: a gloo group of `world`, the Policy of `folder` sampling eval.n per question together with the others;
     writes its records and the shards it sampled to `result`. `die_on_shard`: SIGKILL itself on that shard."""
     import torch
     import torch.distributed as dist
@@ -52,18 +52,18 @@ def sample_as_rank(rank, world, port, folder, out_dir, purpose, count, die_on_sh
         return generate(prompts, params)
 
     policy.generate = logged
-    records = policy.sample(EXAMPLES[:count], out_dir, purpose, together=True)
+    records = policy.sample(EXAMPLES[:count], out_dir, "eval", together=True)
     with open(result, "w") as f:
         json.dump({"records": records, "sampled": sampled}, f)
 
 
-def run_ranks(tmp_path, folder, out_dir, purpose="eval", world=2, count=10, die=(None, None), timeout_s=60):
+def run_ranks(tmp_path, folder, out_dir, world=2, count=10, die=(None, None), timeout_s=60):
     """Run `world` ranks to the end; each rank's (exit code, result or None)."""
     spawn = multiprocessing.get_context("spawn")
     port, results = free_port(), [tmp_path / f"rank{r}-{out_dir.name}.json" for r in range(world)]
     for path in results:
         path.unlink(missing_ok=True)
-    args = [(r, world, port, folder, out_dir, purpose, count, die[r], results[r], timeout_s) for r in range(world)]
+    args = [(r, world, port, folder, out_dir, count, die[r], results[r], timeout_s) for r in range(world)]
     ranks = [spawn.Process(target=sample_as_rank, args=a) for a in args]
     for p in ranks:
         p.start()
@@ -107,16 +107,14 @@ def test_an_engine_wider_than_the_node_fails_at_start_up_in_one_line(monkeypatch
         start(cfg, mathlit.tasks.eval)
 
 
-@pytest.mark.parametrize("purpose", ["eval", "rft"])
-def test_two_ranks_sample_what_one_process_samples(tmp_path, folder, purpose):
-    one = run_ranks(tmp_path, folder, tmp_path / "one", purpose, world=1)
-    two = run_ranks(tmp_path, folder, tmp_path / "two", purpose, world=2)
+def test_two_ranks_sample_what_one_process_samples(tmp_path, folder):
+    one = run_ranks(tmp_path, folder, tmp_path / "one", world=1)
+    two = run_ranks(tmp_path, folder, tmp_path / "two", world=2)
     (code, alone), *ranks = one + two
     assert code == 0 and [code for code, _ in ranks] == [0, 0]
     assert alone["sampled"] == [0, 1, 2, 3]
     assert [r["sampled"] for _, r in ranks] == [[0, 2], [1, 3]]  # each shard written once, by its rank
-    n = 2 if purpose == "eval" else 3
-    assert len(alone["records"]) == 10 * n
+    assert len(alone["records"]) == 10 * 2  # eval.n=2
     assert all(r["records"] == alone["records"] for _, r in ranks)
     assert (tmp_path / "two" / "samples.jsonl").read_text() == (tmp_path / "one" / "samples.jsonl").read_text()
 
