@@ -2,6 +2,7 @@
 rendezvous on localhost, gloo) run one job of two ranks, one per "node". SFT ends at the weights one process
 trains; an RFT round is sampled by both nodes, each its share of the shards, to one process's samples."""
 
+import json
 import os
 import socket
 import subprocess
@@ -66,3 +67,23 @@ def test_two_nodes_sample_an_rft_round_as_one_process(tmp_path):
     samples = Path("rft/round1/samples/samples.jsonl")
     one = (tmp_path / "one" / samples).read_text()
     assert one.count("\n") == 200 and (tmp_path / "two" / samples).read_text() == one
+
+
+def test_two_nodes_evaluate_as_one_process(tmp_path, tokenizer):
+    """task=eval trains nothing: its ranks join a group made from torchrun's environment and sample their shards
+    (100 problems: 2 shards of each pass); global rank 0's metrics are one process's."""
+    from mathlit.models.build import build_model, save_hf
+    from tests.conftest import make_cfg
+
+    folder = save_hf(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, tmp_path / "hf")
+    evaluate = ["task=eval", f"model.path={folder}", "eval.n=2", "eval.max_examples=100", "data.arith.num_test=100"]
+    evaluate += ["data.max_test_examples=100", "sampler.max_new_tokens=16"]
+    one_process(tmp_path / "one", *evaluate)
+    outputs = two_nodes(tmp_path / "two", *evaluate)
+    for rank in (0, 1):
+        assert any(f"sampled: rank {rank} of 2 samples shards {rank}, {rank}+2" in out for out in outputs)
+    assert (tmp_path / "one" / "sampled" / "samples.jsonl").read_text().count("\n") == 200
+    for name in ("greedy/samples.jsonl", "sampled/samples.jsonl"):
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text()
+    one, two = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two"))
+    assert one.pop("headline").keys() == two.pop("headline").keys() and one == two

@@ -53,6 +53,26 @@ def run_ranks(timeout_s: float) -> Ranks:
     return Ranks(dist.get_rank(), dist.get_world_size(), _group[1], timeout_s)
 
 
+def join_launched_ranks(timeout_s: float) -> Ranks:
+    """Every rank of a run that torchrun or srun started as several processes and that trains nothing (task=eval):
+    their group is made here from the launcher's environment, as Lightning would at a first fit. One process, or a
+    group already up: as `run_ranks`."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+
+    if not dist.is_initialized():
+        launched = next((env() for env in (TorchElasticEnvironment, SLURMEnvironment) if env.detect()), None)
+        if launched is None or launched.world_size() == 1:
+            return ALONE
+        dist.init_process_group(
+            "gloo",
+            init_method=f"tcp://{launched.main_address}:{launched.main_port}",
+            rank=launched.global_rank(),
+            world_size=launched.world_size(),
+            timeout=timedelta(seconds=timeout_s),
+        )
+    return run_ranks(timeout_s)
+
+
 def check_engine_fits(cfg: DictConfig, gpus: int | None = None) -> None:
     """At start-up: one vLLM engine spans sampler.tensor_parallel_size GPUs of one node (`gpus`: this node's)."""
     size = cfg.sampler.tensor_parallel_size
