@@ -49,6 +49,12 @@ def torchrun(global_rank: int) -> dict[str, str]:
 @pytest.mark.parametrize("launcher", [srun, torchrun])
 @pytest.mark.parametrize("global_rank", range(NODES * PER_NODE))
 def test_each_process_of_a_two_node_allocation_knows_its_ranks(tmp_path, monkeypatch, launcher, global_rank):
+    import lightning_utilities.core.rank_zero
+    from lightning.fabric.utilities import rank_zero as fabric
+    from lightning.pytorch.utilities import rank_zero as pytorch
+
+    for module in (lightning_utilities.core.rank_zero, fabric, pytorch):  # the strategy sets them: restored after
+        monkeypatch.setattr(module.rank_zero_only, "rank", module.rank_zero_only.rank)
     for name in RANK_VARS:
         monkeypatch.delenv(name, raising=False)
     for name, value in launcher(global_rank).items():
