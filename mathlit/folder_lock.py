@@ -65,7 +65,7 @@ def check_usable(run_dir: Path, key: str) -> None:
             f"{key}={run_dir}: cannot write in {existing} (read-only, or another user's); choose another folder ({key})"
         )
     path = run_dir / LOCK_NAME
-    if not path.exists() or not is_launcher():  # the other ranks of a run work in the folder their launcher holds
+    if not path.exists() or not is_launcher():  # the other ranks of a run work in its launcher's held folder
         return
     fd = _open(path)
     try:

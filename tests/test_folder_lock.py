@@ -42,7 +42,7 @@ def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
 def test_other_ranks_of_a_run_work_in_its_held_folder(tmp_path, monkeypatch, variable):
     with holding(tmp_path):
         monkeypatch.setenv(variable, "1")
-        check_usable(tmp_path, "hydra.run.dir")  # Hydra's start-up check, in Lightning's DDP children too
+        check_usable(tmp_path, "hydra.run.dir")  # its Hydra start checks the folder its launcher holds
         with holding(tmp_path):  # a DDP child, torchrun worker or srun task of the same run
             pass
         assert (tmp_path / LOCK_NAME).exists()
