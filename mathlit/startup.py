@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 def start(cfg: DictConfig, task: ModuleType) -> None:
     check_keys(cfg)
     check_values(cfg)
-    check_engine_fits(cfg)
     getattr(task, "check", check_training)(cfg)
     settle_prompt(cfg)
+    check_engine_fits(cfg)
 
 
 def check_training(cfg: DictConfig) -> None:
