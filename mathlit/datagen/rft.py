@@ -16,7 +16,7 @@ from typing import NamedTuple
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.answers.crosscheck import crosscheck_metrics
 from mathlit.data.formats import Example, example_to_row, load_examples
@@ -103,11 +103,13 @@ class RFTDataGenerator:
         together = trainer.world_size > 1 and self.cfg.sampler.name != "vllm"
         if together and whole_on_every_rank(trainer, module):
             model = module.model
-        elif together:  # saved once by rank 0, read by the others' samplers
+        elif together:  # saved once by rank 0, read by the others
             folder = self.out_dir / name / "weights"
             if trainer.is_global_zero:
                 save_hf(model, self.tokenizer, folder, prompt_template=self.cfg.data.prompt_template)
             trainer.strategy.barrier()
+            if not trainer.is_global_zero:  # a new model each round: the Policy's HF sampler is built over it
+                model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto")
         if together or trainer.is_global_zero:
             paths = self.sample(model, trainer.global_step, name, folder, together=together)
         if trainer.is_global_zero:
