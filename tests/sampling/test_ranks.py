@@ -102,7 +102,7 @@ def test_an_engine_wider_than_the_node_fails_at_start_up_in_one_line(monkeypatch
     from mathlit.startup import start
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    cfg = make_cfg("task=eval", "sampler=vllm", "sampler.tensor_parallel_size=8", "model.path=/nowhere")
+    cfg = make_cfg("task=eval", "sampler=vllm", "sampler.tensor_parallel_size=8")
     with pytest.raises(ConfigError, match=r"^sampler.tensor_parallel_size=8: .* this node has 2; lower it"):
         start(cfg, mathlit.tasks.eval)
 
