@@ -55,8 +55,9 @@ def test_each_process_of_a_two_node_allocation_knows_its_ranks(tmp_path, monkeyp
 
     for module in (lightning_utilities.core.rank_zero, fabric, pytorch):  # the strategy sets them: restored after
         monkeypatch.setattr(module.rank_zero_only, "rank", module.rank_zero_only.rank)
-    for name in RANK_VARS:
-        monkeypatch.delenv(name, raising=False)
+    for name in (*RANK_VARS, "MASTER_ADDR", "MASTER_PORT"):  # Lightning sets MASTER_ADDR: restored after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     for name, value in launcher(global_rank).items():
         monkeypatch.setenv(name, value)
     cfg = make_cfg("trainer.accelerator=cpu", f"trainer.devices={PER_NODE}", f"trainer.num_nodes={NODES}")
