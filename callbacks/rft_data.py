@@ -1,7 +1,7 @@
 """Regenerate RFT data with the weights being trained, between stages or every N epochs.
 
 At the end of a stage (or of every N-th epoch) the generator samples k paths per training question with
-the current weights (on global rank 0), filters them and writes the augmented set; every rank then reads
+the current weights (every rank its share), filters them and writes the augmented set; every rank then reads
 the same file. This callback says when; the generator (mathlit.datagen.rft) says how. Between stages the
 task trains the next stage on it; within a stage (`every_n_epochs`) the DataModule trains on its own
 examples plus these from the next epoch on: the callback has the Trainer rebuild its train loader every N

@@ -1,8 +1,8 @@
 """Sharded training on CPU processes (gloo): FSDP2 and DDP over 2 ranks end where one process does, with norm
 clipping on (trainer.gradient_clip_val as the 7B scales set it); FSDP1's settings, checked without a GPU.
 
-Eight training subprocesses: one process (trained and untrained) once, each strategy, RFT under FSDP2, and one
-process vs FSDP2 from a saved folder (rank 0 reads it, rank 1 receives the weights)."""
+Eight training subprocesses: one process (trained and untrained) once, each strategy, RFT under FSDP2 (sampled by
+both ranks), and one process vs FSDP2 from a saved folder (rank 0 reads it, rank 1 receives the weights)."""
 
 import subprocess
 import sys
@@ -92,13 +92,18 @@ def test_fsdp1_materialises_empty_modules_and_syncs_them_from_rank_zero():
     assert layer.weight.device.type == "cpu" and not layer.weight.is_meta
 
 
-def test_rft_sampling_callback_gathers_sharded_weights_on_rank_zero(tmp_path):
-    # Sampling between stages runs on rank 0 with a full copy; the other rank must join the gather.
-    args = ["task=rft", "trainer=fsdp2", "trainer.devices=2", "rft.k=2", "rft.max_questions=8"]
-    train(tmp_path, *args, "rft.max_new_tokens=32")
+def test_rft_sampling_callback_gathers_sharded_weights_once_and_every_rank_samples_its_share(tmp_path):
+    # Rank 0 gathers the sharded weights and saves them once; both ranks sample from them, each its shards.
+    args = ["task=rft", "trainer=fsdp2", "trainer.devices=2", "rft.k=2", "rft.max_questions=100"]
+    train(tmp_path, *args, "data.max_train_examples=128", "rft.max_new_tokens=16")
     report = (tmp_path / "metrics.json").read_text()
     assert '"stage": "rft1"' in report
-    assert (tmp_path / "rft" / "round1" / "samples" / "samples.jsonl").read_text().count("\n") == 16
+    round1 = tmp_path / "rft" / "round1"
+    assert (round1 / "samples" / "samples.jsonl").read_text().count("\n") == 200
+    assert (round1 / "weights" / "model.safetensors").exists()
+    logs = "".join(log.read_text() for log in tmp_path.glob("*.log"))
+    for rank in (0, 1):
+        assert f"round1/samples: rank {rank} of 2 samples shards {rank}, {rank}+2, ..." in logs
 
 
 @pytest.fixture

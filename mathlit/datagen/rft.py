@@ -4,16 +4,19 @@ sources, filter, and write <out>/<name>/augmented.jsonl with its report.
 Samples land in shards (resumable, atomic) beside a meta.json recording the weights (folder or
 version, and digest), the sampling settings, the seed and the library versions. One Policy follows the
 weights round after round (mathlit.sampling.policy: one vLLM engine, new weights loaded in memory
-and probed).
+and probed). In a run of several ranks every rank samples its share of the shards (`regenerate`) and global
+rank 0 filters and writes the round's files.
 """
 
 import importlib.metadata
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from mathlit.answers.crosscheck import crosscheck_metrics
 from mathlit.data.formats import Example, example_to_row, load_examples
@@ -22,7 +25,8 @@ from mathlit.datagen.filters import RFTData, build_rft_data
 from mathlit.errors import SamplingError
 from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_histogram
-from mathlit.models.gather import gathered_model
+from mathlit.models.build import save_hf
+from mathlit.models.gather import gathered_model, whole_on_every_rank
 from mathlit.models.release import finish_stage
 from mathlit.sampling.policy import Policy, sampling_params
 from mathlit.sampling.records import read_samples
@@ -41,6 +45,12 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+class Round(NamedTuple):
+    samples: list[dict]  # the round's graded paths (prop2diff: with its extra rounds')
+    goal: dict | None  # prop2diff: each question's target of correct paths
+    failures: dict | None  # prop2diff: each question's failure rate in the first pass
+
+
 class RFTDataGenerator:
     def __init__(
         self, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, questions: list[Example], out_dir: str | Path
@@ -49,17 +59,22 @@ class RFTDataGenerator:
         # follows the trained weights round after round (one vLLM engine, started from a copy saved once)
         self.policy = Policy(cfg, tokenizer, engine_dir=self.out_dir / "engine_init")
 
-    def _sample(self, policy: Policy, out: Path, source: str, questions: list[Example] | None = None) -> list[dict]:
-        """Records of `policy` (its weights named `source`) tagged with `source`."""
+    def _sample(
+        self, policy: Policy, out: Path, source: str, questions: list[Example] | None = None, together: bool = False
+    ) -> list[dict]:
+        """Records of `policy` (its weights named `source`) tagged with `source`; `together`: every rank samples
+        its share (Policy.sample) and rank 0 writes meta.json."""
         params = sampling_params(self.cfg, "rft")
         try:
-            records = policy.sample(self.questions if questions is None else questions, out, params)
+            records = policy.sample(self.questions if questions is None else questions, out, params, together=together)
         except (RuntimeError, MemoryError, OSError, TimeoutError) as e:
             kept = len(list((out / "shards").glob("0*.jsonl")))
             raise SamplingError(
                 f"sampling into {out} failed ({type(e).__name__}: {e}); "
                 f"{kept} finished shards are kept and a rerun resumes from them"
             ) from e
+        if rank_zero_only.rank != 0 and together:
+            return [r | {"source": source} for r in records]
         write_json(
             out / "meta.json",
             {
@@ -76,15 +91,30 @@ class RFTDataGenerator:
     def regenerate(
         self, trainer: L.Trainer, module: L.LightningModule, name: str, end_of_stage: bool
     ) -> tuple[Path, dict]:
-        """Every rank: the data of round `name` sampled with the trained weights on global rank 0, its file (the
-        same on every rank) and its report. At the end of a stage the finished state is written and the
-        optimizer's released first: the engine needs the memory it holds."""
+        """Every rank: the data of round `name` sampled with the trained weights, its file (the same on every
+        rank, written by global rank 0) and its report. Every rank samples its share of the questions, with the
+        weights it holds whole (DDP) or, sharded or LoRA-merged, with those rank 0 gathers and saves once to
+        <out>/<name>/weights/ (no full copy in any other rank's memory but its sampler's); with sampler=vllm
+        rank 0's one engine samples all (engines on every GPU are not tried yet). At the end of a stage the
+        finished state is written and the optimizer's released first: the engine needs the memory it holds."""
         if end_of_stage:
             finish_stage(trainer)
-        path = report = None
+        path = report = folder = None
         model = gathered_model(trainer, module)  # every rank joins the gather of sharded weights
+        together = trainer.world_size > 1 and self.cfg.sampler.name != "vllm"
+        if together and whole_on_every_rank(trainer, module):
+            model = module.model
+        elif together:  # saved once by rank 0, read by the others
+            folder = self.out_dir / name / "weights"
+            if trainer.is_global_zero:
+                save_hf(model, self.tokenizer, folder, prompt_template=self.cfg.data.prompt_template)
+            trainer.strategy.barrier()
+            if not trainer.is_global_zero:  # a new model each round: the Policy's HF sampler is built over it
+                model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto")
+        if together or trainer.is_global_zero:
+            paths = self.sample(model, trainer.global_step, name, folder, together=together)
         if trainer.is_global_zero:
-            path, data = self.generate(model, trainer.global_step, name)
+            path, data = self.build(paths, name)
             report = data.report
         path = trainer.strategy.broadcast(str(path) if path else None)  # every rank reads the same file
         return Path(path), trainer.strategy.broadcast(report)
@@ -115,16 +145,24 @@ class RFTDataGenerator:
         self, model: PreTrainedModel, version: int | str, name: str, folder: Path | None = None
     ) -> tuple[Path, RFTData]:
         """Sample with `model` (weights `version`, saved in `folder` if it is), filter, write <out>/<name>/."""
+        return self.build(self.sample(model, version, name, folder), name)
+
+    def sample(
+        self, model: PreTrainedModel, version: int | str, name: str, folder: Path | None = None, together=False
+    ) -> Round:
+        """The paths of round `name` (prop2diff: with its extra rounds); `together`: every rank calls this with
+        the same weights and samples its share, and all return the same Round."""
         out = self.out_dir / name
         source = f"{name}@{version}"
-        pools = [self._sample(self.holding(model, version, folder), out / "samples", source)]
+        samples = self._sample(self.holding(model, version, folder), out / "samples", source, together=together)
+        failures = goal = None
         r = self.cfg.rft
         if r.strategy == "prop2diff":  # more rounds for the questions short of their difficulty's target
-            failures = failure_rates(pools[0], self.questions)
-            pools[0], goal = sample_until_targets(
+            failures = failure_rates(samples, self.questions)
+            samples, goal = sample_until_targets(
                 self.questions,
-                pools[0],
-                lambda questions, i: self._sample(self.policy, out / f"samples_round{i}", source, questions),
+                samples,
+                lambda questions, i: self._sample(self.policy, out / f"samples_round{i}", source, questions, together),
                 min_correct=r.min_correct,
                 k=r.k,
                 max_samples=r.max_samples,
@@ -132,19 +170,25 @@ class RFTDataGenerator:
                 with_reference=r.dedup_with_reference,
             )
         self.policy.pause()
-        pools += [self._source_records(s) for s in r.sources]
+        return Round(samples, goal, failures)
+
+    def build(self, paths: Round, name: str) -> tuple[Path, RFTData]:
+        """Pool the round's paths with rft.sources, filter, write <out>/<name>/ (augmented.jsonl, report.json)."""
+        out = self.out_dir / name
+        r = self.cfg.rft
+        pools = [paths.samples] + [self._source_records(s) for s in r.sources]
         data = build_rft_data(pools, self.questions, r.dedup, r.dedup_with_reference)
         if r.strategy == "prop2diff":
-            augmented, kept = cap_to_targets(data.augmented, goal)
+            augmented, kept = cap_to_targets(data.augmented, paths.goal)
             data.report |= {
                 "accepted": len(augmented),
                 "over_target": len(data.augmented) - len(augmented),
-                "targets_mean": sum(goal.values()) / max(1, len(goal)),
-                "by_difficulty": by_difficulty(failures, kept),
+                "targets_mean": sum(paths.goal.values()) / max(1, len(paths.goal)),
+                "by_difficulty": by_difficulty(paths.failures, kept),
             }
             data = RFTData(augmented, data.report)
         data.report["strategy"] = f"{r.strategy}"
-        data.report |= crosscheck_metrics({"samples": pools[0]}, out)  # answers.crosscheck=true
+        data.report |= crosscheck_metrics({"samples": paths.samples}, out)  # answers.crosscheck=true
         path = out / "augmented.jsonl"
         write_jsonl(path, [example_to_row(e) for e in data.augmented])
         write_json(out / "report.json", data.report)

@@ -70,15 +70,24 @@ def _prefix_id(key: tuple[str, str], k: int) -> str:
 
 
 def first_wrong_steps(
-    records: list[dict], questions: list[Example], generator: Policy, *, template: str, out_dir: str | Path
+    records: list[dict],
+    questions: list[Example],
+    generator: Policy,
+    *,
+    template: str,
+    out_dir: str | Path,
+    together: bool = False,
 ) -> dict[tuple[str, str], int]:
     """(question, completion) of each wrong solution -> the index of its first wrong step, from the
-    `generator`'s rollouts of its prefixes (the generation prompt `template` plus the prefix)."""
-    if stored_source(out_dir) not in (None, generator.digest):
+    `generator`'s rollouts of its prefixes (the generation prompt `template` plus the prefix); `together`: every
+    rank of the run calls this and samples its share (Policy.sample)."""
+    ranks = generator.ranks(together)
+    if ranks.rank == 0 and stored_source(out_dir) not in (None, generator.digest):
         log.warning("%s: rollouts of other weights: removed", out_dir)
         shutil.rmtree(out_dir)
+    ranks.wait()  # no rank reads the folder while rank 0 may be removing it
     problems = prefix_problems(records, questions, template)
-    rollouts = generator.sample(problems, out_dir, "rollouts", template="{question}")
+    rollouts = generator.sample(problems, out_dir, "rollouts", template="{question}", together=together)
     reachable = {r["id"] for r in rollouts if r["correct"]}
     first: dict[tuple[str, str], int] = {}
     for key, _, _, starts in wrong_solutions(records, questions):

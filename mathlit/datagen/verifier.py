@@ -14,13 +14,15 @@ def candidates(
     cfg: DictConfig, generator: Policy, splits: Splits, out_dir: str | Path
 ) -> tuple[list[dict], list[dict]]:
     """verifier.samples_per_question graded samples of each training question and each validation question
-    by the `generator`, in out_dir/train and out_dir/val.
+    by the `generator`, in out_dir/train and out_dir/val; called on every rank of the run, which sample together
+    once torch.distributed is up (mathlit.sampling.ranks).
     With verifier.objective=process and verifier.process_labels=rollouts, each wrong training sample the
     verifier trains on also gets `first_wrong_step` from verifier.rollouts completions of its step prefixes
     (out_dir/rollouts); validation samples keep the annotation labels (their AUROC reads the final score)."""
     v, out_dir = cfg.verifier, Path(out_dir)
-    train = generator.sample(splits.train, out_dir / "train", "candidates")
-    val = generator.sample(splits.val, out_dir / "val", "candidates") if splits.val else []
+    # Every rank calls this (the tasks' `train`): each samples its share of the shards, all get every record.
+    train = generator.sample(splits.train, out_dir / "train", "candidates", together=True)
+    val = generator.sample(splits.val, out_dir / "val", "candidates", together=True) if splits.val else []
     if v.objective == "process" and v.process_labels == "rollouts":
         # Only the wrong samples the verifier will train on (make_candidates picks the same ones again).
         chosen = make_candidates(
@@ -33,6 +35,7 @@ def candidates(
             generator,
             template=cfg.data.prompt_template,
             out_dir=out_dir / "rollouts",
+            together=True,
         )
         for r in train:  # read by make_candidates, in memory only: samples.jsonl stays as sampled
             if (key := (r["question"], r["completion"])) in first:

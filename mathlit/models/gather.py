@@ -13,6 +13,12 @@ from mathlit.models.lora import is_lora, merged_state_dict
 _gathered: "WeakKeyDictionary[L.LightningModule, tuple[int, object]]" = WeakKeyDictionary()
 
 
+def whole_on_every_rank(trainer: L.Trainer, module: L.LightningModule) -> bool:
+    """Every rank holds the trained LM whole and plain (`module.model`: DDP or one process, no LoRA adapters to
+    merge), so every rank can sample with it; sharded weights are whole only once gathered, on rank 0."""
+    return not isinstance(trainer.strategy, (FSDPStrategy, ModelParallelStrategy)) and not is_lora(module.model)
+
+
 def gathered_model(trainer: L.Trainer, module: L.LightningModule):
     """On global rank 0, the trained LM (`module.model`) as a plain module; None elsewhere.
 
@@ -22,7 +28,7 @@ def gathered_model(trainer: L.Trainer, module: L.LightningModule):
     callback at the end of a stage and the export after it share one gather (every rank sees the same step,
     so all skip it together).
     """
-    if not isinstance(trainer.strategy, (FSDPStrategy, ModelParallelStrategy)) and not is_lora(module.model):
+    if whole_on_every_rank(trainer, module):
         return module.model if trainer.is_global_zero else None
     cached = _gathered.get(module)
     if cached is not None and cached[0] == trainer.global_step:

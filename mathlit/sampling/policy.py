@@ -31,6 +31,7 @@ from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.models.digest import folder_digest, model_digest
 from mathlit.sampling import Completion, Sampler, SamplingParams, make_sampler
+from mathlit.sampling.ranks import ALONE, Ranks, run_ranks
 from mathlit.sampling.records import sample_records
 
 log = logging.getLogger(__name__)
@@ -148,10 +149,14 @@ class Policy:
         *,
         template: str | None = None,
         part: tuple[int, int] = (0, 1),
+        together: bool = False,
     ) -> list[dict] | None:
         """params.n graded completions per example in out_dir (resumable shards, see sampling.records);
         `params` or a purpose's settings (`sampling_params`); `template` defaults to data.prompt_template.
-        part=(i, n): this job's shards only; None until every job's shards are on disk."""
+        part=(i, n): this job's shards only; None until every job's shards are on disk.
+        together: every rank of the run calls this at once (each with these weights): each samples its share
+        of the shards, and all return every record (mathlit.sampling.ranks); otherwise this process samples
+        alone."""
         if isinstance(params, str):
             params = sampling_params(self.cfg, params)
         return sample_records(
@@ -163,7 +168,12 @@ class Policy:
             grading=self.grading,
             source=self.digest,
             part=part,
+            ranks=self.ranks(together),
         )
+
+    def ranks(self, together: bool) -> Ranks:
+        """Who samples a call: every rank of the run when `together` (mathlit.sampling.ranks), else this process."""
+        return run_ranks(self.cfg.trainer.collective_timeout_s) if together else ALONE
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         """Ungraded completions (the Sampler interface), from the sampler started on first use."""

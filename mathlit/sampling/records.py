@@ -25,6 +25,7 @@ from mathlit.errors import ConfigError, DataError
 from mathlit.io import checksum_path, checksum_problem, parse_jsonl, write_json, write_jsonl
 from mathlit.sampling.base import Sampler, SamplingParams
 from mathlit.sampling.progress import ShardProgress
+from mathlit.sampling.ranks import ALONE, Ranks
 
 log = logging.getLogger(__name__)
 SHARD_SIZE = 64  # problems per shard: the unit of resumption
@@ -106,23 +107,26 @@ def stored_source(out_dir: str | Path) -> str | None:
     return (_manifest(out_dir) or {}).get("source")
 
 
-def _check_manifest(out_dir: Path, settings: str, source: str) -> None:
-    """Refuse other settings; drop the shards (and samples.jsonl) of other weights, then pin these."""
+def _refuse_other_settings(out_dir: Path, settings: str) -> None:
+    """Samples made with other settings are refused (read only: every rank of a run checks the same manifest)."""
+    stored = _manifest(out_dir) or {}
+    if stored.get("settings", settings) != settings:  # (a manifest older than "settings" only loses its shards)
+        shards = out_dir / "shards"
+        raise ConfigError(f"{shards} holds samples made with other settings; remove it or choose another output folder")
+
+
+def _pin_manifest(out_dir: Path, settings: str, source: str) -> None:
+    """Drop the shards (and samples.jsonl) of other weights, then pin these weights and settings."""
     shards = out_dir / "shards"
-    manifest = shards / "manifest.json"
     pinned = {"settings": settings, "source": source}
     stored = _manifest(out_dir)
-    if stored is None:
-        stored = pinned
-    if stored.get("settings", settings) != settings:  # (a manifest older than "settings" only loses its shards)
-        raise ConfigError(f"{shards} holds samples made with other settings; remove it or choose another output folder")
-    if stored != pinned:
+    if stored is not None and stored != pinned:
         log.warning("%s: samples of other weights (%s, now %s): sampling again", shards, stored.get("source"), source)
         # Shards first, manifest last: a run killed in between still finds the old manifest and finishes this.
         stale = [out_dir / "samples.jsonl", out_dir / "samples.jsonl.sha256", *shards.glob("0*.jsonl*")]
         for path in stale:
             path.unlink(missing_ok=True)
-    write_json(manifest, pinned)
+    write_json(shards / "manifest.json", pinned)
 
 
 def sample_records(
@@ -136,17 +140,53 @@ def sample_records(
     source: str,
     shard_size: int | None = None,
     part: tuple[int, int] = (0, 1),
+    ranks: Ranks = ALONE,
 ) -> list[dict] | None:
     """Sample params.n completions per example into out_dir/samples.jsonl; returns all records in order.
 
     `source` names the exact weights (mathlit.models.digest) so that stored shards come from the same model;
     `grading` (answers.extract, answers.rel_tol) is pinned with the other settings.
     part=(i, n): sample only shards i, i+n, ... (one job of an array); None while others' shards are missing.
+    `ranks`: the processes of the run that call this together (mathlit.sampling.ranks): each samples its share
+    of the part, then all wait for one another and read every shard; only rank 0 writes the manifest and
+    samples.jsonl.
     """
     out_dir = Path(out_dir)
-    shard_size = shard_size or SHARD_SIZE
+    settings = _settings(examples, template, params, grading)
+    _refuse_other_settings(out_dir, settings)
+    if ranks.rank == 0:  # the folder's one writer of run-level files
+        _pin_manifest(out_dir, settings, source)
+    ranks.wait()  # no rank samples into the folder while rank 0 may still be clearing it
+    job = dict(template=template, params=params, grading=grading, shard_size=shard_size or SHARD_SIZE)
+    if ranks.world == 1:
+        records = _sample_shards(sampler, examples, out_dir, part=part, any_bad=True, **job)
+    else:
+        mine, every = ranks.mine(part)
+        log.info("%s: rank %d of %d samples shards %d, %d+%d, ...", out_dir, ranks.rank, ranks.world, mine, mine, every)
+        _sample_shards(sampler, examples, out_dir, part=(mine, every), any_bad=False, **job)
+        ranks.wait()  # every rank's shards are on disk: each reads them all back, in order
+        records = _sample_shards(sampler, examples, out_dir, part=ranks.mine(part), any_bad=False, **job)
+    if records is not None and ranks.rank == 0:
+        write_jsonl(out_dir / "samples.jsonl", records, checksum=True)
+    return records
+
+
+def _sample_shards(
+    sampler: Sampler,
+    examples: list[Example],
+    out_dir: Path,
+    *,
+    template: str,
+    params: SamplingParams,
+    grading: Grading,
+    shard_size: int,
+    part: tuple[int, int],
+    any_bad: bool,
+) -> list[dict] | None:
+    """Every shard's records in order, sampling the missing shards of `part` and, with `any_bad`, any bad shard
+    met (the jobs of an array); None while shards of others are missing. Without `any_bad` (ranks of one run) a
+    shard is only ever written by the rank it belongs to."""
     shards = out_dir / "shards"
-    _check_manifest(out_dir, _settings(examples, template, params, grading), source)
     records: list[dict] = []
     missing = 0
     progress = ShardProgress(f"sampling {out_dir}", len(examples), params.n, shard_size, part)
@@ -154,17 +194,18 @@ def sample_records(
         path = shards / f"{index:05d}.jsonl"
         chunk = examples[start : start + shard_size]
         why = checksum_problem(path) if path.exists() else None
-        if why:  # sampled again by whichever job meets it, so the array's last job is never left waiting for it
+        ours = index % part[1] == part[0]
+        if why and (ours or any_bad):  # sampled again by whichever job meets it: the array's last never waits for it
             log.warning("%s: %s: sampling it again", path, why)
         if path.exists() and not why:
             rows = _read_shard(path, chunk, params.n)
             progress.shard_done(index, len(rows), resumed=True)
-        elif index % part[1] != part[0] and not why:
+        elif not ours and not (why and any_bad):
             missing += 1
             continue
         else:
             prompts = [format_prompt(template, e.question) for e in chunk]
-            # A seed per shard: a resumed shard draws what it would have drawn in one go.
+            # A seed per shard: a resumed shard draws what it would have drawn in one go, whoever samples it.
             completions = sampler.generate(prompts, replace(params, seed=params.seed * 100_003 + index))
             rows = [
                 grade(e, p, i, c.text, c.num_tokens, c.finish_reason, grading) | c.meta
@@ -175,7 +216,6 @@ def sample_records(
             progress.shard_done(index, len(rows))
         records += rows
     if missing:
-        log.info("%s: %d shards left to the other jobs of the array", shards, missing)
+        log.info("%s: %d shards left to the other jobs or ranks", shards, missing)
         return None
-    write_jsonl(out_dir / "samples.jsonl", records, checksum=True)
     return records

@@ -30,6 +30,7 @@ from mathlit.headline import accuracy_figures
 from mathlit.models.build import check_model_choice, load_tokenizer
 from mathlit.rerankers import Reranker, baselines, reranker
 from mathlit.sampling.policy import Policy
+from mathlit.sampling.ranks import join_launched_ranks
 from mathlit.sampling.records import parse_part, read_samples
 from mathlit.tasks import Report
 
@@ -49,7 +50,30 @@ def check(cfg: DictConfig) -> None:
 
 
 def train(cfg: DictConfig) -> None:
-    """Nothing to train: the model is given."""
+    """Nothing to train: the model is given. A job of several processes (torchrun, srun) samples here, on every
+    rank, each its share of the shards; `report` (global rank 0) then finds them all on disk and samples nothing."""
+    if cfg.eval.samples_path or cfg.model.path is None:
+        return
+    ranks = join_launched_ranks(cfg.trainer.collective_timeout_s)
+    if ranks.world == 1:
+        return
+    test, part = test_problems(cfg), parse_part(cfg.eval.shard, "eval.shard")
+    policy = Policy(cfg, load_tokenizer(cfg.model), folder=cfg.model.path)
+    if cfg.eval.greedy:
+        policy.sample(test, Path(cfg.run_dir) / "greedy", "greedy", part=part, together=True)
+    if cfg.eval.n > 0:
+        policy.sample(test, Path(cfg.run_dir) / "sampled", "eval", part=part, together=True)
+    policy.close()
+
+
+def test_problems(cfg: DictConfig) -> list:
+    """The test problems task=eval samples (the first eval.max_examples)."""
+    test = load_test(cfg.data)  # no training file needed
+    if cfg.eval.max_examples is not None:
+        test = test[: cfg.eval.max_examples]
+    if not test:
+        raise ConfigError(f"data={cfg.data.name} has no test problems (data.test_path)")
+    return test
 
 
 def report(cfg: DictConfig, trained: None) -> Report:
@@ -62,11 +86,7 @@ def report(cfg: DictConfig, trained: None) -> Report:
     else:
         if cfg.model.path is None:
             raise ConfigError("task=eval needs model.path (a trained HF folder) or eval.samples_path")
-        test = load_test(cfg.data)  # no training file needed
-        if cfg.eval.max_examples is not None:
-            test = test[: cfg.eval.max_examples]
-        if not test:
-            raise ConfigError(f"data={cfg.data.name} has no test problems (data.test_path)")
+        test = test_problems(cfg)
         if rerank and cfg.eval.n <= 0:
             raise ConfigError("eval.rerank needs sampled solutions: set eval.n > 0 (or eval.samples_path)")
         served = cfg.sampler.name == "openai"  # the server's model; model.path only names its tokenizer

@@ -1,0 +1,40 @@
+"""Data-parallel sampling in the tasks, on 2 CPU ranks (trainer.strategy=ddp trainer.devices=2, gloo): an RFT
+round and a verifier's candidates sampled by both ranks, each its share, equal one process's samples.
+
+The stages train one step at a negligible lr, so that both runs sample the same weights: that 2 ranks train
+the weights of one process is tests/test_strategies.py's concern. 100 training questions: 2 shards of 64."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import DATA, MICRO_MODEL, ROOT
+
+pytestmark = pytest.mark.slow
+SAMPLING = ["trainer.max_steps=1", "optim.lr=1e-12", "data.max_train_examples=128", "sampler.max_new_tokens=16"]
+
+
+def run(run_dir, *overrides) -> str:
+    command = [sys.executable, "-m", "mathlit", "debug=fast", *MICRO_MODEL, "trainer.accelerator=cpu", *SAMPLING]
+    command += [f"paths.data={DATA}", f"hydra.run.dir={run_dir}", *overrides]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return "".join(log.read_text() for log in sorted(run_dir.glob("*.log")))  # each rank's (Hydra's file logs)
+
+
+@pytest.mark.parametrize(
+    ("task", "samples"),
+    [
+        (["task=rft", "rft.k=2", "rft.max_questions=100", "rft.max_new_tokens=16"], "rft/round1/samples"),
+        (["task=verifier", "verifier.max_questions=100", "verifier.samples_per_question=2"], "candidates/train"),
+    ],
+)
+def test_two_ranks_sample_what_one_process_samples(tmp_path, task, samples):
+    run(tmp_path / "one", *task)
+    log = run(tmp_path / "two", *task, "trainer.strategy=ddp", "trainer.devices=2")
+    for rank in (0, 1):  # each rank sampled its share
+        assert f"{samples}: rank {rank} of 2 samples shards {rank}, {rank}+2, ..." in log
+    one = (tmp_path / "one" / samples / "samples.jsonl").read_text()
+    assert one.count("\n") == 200
+    assert (tmp_path / "two" / samples / "samples.jsonl").read_text() == one
