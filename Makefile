@@ -1,5 +1,6 @@
 # make run   set up .venv and train the default model (tiny LLaMA on arithmetic, CPU, ~5 minutes)
-# make test  set up .venv with the test extras and vLLM on CPU, then run the test suite
+# make test  set up .venv with the test extras and vLLM on CPU, then run the test suite (the slow tests apart)
+# make test-slow  the end-to-end tests of a minute or more (vLLM engines, several ranks, torchrun nodes, signals)
 # make test-slurm  the SLURM tests: a one-node cluster on this machine (root; apt installs SLURM), ~3 minutes
 # make test-faults  only the fault-injection tests (kill -9 and signals, full disk, spoiled files, held folders, ranges)
 # make bench-answers  answer checking against math-verify (bench/RESULTS.md), as CI runs it
@@ -8,7 +9,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-slurm test-faults lint bench-answers gpu-check-dry docs docs-serve
+.PHONY: run test test-slow test-slurm test-faults lint bench-answers gpu-check-dry docs docs-serve
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,7 +29,10 @@ run: $(VENV)/.installed
 	$(PY) -m mathlit
 
 test: $(VENV)/.vllm
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slurm and not slow"
+
+test-slow: $(VENV)/.vllm
+	$(PY) -m pytest -q -m "slow and not slurm"
 
 test-slurm: $(VENV)/.installed
 	$(PY) -m pytest -q -m slurm -rs

@@ -186,6 +186,7 @@ def run_with_fake_rollouts(tmp_path, run_dir, *overrides):
     return load_file(run_dir / "grpo" / "hf" / "model.safetensors")
 
 
+@pytest.mark.slow  # two subprocess runs, one of them with 2 ranks
 def test_two_ddp_ranks_each_grade_their_share_and_end_where_one_process_does(tmp_path):
     single = run_with_fake_rollouts(tmp_path, tmp_path / "single")
     start = tmp_path / "single" / "sft" / "hf"
