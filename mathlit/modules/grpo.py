@@ -11,6 +11,7 @@ every backward cannot pair: its sync is switched off and the gradients are summe
 optimizer step instead (`_sum_gradients`); with counts of all ranks, the sum is the whole batch's gradient.
 """
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -67,15 +68,33 @@ def encode_rollouts(tokenizer: PreTrainedTokenizerBase, records: list[dict], ove
 
 def policy_logprobs(model: PreTrainedModel, batch: dict, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(log-prob of each next token [N, T-1], 0 where it is no target; entropy of each next-token distribution
-    [N, T-1]) under the distribution the tokens were sampled from: the logits divided by the sampling temperature
-    (as TRL and verl)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
-    logits = logits / temperature
-    logp = token_logprobs(logits, batch["labels"][:, 1:])
-    with torch.no_grad():
-        logp_all = F.log_softmax(logits, dim=-1)
-        entropy = -(logp_all.exp() * logp_all).sum(-1)
+    [N, T-1], 0 where it is no target) under the distribution the tokens were sampled from: the logits divided by
+    the sampling temperature (as TRL and verl).
+
+    Logits are computed only from the first position that predicts a target on (`logits_to_keep`, as TRL does):
+    the prompt's logits are never used, and at real scale they are most of the memory ([N, T, vocab] in fp32)."""
+    targets = batch["labels"][:, 1:]
+    sampled = targets != IGNORE
+    first = int(sampled.any(dim=0).nonzero()[0]) if sampled.any() else targets.size(1) - 1
+    keep = targets.size(1) - first  # logits at positions first .. T-2 predict targets first .. T-1
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if accepts_logits_to_keep(model):
+        logits = model(**inputs, logits_to_keep=keep + 1).logits[:, :-1]
+    else:
+        logits = model(**inputs).logits[:, first:-1]
+    logits = logits.float() / temperature
+    logp = F.pad(token_logprobs(logits, targets[:, first:]), (first, 0))  # 0 before the first target
+    entropy = torch.zeros(targets.shape, dtype=logits.dtype, device=logits.device)
+    with torch.no_grad():  # only at the sampled tokens: [tokens, vocab], not [N, T, vocab]
+        chosen = F.log_softmax(logits.detach()[sampled[:, first:]], dim=-1)
+        entropy[:, first:][sampled[:, first:]] = -(chosen.exp() * chosen).sum(-1)
     return logp, entropy
+
+
+def accepts_logits_to_keep(model: PreTrainedModel) -> bool:
+    """Whether the model's forward (under a LoRA wrapper: its base model's) takes `logits_to_keep`."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(type(base).forward).parameters
 
 
 class GRPOModule(RNGStateMixin, L.LightningModule):
@@ -151,11 +170,14 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
                 self.log("rl/test_greedy_accuracy", float(accuracy), rank_zero_only=True)
 
     def _chunks(self, records: list[dict], advantages: list[float]) -> list[tuple[dict, torch.Tensor]]:
-        """Records in micro-batches of (padded tensors, advantages) on this device."""
+        """Records in micro-batches of (padded tensors, advantages) on this device, shortest first."""
         if not records:  # a part left empty (a short batch, or no group with signal)
             return []
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         encoded = encode_rollouts(self.tokenizer, records, self.parts.overlong_filter)
+        # Micro-batches of similar lengths pad less; the loss is a sum over them, so their order changes nothing.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
+        encoded, advantages = [encoded[i] for i in order], [advantages[i] for i in order]
         chunks = []
         for i in range(0, len(encoded), self.micro):
             tensors = pad_batch(encoded[i : i + self.micro], pad)

@@ -147,4 +147,26 @@ def test_log_probs_are_those_of_the_sampling_distribution_at_its_temperature(tok
     expected = torch.log_softmax(logits / 2.0, dim=-1)
     targets, sampled = batch["input_ids"][:, 1:], batch["labels"][:, 1:] != IGNORE
     torch.testing.assert_close(logp[sampled], expected.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[sampled])
-    torch.testing.assert_close(entropy, -(expected.exp() * expected).sum(-1))
+    torch.testing.assert_close(entropy[sampled], -(expected.exp() * expected).sum(-1)[sampled])
+    assert not entropy[~sampled].any()  # no target, no entropy
+
+
+@pytest.mark.parametrize("keeps_logits", [True, False])
+def test_log_probs_from_the_first_target_on_equal_those_of_all_logits(tokenizer, monkeypatch, keeps_logits):
+    """Rows of different prompt and completion lengths: computing logits only from the first target position on
+    (logits_to_keep, or slicing for a model without it) changes no log-prob and no entropy."""
+    import mathlit.modules.grpo as grpo
+
+    monkeypatch.setattr(grpo, "accepts_logits_to_keep", lambda model: keeps_logits)
+    model = micro_model(tokenizer)
+    records = [RECORDS[0] | {"prompt": "A longer prompt than the others: " + RECORDS[0]["prompt"]}, *RECORDS[1:]]
+    batch = pad_batch(encode_rollouts(tokenizer, records, False), tokenizer.eos_token_id)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        logp, entropy = policy_logprobs(model, batch)
+    expected = torch.log_softmax(logits, dim=-1)
+    targets, sampled = batch["input_ids"][:, 1:], batch["labels"][:, 1:] != IGNORE
+    assert sampled[:, 0].sum() == 0 and sampled.any(dim=1).all()  # the prompt's positions are skipped
+    torch.testing.assert_close(logp[sampled], expected.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[sampled])
+    assert not logp[~sampled].any()
+    torch.testing.assert_close(entropy[sampled], -(expected.exp() * expected).sum(-1)[sampled])
