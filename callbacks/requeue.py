@@ -17,7 +17,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from mathlit.errors import Interrupted
+from callbacks.interrupted import Interrupted
 
 log = logging.getLogger(__name__)
 

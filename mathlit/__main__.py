@@ -12,7 +12,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig
 
 import mathlit.config  # (registers the schema and resolvers before Hydra composes)
-from mathlit.errors import Interrupted, MathlitError
+from callbacks.interrupted import Interrupted
+from mathlit.errors import MathlitError
 
 
 @hydra.main(version_base="1.3", config_path="pkg://mathlit.conf", config_name="config")
@@ -47,7 +48,7 @@ def stopped(e: Interrupted, cfg: DictConfig) -> NoReturn:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from callbacks.sweep_report import report_sweep
+    from mathlit.hydra_callbacks import report_sweep
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN and cfg.task.name != "report":

@@ -537,7 +537,7 @@ class PretrainConfig:
 
 @dataclass
 class ReportConfig:
-    """Sweep reports (task=report, and the multirun callback callbacks.sweep_report)."""
+    """Sweep reports (task=report, and the multirun callback mathlit.hydra_callbacks.SweepReport)."""
 
     dir: Any = MISSING  # a multirun folder, a run folder, or a list of them
 

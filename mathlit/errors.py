@@ -19,18 +19,3 @@ class SamplingError(MathlitError, RuntimeError):
 
 class StorageError(MathlitError, OSError):
     """A file could not be written (full disk, quota, read-only or another user's folder); names the file."""
-
-
-class Interrupted(BaseException):
-    """SIGTERM or SIGINT: the run stops, saying where and how to resume, with exit status 128 + the signal.
-
-    A BaseException, as KeyboardInterrupt is: no `except Exception` on the way (grading, a sampler's retry) may
-    swallow it, while every `finally` (the folder's lock) still runs."""
-
-    def __init__(self, signum: int, message: str):
-        super().__init__(message)
-        self.signum = signum
-
-    @property
-    def exit_status(self) -> int:
-        return 128 + self.signum

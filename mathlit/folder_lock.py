@@ -5,7 +5,7 @@ The hold is an flock on <run_dir>/.mathlit.lock, a file that names the owner (pi
 refusal. The kernel drops an flock when its process dies, kill -9 included, so a rerun takes over a killed
 run's folder with nothing to clean up. Only the launching process takes it: the other ranks of a
 multi-process run (Lightning's DDP children, torchrun workers, srun tasks) work in their launcher's folder.
-Hydra writes <run_dir>/.hydra/ before any task code runs: a Hydra callback (callbacks/run_folder.py) checks the
+Hydra writes <run_dir>/.hydra/ before any task code runs: a Hydra callback (mathlit/hydra_callbacks.py) checks the
 folder first (`check_usable`), and as a second line of defence (two runs starting at the same moment) the owner
 keeps a copy of those files in the lock file and a refused run puts them back.
 """

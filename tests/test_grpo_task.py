@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 import mathlit.tasks.grpo as grpo
+from mathlit.rl.settings import check_rl
 from mathlit.tasks import run_task
 from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
 from tests.test_faults import kill9, micro_folder, start_hanging
@@ -26,18 +27,33 @@ def logged(stage_dir):
         return list(csv.DictReader(f))
 
 
-def test_grpo_samples_rewards_and_updates_each_step(tmp_path):
+def test_grpo_samples_rewards_and_updates_each_step(tmp_path, monkeypatch):
+    checks = []
+    monkeypatch.setattr(grpo, "check_rl", lambda *args: checks.append(args) or check_rl(*args))
     run_task(make_cfg(*GRPO, "rl.reward.format=0.5", "rl.eval_every=1", "eval.n=0", run_dir=tmp_path))
+    assert len(checks) == 1  # the rl.* settings are checked once, at start-up
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["rl_steps"] == 2 and 0 <= metrics["greedy_accuracy"] <= 1
     assert list(metrics["reward_curve"]) == ["0", "1"] and list(metrics["test_accuracy_curve"]) == ["1", "2"]
+    # rl.eval_every=1 divides rl.max_steps=2: the final weights are evaluated once (grpo/test/), not again in
+    # training, and that evaluation is the curve's last point
+    assert [p.name for p in (tmp_path / "grpo" / "evals").iterdir()] == ["00001"]
+    assert metrics["test_accuracy_curve"]["2"] == metrics["greedy_accuracy"]
     assert (tmp_path / "grpo" / "evals" / "00001" / "greedy" / "samples.jsonl").exists()
     assert (tmp_path / "grpo" / "reward.png").exists()
     for step in ("00000", "00001"):
-        rows = [json.loads(line) for line in (tmp_path / "rollouts" / step / "draw0" / "rewards.jsonl").open()]
+        draw = tmp_path / "rollouts" / step / "draw0"
+        rows = [json.loads(line) for line in (draw / "rewards.jsonl").open()]
         assert len(rows) == 2 * 4 and [r["sample_idx"] for r in rows] == [0, 1, 2, 3] * 2
-        for r in rows:  # each sample carries its own reward
-            assert r["reward"] == float(r["correct"]) + 0.5 * (r["answer"] is not None)
+        # each sample's reward, terms and verdict, named by (id, sample_idx): its tokens stay in the shards only
+        assert all(r.keys() == {"id", "sample_idx", "reward", "reward_terms", "verdict"} for r in rows)
+        samples = {
+            (s["id"], s["sample_idx"]): s for f in (draw / "shards").glob("*.jsonl") for s in map(json.loads, f.open())
+        }
+        assert samples.keys() == {(r["id"], r["sample_idx"]) for r in rows}
+        for r in rows:
+            sample = samples[r["id"], r["sample_idx"]]
+            assert r["reward"] == float(sample["correct"]) + 0.5 * (sample["answer"] is not None)
     steps = logged(tmp_path / "grpo")
     assert len(steps) == 2
     for key in (

@@ -10,8 +10,8 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from callbacks.sweep_report import SweepReport
 from mathlit.errors import ConfigError
+from mathlit.hydra_callbacks import SweepReport
 from mathlit.tasks import run_task
 from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
 

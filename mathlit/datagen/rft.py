@@ -122,12 +122,6 @@ class RFTDataGenerator:
     def read(self, path: Path) -> list[Example]:
         return load_examples(path, "rft augmented data")[0]
 
-    def holding(self, model: PreTrainedModel, version: int | str, folder: Path | None = None) -> Policy:
-        """The Policy of the trained weights, now holding `model` (weights `version`, saved in `folder` if
-        they are): one sampler for the whole run, new weights loaded into it in memory."""
-        self.policy.load(model, version, folder)
-        return self.policy
-
     def _source_records(self, source: str) -> list[dict]:
         """Another model's paths: a samples.jsonl file as is, or a model folder sampled now."""
         path = Path(source)
@@ -154,7 +148,8 @@ class RFTDataGenerator:
         the same weights and samples its share, and all return the same Round."""
         out = self.out_dir / name
         source = f"{name}@{version}"
-        samples = self._sample(self.holding(model, version, folder), out / "samples", source, together=together)
+        self.policy.load(model, version, folder)  # one sampler for the whole run: new weights go into it
+        samples = self._sample(self.policy, out / "samples", source, together=together)
         failures = goal = None
         r = self.cfg.rft
         if r.strategy == "prop2diff":  # more rounds for the questions short of their difficulty's target

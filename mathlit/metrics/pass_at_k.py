@@ -83,10 +83,6 @@ def chose_correct(choice: dict | list[dict] | None) -> float:
     return float((choice[0] if isinstance(choice, list) else choice)["correct"])
 
 
-def maj_at_k(samples: list[dict], k: int) -> float:
-    return mean_over_runs(samples, k, lambda run: chose_correct(majority(run)))
-
-
 def powers_of_two(n: int) -> list[int]:
     ks, k = [], 1
     while k <= n:

@@ -164,7 +164,9 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         logged |= {"sample_seconds": sampled - started, "train_seconds": time.perf_counter() - sampled}
         logged["lr"] = self.optimizers().param_groups[0]["lr"]
         self.log_dict({f"rl/{k}": float(v) for k, v in logged.items()}, sync_dist=True)  # means over ranks
-        if self.evaluate is not None and self.eval_every and (rl_step + 1) % self.eval_every == 0:
+        # The final weights are evaluated once, by the task's report (its test/ folder and the curve's last point).
+        last = 0 < self.trainer.max_steps <= (rl_step + 1) * self.steps_per_batch
+        if self.evaluate is not None and self.eval_every and (rl_step + 1) % self.eval_every == 0 and not last:
             if self.trainer.is_global_zero:
                 accuracy = self.evaluate(rl_step + 1, self.model)
                 self.log("rl/test_greedy_accuracy", float(accuracy), rank_zero_only=True)

@@ -100,6 +100,12 @@ def reward_records(
     return rewarded
 
 
+def reward_rows(records: list[dict]) -> list[dict]:
+    """What rewards.jsonl keeps of each rewarded record: which sample it is (the shards beside it hold the sample
+    itself, its tokens and log-probs) and its reward, terms and verdict."""
+    return [{k: r[k] for k in ("id", "sample_idx", "reward", "reward_terms", "verdict")} for r in records]
+
+
 def reward_summary(records: list[dict]) -> dict[str, float]:
     """reward_mean and the share of each verdict over rewarded records."""
     n = max(len(records), 1)

@@ -113,6 +113,7 @@ class Policy:
         self._given = sampler is not None
         self._digest: str | None = digest
         self._unprobed = False  # new weights in a running engine, not yet checked against the trainer's
+        self._moved_from: torch.device | None = None  # where the model was before this Policy moved it to the GPU
 
     @property
     def digest(self) -> str:
@@ -193,8 +194,12 @@ class Policy:
         if s.name == "hf":
             if self.model is None:
                 return make_sampler(s, self.tokenizer, model_dir=self.folder)
-            if torch.cuda.is_available() and next(self.model.parameters()).device.type == "cpu":
-                self.model.cuda()  # a finished stage's weights, moved to the CPU by the strategy's teardown
+            home = next(self.model.parameters()).device
+            if torch.cuda.is_available() and home.type == "cpu":
+                # A finished stage's weights, moved to the CPU by the strategy's teardown: generated with on the
+                # GPU, and put back on close, so that a closed Policy holds no GPU memory through them.
+                self.model.to("cuda")
+                self._moved_from = home
             return make_sampler(s, self.tokenizer, model=self.model)
         folder = self.folder
         if folder is None:  # an engine starts from a folder: the one trip through disk
@@ -213,6 +218,8 @@ class Policy:
         if model is self.model and version == self.version and folder == self.folder:
             return  # these very weights already (a second draw of the same step, say)
         replaced = model is not self.model
+        if replaced:
+            self._put_model_back()
         self.model, self.version = model, version
         self.folder = Path(folder) if folder is not None else None
         self._digest = None
@@ -247,8 +254,15 @@ class Policy:
         if self._sampler is not None:
             self._sampler.close()
             self._sampler = None
+        self._put_model_back()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+    def _put_model_back(self) -> None:
+        """The model back where it was when this Policy moved it to the GPU (a model it found there stays)."""
+        if self._moved_from is not None and self.model is not None:
+            self.model.to(self._moved_from)
+        self._moved_from = None
 
     def __repr__(self) -> str:
         held = f"folder={self.folder}" if self.folder is not None else f"{self.cfg.model.name} in memory"

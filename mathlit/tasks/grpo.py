@@ -38,9 +38,9 @@ from mathlit.modules.grpo import GRPOModule, RolloutBatch, RolloutSteps
 from mathlit.rl.advantages import group_advantages
 from mathlit.rl.curves import accuracy_curve, reward_curve
 from mathlit.rl.groups import fill_batch, group_stats
-from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_summary
+from mathlit.rl.rewards import RewardWeights, check_golds, reward_records, reward_rows, reward_summary
 from mathlit.rl.rollouts import as_groups, questions_at, rollouts
-from mathlit.rl.settings import RLParts, check_devices, check_rl, steps_per_batch
+from mathlit.rl.settings import RLParts, check_devices, check_rl, resolve, steps_per_batch
 from mathlit.sampling.policy import Policy
 from mathlit.startup import check_training
 from mathlit.strategies import world_size
@@ -73,7 +73,7 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, policy: Policy, splits: Split
             records = rollouts(policy, model, step, questions, folder, cfg.seed * 1_000_003 + step * draws_per_step + d)
             scores = scorer.score([(r["question"], r["completion"]) for r in records]) if scorer else None
             rewarded = reward_records(records, weights, scores)
-            write_jsonl(folder / "rewards.jsonl", rewarded)  # the reward of each sample, stored beside it
+            write_jsonl(folder / "rewards.jsonl", reward_rows(rewarded))  # each sample's reward, beside its shards
             groups = as_groups(rewarded, questions, rl.group_size)
             drawn.extend(groups)
             return groups
@@ -147,7 +147,7 @@ def check_rollout_sampler(cfg: DictConfig) -> None:
 
 
 def train(cfg: DictConfig) -> Trained:
-    parts = check_rl(cfg.rl)
+    parts = resolve(cfg.rl)  # checked at start-up (check)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)
     tokenizer = load_tokenizer(cfg.model)

@@ -5,7 +5,7 @@
 
 Reads each run's metrics.json headline and .hydra/overrides.yaml; writes sweep.csv, sweep.md, sweep.json and
 sweep_<figure>.png to the run folder (mathlit.metrics.sweep). Every multirun writes the same report into its own
-folder when it ends (callbacks/sweep_report.py).
+folder when it ends (mathlit/hydra_callbacks.py).
 """
 
 from omegaconf import DictConfig, ListConfig

@@ -92,7 +92,8 @@ def train_stage(
     result = fit_stage(cfg, module, data, out_dir, callbacks=[callback] if callback else [])
     row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir), "steps": result.global_step}
     if result.model is not None:  # global rank 0: the weights in memory, through the run's one sampler
-        policy = generator.holding(result.model, f"{name}@{result.global_step}", result.hf_dir)
+        policy = generator.policy
+        policy.load(result.model, f"{name}@{result.global_step}", result.hf_dir)
         row.update(evaluate(cfg, policy, splits.test, out_dir / "test"))
         policy.pause()
     return row, RFTData(callback.augmented, callback.report) if callback else None

@@ -8,8 +8,8 @@ from unittest.mock import MagicMock
 
 import pytest
 
+from callbacks.interrupted import Interrupted
 from callbacks.requeue import StopOnSignal
-from mathlit.errors import Interrupted
 
 
 def trainer(step: int) -> MagicMock:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from mathlit.metrics.pass_at_k import cluster_answers, maj_at_k, majority, pass_at_k, summarize, summarize_by
+from mathlit.metrics.pass_at_k import cluster_answers, majority, pass_at_k, summarize, summarize_by
 
 
 def rec(pid, i, answer, correct, domain="gsm8k", **meta):
@@ -59,9 +59,10 @@ def test_no_answer_never_wins():
 def test_maj_at_k_averages_disjoint_runs():
     # runs of 2: (wrong, wrong) -> wrong, (right, wrong) -> tie, right came first -> right
     samples = [rec("p", 0, "1", False), rec("p", 1, "1", False), rec("p", 2, "5", True), rec("p", 3, "2", False)]
-    assert maj_at_k(samples, 2) == 0.5
-    assert maj_at_k(samples, 4) == 0.0  # "1" twice beats "5" and "2"
-    assert maj_at_k(samples, 1) == 0.25
+    s = summarize(samples)
+    assert s["maj@2"] == 0.5
+    assert s["maj@4"] == 0.0  # "1" twice beats "5" and "2"
+    assert s["maj@1"] == 0.25
 
 
 def test_summary_by_hand():

@@ -158,3 +158,42 @@ def test_loading_the_weights_it_holds_again_syncs_nothing(tmp_path, engines):
     assert engines.count("load 1") == 1
     policy.load(model, version=2)  # the same object trained further
     assert engines.count("load 2") == 1
+
+
+class Placed(torch.nn.Module):
+    """A model on `home` whose moves are recorded instead of made (no GPU here): the Policy's moves, in order."""
+
+    def __init__(self, home: str = "cpu"):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1, device=home))
+        self.moves: list[str] = []
+
+    def to(self, device):
+        self.moves.append(str(device))
+        return self
+
+    def cuda(self):
+        return self.to("cuda")
+
+
+def test_a_model_the_hf_policy_moved_to_the_gpu_goes_back_on_close(monkeypatch, tmp_path, engines):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    model = Placed()
+    policy = Policy(make_cfg("sampler=hf"), None, folder=tmp_path, model=model, digest="sha256:w")
+    policy.generate(["a"], SamplingParams())
+    assert model.moves == ["cuda"]  # a finished stage's weights, left on the CPU by the strategy's teardown
+    policy.close()
+    policy.close()
+    assert model.moves == ["cuda", "cpu"]  # back where it came from, once
+    policy.generate(["b"], SamplingParams())
+    policy.load(Placed(), version=1)  # new weights: the old model goes back before it is let go
+    assert model.moves == ["cuda", "cpu", "cuda", "cpu"]
+
+
+def test_a_model_already_on_the_gpu_stays_there(monkeypatch, tmp_path, engines):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    model = Placed(home="meta")  # stands for a model on the GPU: not on the CPU, so not the Policy's to move
+    policy = Policy(make_cfg("sampler=hf"), None, model=model, engine_dir=tmp_path, digest="sha256:w")
+    policy.generate(["a"], SamplingParams())
+    policy.close()
+    assert model.moves == []
