@@ -325,29 +325,20 @@ def grpo(args, out: Path) -> dict:
     save_hf(model, tokenizer, out / "base" / "hf")
     del model
     steps, questions, group, new_tokens = (2, 2, 2, 8) if dry else (4, 8, 8, 256)
-    cfg = make_cfg(
+    cfg = small_run(  # its trainer settings; packing and trainer.max_steps do not apply to task=grpo
+        args,
+        out,
         "task=grpo",
-        "data=gsm8k",
         "model=hf",
         f"model.path={out / 'base' / 'hf'}",
         "sampler=hf",
-        f"trainer.accelerator={'cpu' if dry else 'gpu'}",
-        "trainer.devices=1",
-        f"trainer.precision={'32-true' if dry else 'bf16-mixed'}",
-        "model.attn_implementation=flash_attention_2",  # sdpa (with a warning) where flash-attn or CUDA is missing
         f"rl.max_steps={steps}",
         f"rl.questions_per_step={questions}",
         f"rl.group_size={group}",
         f"rl.max_new_tokens={new_tokens}",
         f"trainer.micro_batch_size={group}",
-        "data.max_train_examples=64",
-        "data.val_examples=0",
-        "data.max_test_examples=4",
         "eval.n=0",
-        "trainer.checkpoint_every_n_steps=1000000",
-        "trainer.progress_bar=false",
-        "logger=csv",
-        run_dir=out,
+        random_init=False,
     )
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
