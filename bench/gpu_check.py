@@ -21,6 +21,9 @@ says which it reused (--fresh redoes all).
    activation checkpointing): peak GPU memory and seconds per step of a few packed steps.
 5. QLoRA (model.quantization=4bit through fit_stage, from a saved random folder) where bitsandbytes is installed.
 6. HF generate tokens/s on the ~1B model (16 prompts, greedy).
+7. A few task=grpo steps (rl.algorithm=grpo, sampler=hf: transformers generation, bf16-mixed) of a random-init
+   model of Qwen2.5-0.5B's shapes, from a saved folder: seconds per step (sampling and training apart, from the
+   run's rl/sample_seconds and rl/train_seconds) and peak GPU memory.
 """
 
 import argparse
@@ -43,6 +46,7 @@ SHAPES = {  # (hidden, intermediate, layers, heads, kv heads)
     "1b": (2048, 5632, 22, 32, 4),  # TinyLlama-1.1B's
     "7b": (4096, 11008, 32, 32, 32),  # LLaMA-2 7B's
     "100m": (768, 2048, 12, 12, 4),  # the RFT and QLoRA checks: small enough to sample and evaluate quickly
+    "0.5b": (896, 4864, 24, 14, 2),  # Qwen2.5-0.5B's (in a LLaMA: no q/k/v bias, untied embeddings): the GRPO check
     "tiny": (64, 128, 2, 2, 2),  # --dry-run
 }
 
@@ -301,6 +305,61 @@ def qlora(args, out: Path) -> dict:
     return figures
 
 
+def grpo(args, out: Path) -> dict:
+    """A few task=grpo steps from a saved random folder of Qwen2.5-0.5B's shapes: every step samples a group per
+    question from the current weights with transformers' generate, grades, and updates. A random model earns no
+    reward, so every advantage is 0; the step still generates, recomputes log-probs and backpropagates the loss."""
+    import csv
+
+    import torch
+
+    from mathlit.models.build import build_model, load_tokenizer, save_hf
+    from mathlit.tasks import run_task
+    from tests.conftest import make_cfg
+
+    dry = args.dry_run
+    base = make_cfg(*arch("tiny" if dry else "0.5b"), f"model.dtype={'float32' if dry else 'bfloat16'}")
+    tokenizer = load_tokenizer(base.model)
+    model = build_model(base.model, tokenizer)
+    params = sum(p.numel() for p in model.parameters())
+    save_hf(model, tokenizer, out / "base" / "hf")
+    del model
+    steps, questions, group, new_tokens = (2, 2, 2, 8) if dry else (4, 8, 8, 256)
+    cfg = small_run(  # its trainer settings; packing and trainer.max_steps do not apply to task=grpo
+        args,
+        out,
+        "task=grpo",
+        "model=hf",
+        f"model.path={out / 'base' / 'hf'}",
+        "sampler=hf",
+        f"rl.max_steps={steps}",
+        f"rl.questions_per_step={questions}",
+        f"rl.group_size={group}",
+        f"rl.max_new_tokens={new_tokens}",
+        f"trainer.micro_batch_size={group}",
+        "eval.n=0",
+        random_init=False,
+    )
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    run_task(cfg)
+    (log,) = (out / "grpo").rglob("metrics.csv")
+    rows = [r for r in csv.DictReader(log.open()) if r.get("rl/sample_seconds")][1:]  # the first step warms up
+    sample, train = (sum(float(r[f"rl/{k}_seconds"]) for r in rows) / len(rows) for k in ("sample", "train"))
+    result = {
+        "params_M": round(params / 1e6),
+        "steps": steps,
+        "samples_per_step": questions * group,
+        "max_new_tokens": new_tokens,
+        "s_per_step": round(sample + train, 2),
+        "sample_s": round(sample, 2),
+        "train_s": round(train, 2),
+    }
+    if torch.cuda.is_available():
+        result["peak_GiB"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
+    return result
+
+
 CHECKS = {  # name -> (folder, check(args, folder))
     "sft padded": ("sft_padded", lambda args, out: sft(args, out)),
     "sft packed": ("sft_packed", lambda args, out: sft(args, out, "data.packing=true")),
@@ -313,6 +372,7 @@ CHECKS = {  # name -> (folder, check(args, folder))
     "lora 7b-shaped": ("lora", lambda args, out: lora_memory(args)),
     "qlora": ("qlora", qlora),
     "hf generate": ("generate", lambda args, out: generate(args)),
+    "grpo 0.5b-shaped": ("grpo", grpo),
 }
 
 

@@ -13,6 +13,7 @@ from omegaconf import MISSING, OmegaConf
 import mathlit.config
 from mathlit.errors import ConfigError
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.rl.settings import check_rl
 from mathlit.tasks import run_task
 from tests.conftest import ROOT, make_cfg
 
@@ -112,6 +113,33 @@ PRESETS = {
         "rft.temperature": 0.7,
         "rft.probe_tolerance": 0.05,
         "trainer.precision": "bf16-mixed",
+    },
+    ("experiment=simplerl_zoo_math_qwen2_5_0_5b",): {
+        "task.name": "grpo",
+        "model.name": "qwen2_5_0_5b",
+        "data.name": "math",
+        "rl.algorithm": "grpo",
+        "rl.questions_per_step": 1024,
+        "rl.group_size": 8,
+        "rl.max_new_tokens": 8192,
+        "rl.kl_coef": 1e-4,
+        "rl.minibatches": 4,
+        "optim.lr": 5e-7,
+    },
+    ("experiment=dapo_math_qwen2_5_1_5b",): {
+        "task.name": "grpo",
+        "model.name": "qwen2_5_1_5b",
+        "rl.algorithm": "dapo",
+        "rl.epsilon_low": 0.2,
+        "rl.epsilon_high": 0.28,
+        "rl.kl_coef": 0.0,
+        "rl.questions_per_step": 512,
+        "rl.group_size": 16,
+        "rl.max_new_tokens": 20480,
+        "rl.reward.overlong": 1.0,
+        "rl.reward.overlong_buffer": 4096,
+        "optim.lr": 1e-6,
+        "optim.weight_decay": 0.1,
     },
     ("experiment=multitask_math_llama2_7b",): {
         "verifier.loss": "pairwise",
@@ -238,3 +266,14 @@ def test_pyproject_ships_every_package_and_config_group():
     }
     assert groups - listed == set()
     assert packages - listed == set()
+
+
+def test_rl_experiments_resolve_to_their_papers_parts():
+    """The parts task=grpo trains with (rl.algorithm plus each part's own key), as the papers run them."""
+    simplerl = check_rl(make_cfg("experiment=simplerl_zoo_math_qwen2_5_0_5b").rl)
+    assert (simplerl.advantage, simplerl.epsilon_low, simplerl.epsilon_high) == ("group_norm", 0.2, 0.2)
+    assert simplerl.kl_coef == 1e-4 and not simplerl.dynamic_sampling
+    dapo = check_rl(make_cfg("experiment=dapo_math_qwen2_5_1_5b").rl)
+    assert (dapo.advantage, dapo.loss_agg) == ("group_norm", "token_mean")
+    assert (dapo.epsilon_low, dapo.epsilon_high) == (0.2, 0.28)
+    assert dapo.dynamic_sampling and not dapo.overlong_filter and dapo.kl_coef == 0.0

@@ -4,17 +4,20 @@ Composition alone checks keys and types; this also runs each task's own code on 
 (its checks of combinations, data loading, the modules and data modules built from the config), in seconds.
 """
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+import mathlit.tasks.grpo
 import mathlit.tasks.multitask
 import mathlit.tasks.rft
 import mathlit.tasks.sft
 import mathlit.tasks.synth
 import mathlit.tasks.verifier
+from mathlit.modules.grpo import RolloutSteps
 from mathlit.sampling.base import Completion
 from mathlit.sampling.policy import Policy
 from mathlit.strategies import build_strategy
@@ -24,6 +27,10 @@ from tests.conftest import ROOT, make_cfg
 
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
 # Little data, so that the real data loading and batching stay fast; the experiment's own keys are untouched.
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 SMALL_DATA = ["data.max_train_examples=32", "data.val_examples=4", "data.max_test_examples=2", "model.path=/weights"]
 
 
@@ -33,11 +40,16 @@ def fakes(monkeypatch, tokenizer):
     # The 7B scales shard over GPUs (trainer.strategy=fsdp), refused on CPU; here the strategy is only built.
     for module in ("mathlit.startup", "mathlit.strategies"):
         monkeypatch.setattr(f"{module}.check_strategy", lambda name: None)
+    # A data.prompt_format=chat experiment reads the model folder's chat template at start-up: Qwen's ChatML.
+    chat = copy.deepcopy(tokenizer)
+    chat.chat_template = CHATML
+    monkeypatch.setattr("mathlit.startup.load_tokenizer", lambda cfg: chat)
 
     def fit_stage(cfg, module, data, out_dir, *, callbacks=(), keep_best=None):
         build_strategy(cfg.trainer), resolve_precision(cfg.trainer.precision)
         data.setup("fit")
-        calls.append(("fit", Path(out_dir).name, type(module).__name__, len(data.train_set)))
+        batches = data.steps if isinstance(data, RolloutSteps) else len(data.train_set)  # task=grpo: RL steps
+        calls.append(("fit", Path(out_dir).name, type(module).__name__, batches))
         return StageResult(Path(out_dir) / "hf", 0, torch.nn.Linear(1, 1))  # rank 0 holds the trained model
 
     class FakeSampler:
@@ -86,7 +98,14 @@ def fakes(monkeypatch, tokenizer):
         "save_verifier_spec": lambda cfg, folder: None,
     }
     monkeypatch.setattr("mathlit.datagen.rft.Policy", policy)  # the RFT generator's, following the weights
-    tasks = (mathlit.tasks.sft, mathlit.tasks.rft, mathlit.tasks.verifier, mathlit.tasks.multitask, mathlit.tasks.synth)
+    tasks = (
+        mathlit.tasks.sft,
+        mathlit.tasks.rft,
+        mathlit.tasks.verifier,
+        mathlit.tasks.multitask,
+        mathlit.tasks.synth,
+        mathlit.tasks.grpo,
+    )
     for module in tasks:
         for name, fake in replacements.items():
             if hasattr(module, name):
@@ -110,6 +129,8 @@ def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
     headline = json.loads((tmp_path / "metrics.json").read_text())["headline"]
     assert headline["task"] == cfg.task.name and headline["model"]["path"] == "/weights"
     assert headline["accuracy"]["greedy_accuracy"] == 0.0 and headline["data"]["train"] > 0
+    if cfg.task.name == "grpo":  # one RL stage of rl.max_steps batches, no SFT stage first (model.path is set)
+        assert [c[1:] for c in fits] == [("grpo", "GRPOModule", cfg.rl.max_steps)]
     if cfg.task.name == "multitask":
         control = ["GeneratorSFT"] if cfg.multitask.sft_control else []
         assert [c[2] for c in fits] == ["GeneratorSFT", "VerifierModule", "GeneratorSFT", *control]
@@ -117,4 +138,5 @@ def test_every_experiment_runs_through_its_task(experiment, fakes, tmp_path):
 
 
 def test_the_walk_finds_the_shipped_experiments():
-    assert {"sft_gsm8k_llama2_7b", "rft_gsm8k_llama2_7b", "multitask_math_llama2_7b"} <= set(EXPERIMENTS)
+    shipped = {"sft_gsm8k_llama2_7b", "rft_gsm8k_llama2_7b", "multitask_math_llama2_7b"}
+    assert shipped | {"simplerl_zoo_math_qwen2_5_0_5b", "dapo_math_qwen2_5_1_5b"} <= set(EXPERIMENTS)
