@@ -20,7 +20,7 @@ from mathlit.config import check_keys
 from mathlit.tasks import run_task
 from tests.conftest import MICRO_MODEL, ROOT, make_cfg
 
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs" / "recipes").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("[gr]*/*.md"))]  # recipes/, guides/, reference/, results/
 FLAGS = {"-m", "--multirun"}  # what Hydra's command line takes besides overrides
 
 
@@ -30,7 +30,7 @@ def commands(page: Path) -> list[str]:
     for block in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S):
         for line in block.replace("\\\n", " ").splitlines():
             if "python -m mathlit" in line or "launchers/slurm.sbatch" in line:
-                found.append(line.strip())
+                found.append(re.sub(r"^.*?\$\((.*)\)\s*$", r"\1", line.strip()))  # A=$(sbatch ...): the sbatch
     return found
 
 
