@@ -30,6 +30,7 @@ from mathlit.answers.grading import Grading
 from mathlit.data.formats import Example
 from mathlit.errors import ConfigError
 from mathlit.models.digest import folder_digest, model_digest
+from mathlit.models.lora import is_lora, merged_state_dict
 from mathlit.sampling import Completion, Sampler, SamplingParams, make_sampler
 from mathlit.sampling.ranks import ALONE, Ranks, run_ranks
 from mathlit.sampling.records import sample_records
@@ -205,7 +206,8 @@ class Policy:
         if folder is None:  # an engine starts from a folder: the one trip through disk
             from mathlit.models.build import save_hf
 
-            folder = save_hf(self.model, self.tokenizer, self.engine_dir)
+            plain = self.model.get_base_model() if is_lora(self.model) else self.model
+            folder = save_hf(plain, self.tokenizer, self.engine_dir, state_dict=merged_state_dict(self.model))
         engine = make_sampler(s, self.tokenizer, model_dir=folder, seed=self.cfg.seed)
         engine.version = self.version
         self._unprobed = self.folder is None  # an engine started from a copy of the weights in memory
@@ -227,7 +229,8 @@ class Policy:
             return
         if self.cfg.sampler.name == "vllm":
             self._sampler.wake_up()
-            self._sampler.load_weights(model.state_dict(), version, self.cfg.rft.sync_timeout_s)
+            # LoRA: the engine holds the base with the adapters merged (computed, the trained model untouched)
+            self._sampler.load_weights(merged_state_dict(model), version, self.cfg.rft.sync_timeout_s)
             self._unprobed = True
         elif self.cfg.sampler.name == "hf" and replaced and not self._given:  # rebuilt over the new model
             self._sampler.close()

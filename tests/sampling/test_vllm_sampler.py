@@ -163,3 +163,29 @@ def test_grpo_rollouts_on_vllm_sync_each_step_and_log_the_engines_logprob_gap(tm
     steps = [r for r in csv.DictReader(logged.open()) if r.get("rl/logprob_gap_max")]
     assert len(steps) == 2 and all(float(r["rl/logprob_gap_max"]) < 1e-3 for r in steps)  # fp32 engine: in sync
     assert len(list((tmp_path / "rollouts").glob("engine_init"))) == 1  # one engine start, then syncs in memory
+
+
+def test_grpo_with_lora_syncs_the_merged_weights_into_the_engine(tmp_path):
+    """model.lora.r > 0 with sampler=vllm: the engine starts from, and is synced with, the base with the adapters
+    merged; the probe (trainer vs engine log-probs of the same tokens) holds every step, so the engine samples
+    the weights being trained."""
+    import csv
+
+    cfg = make_cfg(
+        "task=grpo",
+        "debug=fast",
+        *MICRO_MODEL,
+        "model.arch.hidden_size=64",
+        "model.lora.r=4",
+        "sampler=vllm",
+        "sampler.gpu_memory_utilization=0.2",
+        "sampler.max_model_len=256",
+        "rl.max_steps=2",
+        "optim.lr=0.05",  # adapters that move the weights: a stale engine would fail the probe
+        run_dir=tmp_path,
+    )
+    run_task(cfg)
+    [logged] = (tmp_path / "grpo" / "logs").rglob("metrics.csv")
+    steps = [r for r in csv.DictReader(logged.open()) if r.get("rl/logprob_gap_max")]
+    assert len(steps) == 2 and all(float(r["rl/logprob_gap_max"]) < 1e-3 for r in steps)
+    assert (tmp_path / "grpo" / "hf" / "model.safetensors").exists()  # the merged export
