@@ -23,6 +23,7 @@ import csv
 import json
 import statistics
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,6 +34,7 @@ OUT = ROOT / "bench" / "out" / "grpo_toy"
 sys.path.insert(0, str(ROOT))  # mathlit, when run as a script
 RL_ARMS = {"grpo": [], "dr_grpo": [], "dapo": [], "grpo_calc": ["rl.reward.calculations=0.5"]}
 ARMS = ("sft", "sft_cont", "rft", *RL_ARMS)
+DEFAULT_ARMS = ("sft", "sft_cont", "rft", "grpo", "dr_grpo", "dapo")
 
 
 def train_arm(arm: str, seed: int, sft: Path, args) -> Path:
@@ -95,6 +97,8 @@ def rl_curve(seed: int, arm: str) -> dict:
 
 def run_seed(seed: int, args) -> dict:
     sft = args.sft_runs / f"seed{seed}" / "hf"
+    while not (sft.parent / "metrics.json").exists():  # its SFT run may still be training (seed_spread.py)
+        time.sleep(30)
     row: dict = {"seed": seed}
     for arm in args.arms:
         row[arm] = evaluate_arm(arm, seed, train_arm(arm, seed, sft, args), args)
@@ -103,15 +107,46 @@ def run_seed(seed: int, args) -> dict:
     return row
 
 
+def plot(rows: list[dict], arms: list[str]) -> None:
+    """bench/plots/online_rl/: pass@k of every arm (means over seeds), and the RL arms' response length and
+    reward over steps (means over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mathlit.metrics.plots import plot_vs_k
+
+    folder = ROOT / "bench" / "plots" / "online_rl"
+    folder.mkdir(parents=True, exist_ok=True)
+    ks = sorted(int(k.split("@")[1]) for k in rows[0][arms[0]] if k.startswith("pass@"))
+    curves = {f"{arm} pass": {k: statistics.mean(r[arm][f"pass@{k}"] for r in rows) for k in ks} for arm in arms}
+    plot_vs_k(curves, folder / "pass_at_k.png", f"arith, {len(rows)} seeds: pass@k of each arm (100 problems x 16)")
+    for key, label in (("length", "response tokens (mean of the step's samples)"), ("reward", "mean reward")):
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+        for arm in (a for a in arms if a in RL_ARMS):
+            steps = len(rows[0][arm]["curve"][key])
+            ax.plot(
+                range(steps), [statistics.mean(r[arm]["curve"][key][s] for r in rows) for s in range(steps)], label=arm
+            )
+        ax.set_xlabel("RL step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(folder / f"{key}.png")
+        plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sft-runs", type=Path, required=True, help="bench/seed_spread.py's runs (seed<S>/hf)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 6, 9])
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS)
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps of every trained arm")
-    parser.add_argument("--lr", type=float, default=3e-4, help="the RL arms' learning rate (constant)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="the RL arms' learning rate (constant)")
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--sampled-problems", type=int, default=200)
+    parser.add_argument("--sampled-problems", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side (one thread each)")
     args = parser.parse_args()
 
@@ -126,6 +161,16 @@ def main() -> None:
             summary["arms"][arm] |= {"greedy_vs_sft_cont": statistics.mean(gains), "sd": seed_sd(gains)}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot(rows, args.arms)
+    print("| arm | greedy | pass@1 | pass@16 | maj@16 | correct with a failed calculation |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for arm in args.arms:
+        m = summary["arms"][arm]
+        print(
+            f"| {arm} | {100 * m['greedy']:.1f} | {100 * m['pass@1']:.1f} | {100 * m['pass@16']:.1f} "
+            f"| {100 * m['maj@16']:.1f} | {100 * m['right_for_wrong_reasons']:.2f}% |"
+        )
+    print()
     print("| arm | " + " | ".join(f"seed {row['seed']}" for row in rows) + " | mean | vs sft_cont (paired) |")
     print("|---|" + "---:|" * (len(rows) + 2))
     for arm in args.arms:
