@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 import mathlit.config  # (registers the schema and resolvers before Hydra composes)
 from callbacks.interrupted import Interrupted
 from mathlit.errors import MathlitError
+from mathlit.folder_lock import is_launcher
 
 
 @hydra.main(version_base="1.3", config_path="pkg://mathlit.conf", config_name="config")
@@ -72,6 +73,17 @@ def log_lightning_once() -> None:
         logger.propagate = True
 
 
+def launcher_writes_the_record(argv: list[str]) -> list[str]:
+    """The command line of this process: in a rank other than the launcher's (torchrun, srun, Lightning's DDP
+    children), Hydra writes neither its record of the run (.hydra/) nor a log file: the launcher's are the run's,
+    and two ranks writing one file on a shared disk interleave; this rank logs to its console (srun's output)."""
+    if is_launcher():
+        return argv
+    keys = {arg.split("=", 1)[0] for arg in argv}
+    quiet = {"hydra.output_subdir": "null", "hydra/job_logging": "stdout"}
+    return argv + [f"{key}={value}" for key, value in quiet.items() if key not in keys]
+
+
 def explain_renames(run_and_report):
     """Hydra reports its own errors (`Key 'name' not in 'VerifierConfig'`); an old, renamed key or stage kind,
     on the command line or in a config file, gets one line naming the new name instead."""
@@ -94,4 +106,5 @@ if __name__ == "__main__":
     # Hydra's private error reporter; where a Hydra version lacks it, its own message stands.
     if hasattr(hydra_utils, "run_and_report"):
         hydra_utils.run_and_report = explain_renames(hydra_utils.run_and_report)
+    sys.argv = launcher_writes_the_record(sys.argv)
     main()

@@ -72,3 +72,22 @@ def test_each_process_of_a_two_node_allocation_knows_its_ranks(tmp_path, monkeyp
     assert is_launcher() == (global_rank == 0)  # the one process that locks the run folder
     # its shards of a sampling pass: global_rank, global_rank + 8, ...
     assert Ranks(trainer.global_rank, trainer.world_size).mine((0, 1)) == (global_rank, NODES * PER_NODE)
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "added"),
+    [
+        ({}, ["task=sft"], []),  # the launcher: Hydra writes .hydra/ and the log file
+        ({"RANK": "0", "LOCAL_RANK": "0"}, ["task=sft"], []),  # torchrun's rank 0
+        ({"RANK": "1"}, ["task=sft"], ["hydra.output_subdir=null", "hydra/job_logging=stdout"]),
+        ({"SLURM_PROCID": "3"}, ["hydra.output_subdir=null"], ["hydra/job_logging=stdout"]),  # srun, Lightning
+    ],
+)
+def test_only_the_launcher_writes_hydras_record_and_log(monkeypatch, env, argv, added):
+    from mathlit.__main__ import launcher_writes_the_record
+
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert launcher_writes_the_record(["mathlit", *argv]) == ["mathlit", *argv, *added]

@@ -87,3 +87,57 @@ def test_two_nodes_evaluate_as_one_process(tmp_path, tokenizer):
         assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text()
     one, two = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two"))
     assert one.pop("headline").keys() == two.pop("headline").keys() and one == two
+
+
+AUDIT = """
+import json, os, sys
+
+_busy = []  # the hook's own writes are not recorded (nor re-entered)
+
+def _record(event, args):
+    if _busy:
+        return
+    if event == "open" and isinstance(args[0], (str, bytes)) and args[1] and any(c in str(args[1]) for c in "wax+"):
+        path = os.fsdecode(args[0])
+    elif event in ("os.rename", "os.replace"):
+        path = os.fsdecode(args[1])
+    elif event in ("os.mkdir", "os.remove", "os.rmdir", "shutil.rmtree"):
+        path = os.fsdecode(args[0])
+    else:
+        return
+    _busy.append(1)
+    try:
+        with open(f"{os.environ['WRITES_LOG']}.{os.environ.get('RANK', 'agent')}.{os.getpid()}", "a") as log:
+            log.write(json.dumps([event, os.path.abspath(path)]) + "\\n")
+    finally:
+        _busy.pop()
+
+if "WRITES_LOG" in os.environ:
+    sys.addaudithook(_record)
+"""
+
+
+def test_node_rank_1_writes_nothing_in_the_run_folder_but_its_shards(tmp_path, tokenizer, monkeypatch):
+    """Every file operation of both node agents recorded (a Python audit hook): global rank 1 writes, renames or
+    removes nothing in the run folder but its own sampling shards; run-level files are rank 0's."""
+    from mathlit.models.build import build_model, save_hf
+    from tests.conftest import make_cfg
+
+    folder = save_hf(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, tmp_path / "hf")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(AUDIT)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("WRITES_LOG", str(tmp_path / "writes"))
+    evaluate = ["task=eval", f"model.path={folder}", "eval.n=2", "eval.max_examples=100", "data.arith.num_test=100"]
+    two_nodes(tmp_path / "two", *evaluate, "data.max_test_examples=100", "sampler.max_new_tokens=16")
+    run = str(tmp_path / "two")
+    logs = {path.name: path for path in tmp_path.glob("writes.*")}
+    assert any(name.startswith("writes.0.") for name in logs) and any(name.startswith("writes.1.") for name in logs)
+    rank1 = [json.loads(line) for name, path in logs.items() if name.startswith("writes.1.") for line in path.open()]
+    inside = [(event, path) for event, path in rank1 if path == run or path.startswith(run + os.sep)]
+    shards = [(event, path) for event, path in inside if f"{os.sep}shards{os.sep}" in path]
+    assert shards, inside  # it did sample
+    folders = [(e, p) for e, p in inside if e == "os.mkdir" and (p == run or p.endswith(f"{os.sep}shards"))]
+    assert [(event, path) for event, path in inside if (event, path) not in shards + folders] == []
+    assert (tmp_path / "two" / ".hydra" / "config.yaml").exists() and (tmp_path / "two" / "__main__.log").exists()
