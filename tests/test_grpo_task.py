@@ -226,3 +226,36 @@ def test_a_verifiers_score_joins_the_reward(tmp_path, tokenizer):
         assert 0 < r["reward_terms"]["verifier"] < 1
         assert r["reward"] == pytest.approx(r["reward_terms"]["correct"] + 0.5 * r["reward_terms"]["verifier"])
     assert len({r["reward_terms"]["verifier"] for r in rows}) > 1  # a score per sample
+
+
+def test_slurm_preemption_mid_step_checkpoints_after_the_step_requeues_and_resumes_exactly(tmp_path, monkeypatch):
+    """Under srun, SIGUSR1 (the scheduler's warning) arrives while step 1 samples: the step's update finishes, a
+    checkpoint is saved after it, the job asks to be requeued and stops before export; the requeued run ends
+    bitwise where an uninterrupted run ends."""
+    import signal
+
+    import callbacks.requeue
+    from tests.callbacks.test_requeue import SRUN
+
+    args = [*GRPO, "rl.max_steps=3", "rl.reward.format=0.5"]
+    run_task(make_cfg(*args, run_dir=tmp_path / "whole"))
+    requeues = []
+    monkeypatch.setattr(callbacks.requeue.subprocess, "run", lambda cmd, check: requeues.append(cmd))
+    for key, value in SRUN.items():
+        monkeypatch.setenv(key, value)
+    real = grpo.rollouts
+
+    def warned_at_step_1(policy, model, step, *rest):
+        if step == 1 and not requeues:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return real(policy, model, step, *rest)
+
+    monkeypatch.setattr(grpo, "rollouts", warned_at_step_1)
+    with pytest.raises(SystemExit):
+        run_task(make_cfg(*args, run_dir=tmp_path / "requeued"))
+    assert requeues == [["scontrol", "requeue", "77"]]
+    checkpoint = torch.load(tmp_path / "requeued" / "grpo" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 2 and not (tmp_path / "requeued" / "grpo" / "hf").exists()
+    run_task(make_cfg(*args, run_dir=tmp_path / "requeued"))
+    model = "grpo/hf/model.safetensors"
+    assert (tmp_path / "requeued" / model).read_bytes() == (tmp_path / "whole" / model).read_bytes()
