@@ -32,7 +32,8 @@ def mathlit_grpo(args, out: Path, sampler: str) -> dict:
         f"rl.questions_per_step={args.questions}", f"rl.group_size={args.group}", f"rl.max_new_tokens={args.tokens}",
         f"rl.max_steps={args.steps}", "rl.algorithm=grpo", "rl.temperature=1.0", f"optim.lr={args.lr}",
         "optim.schedule=constant", "optim.warmup_ratio=0", "optim.weight_decay=0", "trainer.progress_bar=false",
-        f"trainer.micro_batch_size={args.questions * args.group}", f"sampler={sampler}", "data.max_test_examples=1",
+        f"trainer.micro_batch_size={args.micro or args.questions * args.group}", f"sampler={sampler}",
+        "data.max_test_examples=1",
         f"hydra.run.dir={out}",
     ]  # fmt: skip
     if sampler == "vllm":
@@ -148,6 +149,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--vllm", action="store_true", help="also mathlit with sampler=vllm")
+    parser.add_argument("--micro", type=int, default=None, help="mathlit's micro-batch (default: the whole batch)")
     args = parser.parse_args()
     out = Path(args.out)
     results = [mathlit_grpo(args, out / "mathlit_hf", "hf"), trl_grpo(args, out / "trl")]
