@@ -12,10 +12,11 @@ steps (--steps) and S x 64 samples drawn (--steps x 8 questions x 8 samples):
 - grpo, dr_grpo, dapo: `task=grpo model.path=SFT rl.algorithm=A`: S steps of 8 questions x 8 samples at T=1.0
             (DAPO's dynamic sampling draws more questions when groups carry no signal: its samples are reported);
 - grpo_calc: GRPO with the calculations reward term (rl.reward.calculations=0.5) beside the answer's.
-Each model is then evaluated the same way: greedy accuracy on the 1,000 held-out problems, and 16 samples at
-T=0.7 on the first --sampled-problems of them (pass@k, maj@k, and the share of correct samples whose
-calculations fail). Runs land in bench/out/grpo_toy/seed<S>/<arm>/ (a finished run is read back, not re-run);
-the table and bench/out/grpo_toy/summary.json report per seed and the paired differences to SFT-continued.
+Each model is then evaluated the same way: greedy accuracy on the 1,000 held-out problems, and for the
+--sampled-arms (SFT, RFT and GRPO by default) 16 samples at T=0.7 on the first --sampled-problems of them (pass@k,
+maj@k, and the share of correct samples whose calculations fail). Runs land in bench/out/grpo_toy/seed<S>/<arm>/
+(a finished run is read back, not re-run); the table and bench/out/grpo_toy/summary.json report per seed and the
+paired differences to SFT-continued; bench/plots/online_rl/ the pass@k, reward and length curves.
 """
 
 import argparse
@@ -66,6 +67,8 @@ def evaluate_arm(arm: str, seed: int, model: Path, args) -> dict:
     folder = OUT / f"seed{seed}" / arm / "eval"
     common = ["task=eval", f"model.path={model}", "sampler=hf", "trainer.progress_bar=false", f"seed={seed}"]
     greedy = json.loads(run_once(folder / "greedy", "metrics.json", [*common, "eval.n=0"]).read_text())
+    if arm not in args.sampled_arms and not (folder / "sampled" / "metrics.json").exists():
+        return {"greedy": greedy["greedy_accuracy"]}
     sampled_settings = [*common, "eval.greedy=false", "eval.n=16", f"eval.max_examples={args.sampled_problems}"]
     sampled_file = run_once(folder / "sampled", "metrics.json", sampled_settings)
     sampled = json.loads(sampled_file.read_text())["sampled"]
@@ -86,8 +89,10 @@ def wrong_calculations(samples: Path) -> float:
 
 def rl_curve(seed: int, arm: str) -> dict:
     """Per RL step: mean reward, response length and samples drawn (from the run's metrics.csv)."""
-    [log] = (OUT / f"seed{seed}" / arm / "grpo" / "logs").rglob("metrics.csv")
-    rows = [r for r in csv.DictReader(log.open()) if r.get("rl/reward_mean")]
+    by_step: dict[int, dict] = {}  # a resumed run logs into a new version: the later one wins
+    for log in sorted((OUT / f"seed{seed}" / arm / "grpo" / "logs").rglob("metrics.csv")):
+        by_step |= {int(r["step"]): r for r in csv.DictReader(log.open()) if r.get("rl/reward_mean")}
+    rows = [by_step[step] for step in sorted(by_step)]
     return {
         "reward": [float(r["rl/reward_mean"]) for r in rows],
         "length": [float(r["rl/response_tokens_mean"]) for r in rows],
@@ -119,8 +124,9 @@ def plot(rows: list[dict], arms: list[str]) -> None:
 
     folder = ROOT / "bench" / "plots" / "online_rl"
     folder.mkdir(parents=True, exist_ok=True)
-    ks = sorted(int(k.split("@")[1]) for k in rows[0][arms[0]] if k.startswith("pass@"))
-    curves = {f"{arm} pass": {k: statistics.mean(r[arm][f"pass@{k}"] for r in rows) for k in ks} for arm in arms}
+    arms_sampled = [arm for arm in arms if all("pass@1" in r[arm] for r in rows)]
+    ks = sorted(int(k.split("@")[1]) for k in rows[0][arms_sampled[0]] if k.startswith("pass@"))
+    curves = {f"{a} pass": {k: statistics.mean(r[a][f"pass@{k}"] for r in rows) for k in ks} for a in arms_sampled}
     plot_vs_k(curves, folder / "pass_at_k.png", f"arith, {len(rows)} seeds: pass@k of each arm (100 problems x 16)")
     for key, label in (("length", "response tokens (mean of the step's samples)"), ("reward", "mean reward")):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
@@ -147,6 +153,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4, help="the RL arms' learning rate (constant)")
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--sampled-problems", type=int, default=100)
+    parser.add_argument("--sampled-arms", nargs="+", default=["sft", "rft", "grpo"], help="arms given pass@k")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side (one thread each)")
     args = parser.parse_args()
 
@@ -154,8 +161,9 @@ def main() -> None:
         rows = list(pool.map(lambda seed: run_seed(seed, args), args.seeds))
     summary = {"args": {k: str(v) for k, v in vars(args).items()}, "seeds": rows, "arms": {}}
     for arm in args.arms:
-        metrics = [k for k in rows[0][arm] if k not in ("curve",)]
-        summary["arms"][arm] = {m: statistics.mean(row[arm][m] for row in rows) for m in metrics}
+        metrics = {k for row in rows for k in row[arm] if k != "curve"}
+        summary["arms"][arm] = {m: statistics.mean(row[arm][m] for row in rows if m in row[arm]) for m in metrics}
+        summary["arms"][arm]["seeds_sampled"] = sum("pass@1" in row[arm] for row in rows)
         if arm != "sft_cont" and "sft_cont" in args.arms:
             gains = [row[arm]["greedy"] - row["sft_cont"]["greedy"] for row in rows]
             summary["arms"][arm] |= {"greedy_vs_sft_cont": statistics.mean(gains), "sd": seed_sd(gains)}
@@ -164,7 +172,7 @@ def main() -> None:
     plot(rows, args.arms)
     print("| arm | greedy | pass@1 | pass@16 | maj@16 | correct with a failed calculation |")
     print("|---|---:|---:|---:|---:|---:|")
-    for arm in args.arms:
+    for arm in (a for a in args.arms if summary["arms"][a]["seeds_sampled"]):
         m = summary["arms"][arm]
         print(
             f"| {arm} | {100 * m['greedy']:.1f} | {100 * m['pass@1']:.1f} | {100 * m['pass@16']:.1f} "
