@@ -6,15 +6,16 @@
 From each seed's default SFT model (bench/out/seed_spread/default/seed<S>/hf), with the same budget of S optimizer
 steps (--steps) and S x 64 samples drawn (--steps x 8 questions x 8 samples):
 - sft:      the SFT model itself (no more training);
-- sft_cont: `task=sft model.path=SFT` for S more steps on the original data (batch 16, the default optimizer);
+- sft_cont: `task=sft model.path=SFT` for S more steps on the original data (batch 16);
 - rft:      `task=rft rft.sft_path=SFT rft.init=sft rft.k=8 rft.max_questions=8S`: 8 paths at T=0.7 for each of
             8S training questions (the same samples drawn), then S steps from the SFT model on original + kept paths;
 - grpo, dr_grpo, dapo: `task=grpo model.path=SFT rl.algorithm=A`: S steps of 8 questions x 8 samples at T=1.0
             (DAPO's dynamic sampling draws more questions when groups carry no signal: its samples are reported);
 - grpo_calc: GRPO with the calculations reward term (rl.reward.calculations=0.5) beside the answer's.
-Each model is then evaluated the same way: greedy accuracy on the 1,000 held-out problems, and for the
---sampled-arms (SFT, RFT and GRPO by default) 16 samples at T=0.7 on the first --sampled-problems of them (pass@k,
-maj@k, and the share of correct samples whose calculations fail). Runs land in bench/out/grpo_toy/seed<S>/<arm>/
+Every trained arm uses the same optimizer: AdamW at a constant --lr (1e-4), no warm-up. Each model is then
+evaluated the same way: greedy accuracy on the 1,000 held-out problems, and for the --sampled-arms (SFT, RFT and
+GRPO by default) 16 samples at T=0.7 on the first --sampled-problems of them (pass@k, maj@k, and the share of
+correct samples whose calculations fail). Runs land in bench/out/grpo_toy/seed<S>/<arm>/
 (a finished run is read back, not re-run); the table and bench/out/grpo_toy/summary.json report per seed and the
 paired differences to SFT-continued; bench/plots/online_rl/ the pass@k, reward and length curves.
 """
@@ -22,6 +23,7 @@ paired differences to SFT-continued; bench/plots/online_rl/ the pass@k, reward a
 import argparse
 import csv
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -42,6 +44,9 @@ def train_arm(arm: str, seed: int, sft: Path, args) -> Path:
     """Train one arm from the seed's SFT model; the saved model folder."""
     run_dir = OUT / f"seed{seed}" / arm
     common = [f"seed={seed}", "data.max_test_examples=1", "trainer.progress_bar=false", "sampler=hf"]
+    # Every trained arm continues a converged model with the same optimizer: a fresh Adam at the SFT recipe's lr
+    # (3e-3) wrecks it within 30 steps (88% -> ~50% greedy), so all take the RL arms' small constant lr.
+    common += [f"optim.lr={args.lr}", "optim.schedule=constant", "optim.warmup_ratio=0"]
     if arm == "sft":
         return sft
     if arm == "sft_cont":
@@ -49,17 +54,25 @@ def train_arm(arm: str, seed: int, sft: Path, args) -> Path:
         return run_dir / "hf"
     if arm == "rft":
         settings = ["task=rft", f"rft.sft_path={sft}", "rft.init=sft", "rft.k=8", f"rft.max_questions={8 * args.steps}"]
+        reuse_samples(run_dir, OUT / f"seed{seed}" / "rft_default_optim")
         run_once(run_dir, "metrics.json", [*settings, f"trainer.max_steps={args.steps}", *common])
         return run_dir / "rft1" / "hf"
     algorithm = "grpo" if arm == "grpo_calc" else arm
     settings = [
         "task=grpo", f"model.path={sft}", f"rl.algorithm={algorithm}", f"rl.max_steps={args.steps}",
         "rl.questions_per_step=8", "rl.group_size=8", f"rl.max_new_tokens={args.max_new_tokens}",
-        f"optim.lr={args.lr}", "optim.schedule=constant", "optim.warmup_ratio=0", "trainer.micro_batch_size=64",
-        *RL_ARMS[arm],
+        "trainer.micro_batch_size=64", *RL_ARMS[arm],
     ]  # fmt: skip
     run_once(run_dir, "metrics.json", [*settings, *common])
     return run_dir / "grpo" / "hf"
+
+
+def reuse_samples(run_dir: Path, earlier: Path) -> None:
+    """An earlier RFT run's sampled paths of the same SFT model (e.g. with another optimizer), copied in before
+    the run: stored samples are reused only for the same weights and settings (mathlit.sampling.records)."""
+    samples, source = run_dir / "rft" / "round1" / "samples", earlier / "rft" / "round1" / "samples"
+    if source.exists() and not samples.exists():
+        shutil.copytree(source, samples)
 
 
 def evaluate_arm(arm: str, seed: int, model: Path, args) -> dict:
@@ -150,7 +163,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 6, 9])
     parser.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS)
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps of every trained arm")
-    parser.add_argument("--lr", type=float, default=1e-4, help="the RL arms' learning rate (constant)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="every trained arm's learning rate (constant)")
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--sampled-problems", type=int, default=100)
     parser.add_argument("--sampled-arms", nargs="+", default=["sft", "rft", "grpo"], help="arms given pass@k")
