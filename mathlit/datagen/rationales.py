@@ -23,6 +23,23 @@ from mathlit.io import write_jsonl
 from mathlit.sampling.policy import Policy
 
 
+def check_rationales(cfg: DictConfig) -> None:
+    """Before any sampling: a generative verifier's settings hold together (template, head, loss, teacher)."""
+    v = cfg.verifier
+    if v.objective != "generative":
+        return
+    check_template_parts(v.generative_template)
+    if v.head != "token" or v.loss != "pointwise":
+        raise ConfigError(
+            "verifier.objective=generative trains the LM's verdict words: set verifier.head=token, verifier=pointwise"
+        )
+    if v.rationale == "teacher" and not v.teacher_path and v.teacher_sampler.get("name") != "openai":
+        raise ConfigError(
+            "verifier.rationale=teacher needs a teacher: verifier.teacher_path (a model folder) or a server, "
+            "'+verifier.teacher_sampler={name:openai,base_url:URL,served_model:NAME}'"
+        )
+
+
 def teacher_policy(cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> Policy:
     """The teacher's Policy: verifier.teacher_path with sampler.* (and verifier.teacher_sampler's overrides), or
     the server that verifier.teacher_sampler names (counting tokens with `tokenizer`)."""
@@ -30,11 +47,7 @@ def teacher_policy(cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> Polic
     teacher_cfg = OmegaConf.merge(cfg, {"sampler": v.teacher_sampler})
     if v.teacher_path:
         return Policy(teacher_cfg, AutoTokenizer.from_pretrained(v.teacher_path), folder=v.teacher_path)
-    if teacher_cfg.sampler.name != "openai":
-        raise ConfigError(
-            "verifier.rationale=teacher needs a teacher: verifier.teacher_path (a model folder) or a server, "
-            "'+verifier.teacher_sampler={name:openai,base_url:URL,served_model:NAME}'"
-        )
+    check_rationales(cfg)  # a teacher is named
     return Policy(teacher_cfg, tokenizer)
 
 

@@ -27,7 +27,7 @@ from transformers import PreTrainedTokenizerBase
 from mathlit.data.formats import Example
 from mathlit.data.splits import Splits, load_splits
 from mathlit.data.verifier import verifier_prompt_template
-from mathlit.datagen.rationales import teacher_checks
+from mathlit.datagen.rationales import check_rationales, teacher_checks
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
@@ -69,6 +69,7 @@ class Trained(NamedTuple):
 def check(cfg: DictConfig) -> None:
     check_training(cfg)
     check_process_labels(cfg.verifier)
+    check_rationales(cfg)
     kinds = [s.kind for s in cfg.multitask.stages]
     if not kinds or kinds[0] != "generator":
         raise ConfigError(f"multitask.stages must start with generator, got {[str(k) for k in kinds]}")

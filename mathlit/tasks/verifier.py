@@ -24,7 +24,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from mathlit.data.splits import Splits, load_splits
-from mathlit.datagen.rationales import teacher_checks
+from mathlit.datagen.rationales import check_rationales, teacher_checks
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.evaluation import evaluate, table
@@ -49,6 +49,7 @@ class Trained(NamedTuple):
 def check(cfg: DictConfig) -> None:
     check_training(cfg)
     check_process_labels(cfg.verifier)
+    check_rationales(cfg)
 
 
 def train(cfg: DictConfig) -> Trained:

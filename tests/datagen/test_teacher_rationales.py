@@ -11,7 +11,7 @@ import pytest
 from mathlit.data.example import Example
 from mathlit.data.splits import Splits
 from mathlit.data.verifier import attach_rationales, make_candidates
-from mathlit.datagen.rationales import teacher_checks
+from mathlit.datagen.rationales import check_rationales, teacher_checks
 from mathlit.errors import ConfigError
 from mathlit.sampling.records import stored_source
 from mathlit.tasks import run_task
@@ -90,6 +90,21 @@ def test_a_teacher_is_a_model_folder_or_a_server(tmp_path, tokenizer):
     cfg = make_cfg("verifier.objective=generative", "verifier.rationale=teacher")
     with pytest.raises(ConfigError, match="verifier.teacher_path"):
         teacher_checks(cfg, tokenizer, RECORDS, VAL, Splits([QUESTION], [HELD_OUT], [], {}), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["verifier.rationale=teacher"], "needs a teacher"),
+        (["verifier.head=scalar"], "verifier.head=token"),
+        (["verifier=pairwise"], "verifier=pointwise"),
+        (["verifier.generative_template='{question} {solution}'"], "verifier.generative_template"),
+    ],
+)
+def test_task_verifier_refuses_a_generative_setting_that_cannot_work_before_sampling(overrides, message):
+    cfg = make_cfg("task=verifier", "verifier.objective=generative", *overrides)
+    with pytest.raises(ConfigError, match=message):
+        check_rationales(cfg)
 
 
 def test_task_verifier_trains_a_generative_verifier_on_a_teachers_checks(tmp_path, teacher):
