@@ -68,6 +68,33 @@ def repeats(qids: list[str], scores: list[float], labels: list[bool], texts: lis
     return {"questions": len(mixed)} | {key: statistics.mean(values) for key, values in profile.items()}
 
 
+def check_fidelity(run_dir: Path) -> dict | None:
+    """A generative verifier's own checks of the distinct test samples against the calculator's (None for other
+    objectives): the share written exactly as candidate_rationale builds it, and how often a check says a
+    calculation is wrong ("wrong" or "but ... is written") for samples with a slip and for sound ones."""
+    from mathlit.answers.calculator import calculations_hold
+    from mathlit.data.rationales import candidate_rationale, check_prompt, check_template_parts, split_verdict
+
+    path = run_dir / "test/checks/samples.jsonl"
+    if not path.exists():
+        return None
+    spec = json.loads((run_dir / "verifier/hf/verifier.json").read_text())
+    template, stem = spec["prompt_template"], check_template_parts(spec["prompt_template"])[1]
+    samples = map(json.loads, open(run_dir / "test/sampled/samples.jsonl"))
+    solution = {str(check_prompt(template, r["question"], r["completion"])): r["completion"] for r in samples}
+    counts = {"checks": 0, "exact": 0, "slips": 0, "slips_flagged": 0, "sound": 0, "sound_flagged": 0}
+    for row in map(json.loads, open(path)):
+        text = solution[row["question"]]
+        written = split_verdict(row["completion"], stem, spec["yes_word"], spec["no_word"])[0]
+        flagged = " wrong" in written or ", but " in written
+        kind = "sound" if calculations_hold(text) else "slips"
+        counts["checks"] += 1
+        counts["exact"] += written.strip() == candidate_rationale(text).strip()
+        counts[kind] += 1
+        counts[f"{kind}_flagged"] += flagged
+    return counts
+
+
 def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str], tag: str) -> dict:
     run_dir, source = OUT / (f"{objective}_{tag}" if tag else objective) / f"seed{seed}", OUT / first / f"seed{seed}"
     if run_dir != source:  # an arm without the untagged first run's samples draws its own
@@ -99,6 +126,7 @@ def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, ove
         ranking = test_scores(run_dir, scored)
         row[f"auroc_{scorer}"], row[f"within_auroc_{scorer}"] = ranking["auroc"], ranking["within_auroc"]
         row[f"repeats_{scorer}"] = ranking["repeats"]
+    row["checks"] = check_fidelity(run_dir)
     return row
 
 
@@ -173,6 +201,13 @@ def main() -> None:
                 f"{objective}: {a} - {b}: "
                 + ", ".join(f"{g:+.1f}" for g in gaps)
                 + f" (mean {statistics.mean(gaps):+.1f})"
+            )
+    for row in rows:
+        if c := row["checks"]:
+            print(
+                f"{row['objective']} seed {row['seed']}: {c['checks']} checks written, {c['exact'] / c['checks']:.1%} "
+                f"as the calculator builds them; a slip flagged in {c['slips_flagged']}/{c['slips']} samples with one, "
+                f"in {c['sound_flagged']}/{c['sound']} sound ones"
             )
     for row in rows:
         r = row["repeats_verifier"]
