@@ -86,10 +86,11 @@ def check_fidelity(run_dir: Path) -> dict | None:
     for row in map(json.loads, open(path)):
         text = solution[row["question"]]
         written = split_verdict(row["completion"], stem, spec["yes_word"], spec["no_word"])[0]
-        flagged = " wrong" in written or ", but " in written
+        flagged = any(word in written for word in ("wrong", ", but ", " is not the last result"))
         kind = "sound" if calculations_hold(text) else "slips"
         counts["checks"] += 1
-        counts["exact"] += written.strip() == candidate_rationale(text).strip()
+        built = candidate_rationale(text, style=spec.get("rationale_style", "restate"))
+        counts["exact"] += written.strip() == built.strip()
         counts[kind] += 1
         counts[f"{kind}_flagged"] += flagged
     return counts

@@ -161,6 +161,11 @@ class RationaleSource(StrEnum):
     none = "none"  # no rationale: the verdict follows the solution directly
 
 
+class RationaleStyle(StrEnum):
+    restate = "restate"  # "53-37=17 wrong, it is 16": the claim, the judgement, the true result
+    recompute = "recompute"  # "53-37=16, it says 17: wrong": the true result first, then the claim and the judgement
+
+
 class TokenScore(StrEnum):
     last = "last"
     mean = "mean"
@@ -519,6 +524,7 @@ class VerifierConfig:
     # {rationale} prompts the check, the text after it leads to the verdict word
     generative_template: str = MISSING
     rationale: RationaleSource = MISSING  # generative: where training rationales come from
+    rationale_style: RationaleStyle = MISSING  # rationale=candidate: restate | recompute
     rationales: int = MISSING  # generative: rationales sampled per solution at scoring, their verdicts averaged
     rationale_temperature: float = MISSING  # generative: sampling temperature of the scoring rationales
     rationale_max_new_tokens: int = MISSING  # generative: tokens per rationale at most (scoring and teacher)

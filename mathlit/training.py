@@ -162,8 +162,8 @@ def verifier_parts(
         encode = encoder.candidates
     val = make_candidates(val_records, splits.val, balance=False, include_reference=False, seed=cfg.seed)
     if v.objective == "generative":
-        train = attach_rationales(train, v.rationale, teacher)
-        val = attach_rationales(val, v.rationale, teacher, training=False)
+        train = attach_rationales(train, v.rationale, teacher, style=v.rationale_style)
+        val = attach_rationales(val, v.rationale, teacher, training=False, style=v.rationale_style)
     if len(train) < cfg.trainer.global_batch_size:
         raise ConfigError(
             f"only {len(train)} verifier training items (verifier.loss={v.loss}); sample more "

@@ -229,6 +229,7 @@ def test_a_generative_verifier_writes_its_checks_to_score_the_reward(tmp_path, t
         yes_word=v.yes_word,
         no_word=v.no_word,
         rationale="candidate",
+        rationale_style="restate",
     )
     args = [*GRPO, f"model.path={folder}", f"rl.reward_model={folder}", "rl.reward.verifier=0.5", "rl.max_steps=1"]
     run_task(make_cfg(*args, "verifier.rationale_max_new_tokens=8", run_dir=tmp_path / "run"))

@@ -212,11 +212,13 @@ def test_process_labels_by_rollouts_sample_each_wrong_prefix_and_train(tmp_path)
 
 
 def test_generative_verifier_trains_writes_its_checks_and_reranks(tmp_path):
-    checks = ["verifier.objective=generative", "verifier.rationale_max_new_tokens=24"]
+    checks = ["verifier.objective=generative", "verifier.rationale_style=recompute"]
+    checks.append("verifier.rationale_max_new_tokens=24")
     run_task(make_cfg("task=verifier", *SMALL, *checks, run_dir=tmp_path))
     folder = tmp_path / "verifier" / "hf"
     spec = json.loads((folder / "verifier.json").read_text())
     assert spec["objective"] == "generative" and spec["rationale"] == "candidate"
+    assert spec["rationale_style"] == "recompute"
     assert "{rationale}" in spec["prompt_template"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert_rerank_summary(metrics["rerank"], problems=8, n=4)

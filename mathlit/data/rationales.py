@@ -65,9 +65,9 @@ def _number(value: Fraction) -> str:
     return f"{float(value):.4f}".rstrip("0").rstrip(".")
 
 
-def _check(calc: Calculation) -> str:
-    """One calculation restated and recomputed: "8+5=13 correct", "53-37=17 wrong, it is 16", a copy slip
-    "53-37=16 correct, but 17 is written"."""
+def _restated(calc: Calculation) -> str:
+    """restate: one calculation restated, then judged and recomputed: "8+5=13 correct", "53-37=17 wrong, it is
+    16", a copy slip "53-37=16 correct, but 17 is written"."""
     said = f"{calc.lhs}={calc.rhs}"
     if calc.value is None:
         return f"{said} cannot be computed"
@@ -78,20 +78,45 @@ def _check(calc: Calculation) -> str:
     return f"{said} correct"
 
 
-def candidate_rationale(solution: str, domain: str = "gsm8k") -> str:
-    """A check of the solution built from its annotations: each calculation recomputed, then the final answer
-    compared with the last calculation's true result. Starts with a space, one line."""
-    found = calculations(solution)
-    parts = [_check(c) for c in found] or ["no calculations to check"]
-    answer = extract_answer(solution, domain).answer
+def _recomputed(calc: Calculation) -> str:
+    """recompute: the result computed first, then what the solution says, then the judgement: "8+5=13, it says
+    13: correct", "53-37=16, it says 17: wrong", a copy slip "53-37=16, it says 16 then 17: wrong"."""
+    if calc.value is None:
+        return f"{calc.lhs}={calc.rhs} cannot be computed"
+    says = calc.rhs
+    copied = (
+        calc.written_value is not None and calc.claimed is not None and abs(calc.written_value - calc.claimed) < 1e-3
+    )
+    if calc.written is not None and not copied:
+        says += f" then {calc.written}"  # a copy slip: the number after the annotation is not its result
+    return f"{calc.lhs}={_number(calc.value)}, it says {says}: {'correct' if calc.holds else 'wrong'}"
+
+
+def _answer_check(answer: str | None, last: Fraction | None, style: str) -> str:
+    """The final answer against the last calculation's true result (None: no calculations)."""
     if answer is None:
-        parts.append("no final answer is given")
-    elif found and found[-1].value is not None:
-        given, last = evaluate(answer.replace(",", "")), found[-1].value
-        if given is not None and abs(given - last) < 1e-3:
-            parts.append(f"the answer {answer} is the last result")
-        else:
-            parts.append(f"the answer {answer} is not the last result {_number(last)}")
-    else:
-        parts.append(f"the answer is {answer}")
+        return "no final answer is given"
+    if last is None:
+        return f"the answer is {answer}"
+    given = evaluate(answer.replace(",", ""))
+    holds = given is not None and abs(given - last) < 1e-3
+    if style == "recompute":
+        return f"the last result is {_number(last)}, the answer is {answer}: {'correct' if holds else 'wrong'}"
+    return (
+        f"the answer {answer} is the last result"
+        if holds
+        else f"the answer {answer} is not the last result {_number(last)}"
+    )
+
+
+def candidate_rationale(solution: str, domain: str = "gsm8k", style: str = "restate") -> str:
+    """A check of the solution built from its annotations by exact arithmetic (verifier.rationale_style): each
+    calculation judged, then the final answer compared with the last calculation's true result. restate writes
+    the solution's claim before judging it; recompute writes the true result first, as a generator would compute
+    it, then the claim. Starts with a space, one line."""
+    found = calculations(solution)
+    check = _recomputed if style == "recompute" else _restated
+    parts = [check(c) for c in found] or ["no calculations to check"]
+    last = found[-1].value if found else None
+    parts.append(_answer_check(extract_answer(solution, domain).answer, last, style))
     return " " + ". ".join(parts) + "."

@@ -152,14 +152,20 @@ TeacherChecks = Mapping[tuple[str, str], list[tuple[str, bool | None]]]
 
 
 def attach_rationales(
-    items: list[Candidate], source: str, teacher: TeacherChecks | None = None, *, training: bool = True
+    items: list[Candidate],
+    source: str,
+    teacher: TeacherChecks | None = None,
+    *,
+    training: bool = True,
+    style: str = "restate",
 ) -> list[Candidate]:
     """Each candidate with its check (verifier.rationale): built from its annotations (candidate), none (the
     direct verdict) or a teacher's. A training candidate keeps the teacher's first check whose verdict is its
     label (GenRM's filter) and is dropped without one; a validation candidate takes the first readable check
-    whatever its verdict (else the first written), since its label must not choose it."""
+    whatever its verdict (else the first written), since its label must not choose it. `style`: how a
+    candidate's own check is written (verifier.rationale_style)."""
     if source == "candidate":
-        return [replace(c, rationale=candidate_rationale(c.solution, c.domain)) for c in items]
+        return [replace(c, rationale=candidate_rationale(c.solution, c.domain, style)) for c in items]
     if source == "none":
         return [replace(c, rationale="") for c in items]
     out = []

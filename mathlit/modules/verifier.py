@@ -197,6 +197,7 @@ def write_verifier_spec(
     yes_word: str,
     no_word: str,
     rationale: str,
+    rationale_style: str,
 ) -> None:
     """verifier.json: how a `Scorer` reads the folder, as its training scored it (objective=generative: it
     writes a check before its verdict unless rationale=none)."""
@@ -210,6 +211,7 @@ def write_verifier_spec(
             "yes_word": yes_word,
             "no_word": no_word,
             "rationale": rationale,
+            "rationale_style": rationale_style,
         },
     )
 
@@ -226,6 +228,7 @@ def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
         yes_word=c.yes_word,
         no_word=c.no_word,
         rationale=c.rationale,
+        rationale_style=c.rationale_style,
     )
     if module.head is not None:
         head = {k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()}

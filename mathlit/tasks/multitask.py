@@ -53,6 +53,7 @@ def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
         yes_word=cfg.verifier.yes_word,
         no_word=cfg.verifier.no_word,
         rationale=cfg.verifier.rationale,
+        rationale_style=cfg.verifier.rationale_style,
     )
 
 

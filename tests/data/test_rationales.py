@@ -44,6 +44,29 @@ def test_a_candidate_rationale_recomputes_each_calculation_then_checks_the_answe
     assert candidate_rationale(solution) == check
 
 
+@pytest.mark.parametrize(
+    ("solution", "check"),
+    [
+        (
+            "She has 8+5=<<8+5=13>>13 apples.\n#### 13",
+            " 8+5=13, it says 13: correct. the last result is 13, the answer is 13: correct.",
+        ),
+        (
+            "He has 53-37=<<53-37=17>>17 left.\nThen 17+5=<<17+5=22>>22.\n#### 22",
+            " 53-37=16, it says 17: wrong. 17+5=22, it says 22: correct."
+            " the last result is 22, the answer is 22: correct.",
+        ),
+        (
+            "He has 53-37=<<53-37=16>>17 left.\n#### 17",
+            " 53-37=16, it says 16 then 17: wrong. the last result is 16, the answer is 17: wrong.",
+        ),
+        ("She has 8 and 5 more, so 13 apples.\n#### 13", " no calculations to check. the answer is 13."),
+    ],
+)
+def test_a_recomputed_rationale_writes_the_true_result_before_the_claim(solution, check):
+    assert candidate_rationale(solution, style="recompute") == check
+
+
 def test_a_math_solution_without_annotations_is_checked_for_its_boxed_answer():
     assert candidate_rationale("So $x=\\boxed{3}$.", "math") == " no calculations to check. the answer is 3."
     assert candidate_rationale("So x is three.", "math") == " no calculations to check. no final answer is given."
@@ -81,6 +104,8 @@ def test_rationales_attach_from_the_candidate_none_or_a_teacher_whose_verdict_is
     good, bad = candidates()
     built = attach_rationales([good, bad], "candidate")
     assert [c.rationale for c in built] == [candidate_rationale(good.solution), candidate_rationale(bad.solution)]
+    recomputed = attach_rationales([bad], "candidate", style="recompute")
+    assert recomputed[0].rationale == candidate_rationale(bad.solution, style="recompute")
     assert [c.rationale for c in attach_rationales([good, bad], "none")] == ["", ""]
     teacher = {
         (good.question, good.solution): [(" says wrong", False), (" says right", True)],
