@@ -4,6 +4,8 @@
     python bench/verifier_toy.py --generators bench/out/seed_spread/bs16_1600 --seeds 1 2 3 \
         --objectives last_token token_level process                        # ~10 min a seed, then ~4 min an arm
     python bench/verifier_toy.py optim.lr=3e-4 --generators ... --objectives last_token --tag lr3e-4   # an ablation
+    python bench/verifier_toy.py --generators bench/out/seed_spread/default --objectives generative   # GenRM
+    python bench/verifier_toy.py verifier.rationale=none --generators ... --objectives generative --tag direct
 
 Each (seed, objective) runs `python -m mathlit task=verifier verifier.objective=<objective>` into
 bench/out/verifier_toy/<objective>/seed<S>/ with that seed's finished SFT run as the generator. The first
@@ -11,8 +13,9 @@ objective samples the candidates (verifier.samples_per_question per training and
 test solutions (greedy and eval.n samples); the other objectives reuse them (copied: stored samples are reused
 only for the same weights and settings, see mathlit.sampling.records), so every arm re-ranks the same samples.
 A finished run is read back, not re-run. Reports per seed and as mean ± sd: greedy, maj@N, pass@N, best-of-N,
-weighted vote and cluster re-ranking by the trained verifier and by the generator's likelihood, and both
-scores' AUROC on the test samples; bench/out/verifier_toy/summary.json.
+weighted vote and cluster re-ranking by the trained verifier, by the generator's likelihood and by the
+calculator's check (its weighted vote is "the calculator's vote"), and the scores' AUROC on the test samples,
+pooled and within a question; bench/out/verifier_toy/summary.json.
 """
 
 import argparse
@@ -65,6 +68,34 @@ def repeats(qids: list[str], scores: list[float], labels: list[bool], texts: lis
     return {"questions": len(mixed)} | {key: statistics.mean(values) for key, values in profile.items()}
 
 
+def check_fidelity(run_dir: Path) -> dict | None:
+    """A generative verifier's own checks of the distinct test samples against the calculator's (None for other
+    objectives): the share written exactly as candidate_rationale builds it, and how often a check says a
+    calculation is wrong ("wrong" or "but ... is written") for samples with a slip and for sound ones."""
+    from mathlit.answers.calculator import calculations_hold
+    from mathlit.data.rationales import candidate_rationale, check_prompt, check_template_parts, split_verdict
+
+    path = run_dir / "test/checks/samples.jsonl"
+    if not path.exists():
+        return None
+    spec = json.loads((run_dir / "verifier/hf/verifier.json").read_text())
+    template, stem = spec["prompt_template"], check_template_parts(spec["prompt_template"])[1]
+    samples = map(json.loads, open(run_dir / "test/sampled/samples.jsonl"))
+    solution = {str(check_prompt(template, r["question"], r["completion"])): r["completion"] for r in samples}
+    counts = {"checks": 0, "exact": 0, "slips": 0, "slips_flagged": 0, "sound": 0, "sound_flagged": 0}
+    for row in map(json.loads, open(path)):
+        text = solution[row["question"]]
+        written = split_verdict(row["completion"], stem, spec["yes_word"], spec["no_word"])[0]
+        flagged = any(word in written for word in ("wrong", ", but ", " is not the last result"))
+        kind = "sound" if calculations_hold(text) else "slips"
+        counts["checks"] += 1
+        built = candidate_rationale(text, style=spec.get("rationale_style", "restate"))
+        counts["exact"] += written.strip() == built.strip()
+        counts[kind] += 1
+        counts[f"{kind}_flagged"] += flagged
+    return counts
+
+
 def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, overrides: list[str], tag: str) -> dict:
     run_dir, source = OUT / (f"{objective}_{tag}" if tag else objective) / f"seed{seed}", OUT / first / f"seed{seed}"
     if run_dir != source:  # an arm without the untagged first run's samples draws its own
@@ -86,10 +117,17 @@ def run_arm(seed: int, objective: str, first: str, generators: Path, n: int, ove
     row |= {"maj": trained[f"maj@{n}"], "pass": trained[f"pass@{n}"]}
     row |= {f"verifier_{m}": trained[f"{m}@{n}"] for m in SELECTIONS}
     row |= {f"likelihood_{m}": likelihood[f"{m}@{n}"] for m in SELECTIONS}
-    for scorer, scored in (("verifier", "scored.jsonl"), ("likelihood", "likelihood/scored.jsonl")):
+    row |= {f"calculations_{m}": metrics["rerank_calculations"][f"{m}@{n}"] for m in SELECTIONS}
+    scorers = (
+        ("verifier", "scored.jsonl"),
+        ("likelihood", "likelihood/scored.jsonl"),
+        ("calculations", "calculations/scored.jsonl"),
+    )
+    for scorer, scored in scorers:
         ranking = test_scores(run_dir, scored)
         row[f"auroc_{scorer}"], row[f"within_auroc_{scorer}"] = ranking["auroc"], ranking["within_auroc"]
         row[f"repeats_{scorer}"] = ranking["repeats"]
+    row["checks"] = check_fidelity(run_dir)
     return row
 
 
@@ -102,6 +140,7 @@ COLUMNS = (
     "verifier_best_of",
     "verifier_weighted",
     "verifier_cluster",
+    "calculations_weighted",
 )
 
 
@@ -128,7 +167,13 @@ def main() -> None:
     summary = {"n": args.n, "overrides": args.overrides, "tag": args.tag, "rows": rows}
     (OUT / f"summary{'_' + args.tag if args.tag else ''}.json").write_text(json.dumps(summary, indent=2))
 
-    aurocs = ("auroc_verifier", "auroc_likelihood", "within_auroc_verifier", "within_auroc_likelihood")
+    aurocs = (
+        "auroc_verifier",
+        "auroc_likelihood",
+        "within_auroc_verifier",
+        "within_auroc_likelihood",
+        "within_auroc_calculations",
+    )
     print("| objective | seed | " + " | ".join(COLUMNS + aurocs) + " |")
     print("|---|---:" + "|---:" * (len(COLUMNS) + len(aurocs)) + "|")
     for row in rows:
@@ -147,14 +192,23 @@ def main() -> None:
         arm = [row for row in rows if row["objective"] == objective]
         for a, b in (
             ("verifier_best_of", "maj"),
+            ("verifier_weighted", "maj"),
             ("verifier_cluster", "maj"),
             ("verifier_best_of", "likelihood_best_of"),
+            ("calculations_weighted", "maj"),
         ):
             gaps = [100 * (row[a] - row[b]) for row in arm]
             print(
                 f"{objective}: {a} - {b}: "
                 + ", ".join(f"{g:+.1f}" for g in gaps)
                 + f" (mean {statistics.mean(gaps):+.1f})"
+            )
+    for row in rows:
+        if c := row["checks"]:
+            print(
+                f"{row['objective']} seed {row['seed']}: {c['checks']} checks written, {c['exact'] / c['checks']:.1%} "
+                f"as the calculator builds them; a slip flagged in {c['slips_flagged']}/{c['slips']} samples with one, "
+                f"in {c['sound_flagged']}/{c['sound']} sound ones"
             )
     for row in rows:
         r = row["repeats_verifier"]

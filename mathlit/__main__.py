@@ -74,12 +74,13 @@ def log_lightning_once() -> None:
 
 
 def launcher_writes_the_record(argv: list[str]) -> list[str]:
-    """The command line of this process: in a rank other than the launcher's (torchrun, srun, Lightning's DDP
-    children), Hydra writes neither its record of the run (.hydra/) nor a log file: the launcher's are the run's,
-    and two ranks writing one file on a shared disk interleave; this rank logs to its console (srun's output)."""
-    if is_launcher():
-        return argv
+    """The command line of this process: in a rank other than the launcher's (torchrun, srun), Hydra writes
+    neither its record of the run (.hydra/) nor a log file: the launcher's are the run's, and two ranks writing one
+    file on a shared disk interleave; this rank logs to its console (srun's output). Lightning's own DDP children
+    come with `hydra.output_subdir=null` and a log of their own (train_ddp_process_<rank>.log)."""
     keys = {arg.split("=", 1)[0] for arg in argv}
+    if is_launcher() or "hydra.job.name" in keys:  # Lightning's DDP children: their own log, no record, already
+        return argv
     quiet = {"hydra.output_subdir": "null", "hydra/job_logging": "stdout"}
     return argv + [f"{key}={value}" for key, value in quiet.items() if key not in keys]
 

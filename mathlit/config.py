@@ -152,6 +152,18 @@ class VerifierObjective(StrEnum):
     last_token = "last_token"  # one prediction, at the end of the evaluation prompt (Liu et al. 2023)
     token_level = "token_level"  # the outcome label at every solution token too (Cobbe et al. 2021)
     process = "process"  # step labels: steps from the first wrong calculation on are labelled incorrect
+    generative = "generative"  # an LM writes a check of the solution, then its verdict (GenRM, Zhang et al. 2024)
+
+
+class RationaleSource(StrEnum):
+    candidate = "candidate"  # built from the candidate's <<a op b = c>> annotations by exact arithmetic
+    teacher = "teacher"  # sampled from a teacher (a model folder or a server), kept where its verdict is the label
+    none = "none"  # no rationale: the verdict follows the solution directly
+
+
+class RationaleStyle(StrEnum):
+    restate = "restate"  # "53-37=17 wrong, it is 16": the claim, the judgement, the true result
+    recompute = "recompute"  # "53-37=16, it says 17: wrong": the true result first, then the claim and the judgement
 
 
 class TokenScore(StrEnum):
@@ -483,7 +495,8 @@ class VerifierConfig:
     # pointwise (cross-entropy on correct/incorrect) | pairwise (correct vs incorrect); the group verifier=X sets it
     loss: VerifierLoss = MISSING
     head: VerifierHead = MISSING  # token: the LM's own logits of yes_word vs no_word | scalar: a linear head
-    objective: VerifierObjective = MISSING  # where the label is predicted: last_token | token_level | process
+    # where the label is predicted: last_token | token_level | process | generative
+    objective: VerifierObjective = MISSING
     token_score: TokenScore = MISSING  # a solution's score from its per-token scores: last | mean | min
     process_labels: ProcessLabels = MISSING  # process: annotations (free) | rollouts (Math-Shepherd)
     rollouts: int = MISSING  # process_labels=rollouts: completions sampled from each step prefix
@@ -507,6 +520,18 @@ class VerifierConfig:
     include_reference: bool = MISSING  # reference solutions join as correct candidates
     max_pairs_per_question: int = MISSING  # pairwise: at most this many (correct, incorrect) pairs per question
     max_steps: int | None = MISSING  # optimizer steps of the verifier stage (null: trainer.max_steps)
+    # objective=generative: {question}, {solution}, {rationale} ({prompt} as in prompt_template); the text up to
+    # {rationale} prompts the check, the text after it leads to the verdict word
+    generative_template: str = MISSING
+    rationale: RationaleSource = MISSING  # generative: where training rationales come from
+    rationale_style: RationaleStyle = MISSING  # rationale=candidate: restate | recompute
+    rationales: int = MISSING  # generative: rationales sampled per solution at scoring, their verdicts averaged
+    rationale_temperature: float = MISSING  # generative: sampling temperature of the scoring rationales
+    rationale_max_new_tokens: int = MISSING  # generative: tokens per rationale at most (scoring and teacher)
+    teacher_path: str | None = MISSING  # rationale=teacher: a model folder sampled with sampler.*
+    teacher_sampler: dict[str, Any] = MISSING  # rationale=teacher: overrides of sampler.* for the teacher
+    teacher_template: str = MISSING  # rationale=teacher: the teacher's prompt, {question} and {solution}
+    teacher_samples: int = MISSING  # rationale=teacher: rationales sampled per candidate (the first right one kept)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """What scores each of N samples before best-of-N, the weighted vote and cluster re-ranking (eval.rerank).
 
-- `TrainedVerifier(folder)`: p(correct) by a verifier mathlit trained (task=verifier, multitask);
+- `TrainedVerifier(folder)`: p(correct) by a verifier mathlit trained (task=verifier, multitask); a generative
+  one writes its checks first, with the run's sampler (`cfg`), kept in `checks_dir`;
 - `Likelihood(generator)`: the geometric-mean token probability of each completion under the model that wrote
   it; no training at all, so a verifier that does not beat it has learnt nothing the generator knew;
 - `CalculatorCheck()`: 1 when every <<a op b = c>> annotation holds (a solution without any passes), else
@@ -11,6 +12,8 @@ Each says which fields of a samples row it reads (`fields`), so a user's samples
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from omegaconf import DictConfig
 
 from mathlit.answers.calculator import calculations_hold
 from mathlit.errors import ConfigError
@@ -53,6 +56,8 @@ class Likelihood:
 @dataclass(frozen=True)
 class TrainedVerifier:
     folder: Path
+    cfg: DictConfig | None = None  # the run's: a generative verifier samples its checks with its sampler
+    checks_dir: Path | None = None  # where a generative verifier's checks are stored (resumable shards)
     fields: tuple[str, ...] = ("question",)
 
     @property
@@ -62,12 +67,20 @@ class TrainedVerifier:
     def score(self, records: list[dict]) -> list[float]:
         from mathlit.modules.verifier import Scorer
 
-        return Scorer(self.folder).score([(r["question"], r["completion"]) for r in records])
+        scorer = Scorer(self.folder, cfg=self.cfg)
+        scores = scorer.score([(r["question"], r["completion"]) for r in records], self.checks_dir)
+        scorer.close()
+        return scores
 
 
-def reranker(value: str | Path | None, generator: str | Path | None) -> Reranker | None:
+def reranker(
+    value: str | Path | None,
+    generator: str | Path | None,
+    cfg: DictConfig | None = None,
+    checks_dir: Path | None = None,
+) -> Reranker | None:
     """eval.rerank as a re-ranker: a verifier folder, likelihood (of `generator`, the model that wrote the
-    samples) or calculations; None: none."""
+    samples) or calculations; None: none. `cfg` and `checks_dir`: see TrainedVerifier."""
     if value is None:
         return None
     if str(value) == "calculations":
@@ -76,7 +89,7 @@ def reranker(value: str | Path | None, generator: str | Path | None) -> Reranker
         return Likelihood(Path(generator) if generator is not None else None)
     if not (Path(value) / "config.json").exists():
         raise ConfigError(f"{value}: not a saved model folder (set by eval.rerank)")
-    return TrainedVerifier(Path(value))
+    return TrainedVerifier(Path(value), cfg, checks_dir)
 
 
 def baselines(chosen: Reranker, generator: str | Path | None) -> list[Reranker]:

@@ -22,7 +22,13 @@ from mathlit.checkpoints import VerifiedCheckpointIO, resumable
 from mathlit.config import LoggerConfig, TrainerConfig
 from mathlit.data.datamodule import MathDataModule
 from mathlit.data.splits import Splits
-from mathlit.data.verifier import VerifierEncoder, make_candidates, make_pairs, verifier_prompt_template
+from mathlit.data.verifier import (
+    VerifierEncoder,
+    attach_rationales,
+    make_candidates,
+    make_pairs,
+    verifier_prompt_template,
+)
 from mathlit.errors import ConfigError
 from mathlit.io import atomic_folder
 from mathlit.loggers import build_loggers
@@ -125,14 +131,20 @@ def datamodule(cfg: DictConfig, tokenizer, **kwargs) -> MathDataModule:
 
 
 def verifier_parts(
-    cfg: DictConfig, tokenizer, train_records: list[dict], val_records: list[dict], splits, model=None
+    cfg: DictConfig, tokenizer, train_records: list[dict], val_records: list[dict], splits, model=None, teacher=None
 ) -> tuple[VerifierModule, MathDataModule]:
     """The module and data of a verifier stage: candidates (or pairs) from graded samples of the training
-    questions, validated on candidates of the held-out validation questions."""
+    questions, validated on candidates of the held-out validation questions. objective=generative: each
+    candidate with its check (verifier.rationale; `teacher`: the teacher's checks, datagen.rationales)."""
     v = cfg.verifier
     v = OmegaConf.merge(v, {"prompt_template": verifier_prompt_template(cfg)})
     encoder = VerifierEncoder(
-        tokenizer, v.prompt_template, cfg.data.prompt_template, with_lm=v.lm_weight > 0, objective=v.objective
+        tokenizer,
+        v.prompt_template,
+        cfg.data.prompt_template,
+        with_lm=v.lm_weight > 0,
+        objective=v.objective,
+        verdict_words=(v.yes_word, v.no_word),
     )
     if v.loss == "pairwise":
         train = make_pairs(
@@ -149,6 +161,9 @@ def verifier_parts(
         )
         encode = encoder.candidates
     val = make_candidates(val_records, splits.val, balance=False, include_reference=False, seed=cfg.seed)
+    if v.objective == "generative":
+        train = attach_rationales(train, v.rationale, teacher, style=v.rationale_style)
+        val = attach_rationales(val, v.rationale, teacher, training=False, style=v.rationale_style)
     if len(train) < cfg.trainer.global_batch_size:
         raise ConfigError(
             f"only {len(train)} verifier training items (verifier.loss={v.loss}); sample more "

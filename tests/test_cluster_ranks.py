@@ -80,7 +80,8 @@ def test_each_process_of_a_two_node_allocation_knows_its_ranks(tmp_path, monkeyp
         ({}, ["task=sft"], []),  # the launcher: Hydra writes .hydra/ and the log file
         ({"RANK": "0", "LOCAL_RANK": "0"}, ["task=sft"], []),  # torchrun's rank 0
         ({"RANK": "1"}, ["task=sft"], ["hydra.output_subdir=null", "hydra/job_logging=stdout"]),
-        ({"SLURM_PROCID": "3"}, ["hydra.output_subdir=null"], ["hydra/job_logging=stdout"]),  # srun, Lightning
+        ({"SLURM_PROCID": "3"}, ["hydra.output_subdir=null"], ["hydra/job_logging=stdout"]),  # srun
+        ({"LOCAL_RANK": "1"}, ["hydra.output_subdir=null", "hydra.job.name=train_ddp_process_1"], []),  # Lightning
     ],
 )
 def test_only_the_launcher_writes_hydras_record_and_log(monkeypatch, env, argv, added):

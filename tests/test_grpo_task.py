@@ -259,3 +259,31 @@ def test_slurm_preemption_mid_step_checkpoints_after_the_step_requeues_and_resum
     run_task(make_cfg(*args, run_dir=tmp_path / "requeued"))
     model = "grpo/hf/model.safetensors"
     assert (tmp_path / "requeued" / model).read_bytes() == (tmp_path / "whole" / model).read_bytes()
+
+
+def test_a_generative_verifier_writes_its_checks_to_score_the_reward(tmp_path, tokenizer, monkeypatch):
+    from mathlit.modules.verifier import Scorer, write_verifier_spec
+
+    checked, checks = [], Scorer.checks
+    monkeypatch.setattr(Scorer, "checks", lambda self, pairs, *a: checked.append(len(pairs)) or checks(self, pairs, *a))
+
+    folder = micro_folder(tokenizer, tmp_path / "model", seed=0)
+    v = make_cfg("verifier.objective=generative").verifier
+    write_verifier_spec(
+        folder,
+        head="token",
+        objective="generative",
+        token_score="last",
+        prompt_template=v.generative_template,
+        yes_word=v.yes_word,
+        no_word=v.no_word,
+        rationale="candidate",
+        rationale_style="restate",
+    )
+    args = [*GRPO, f"model.path={folder}", f"rl.reward_model={folder}", "rl.reward.verifier=0.5", "rl.max_steps=1"]
+    run_task(make_cfg(*args, "verifier.rationale_max_new_tokens=8", run_dir=tmp_path / "run"))
+    assert checked and all(n > 0 for n in checked)  # the rollouts' solutions were checked in writing first
+    rows = [json.loads(line) for line in (tmp_path / "run" / "rollouts" / "00000" / "draw0" / "rewards.jsonl").open()]
+    for r in rows:
+        assert 0 < r["reward_terms"]["verifier"] < 1
+        assert r["reward"] == pytest.approx(r["reward_terms"]["correct"] + 0.5 * r["reward_terms"]["verifier"])

@@ -209,3 +209,46 @@ def test_process_labels_by_rollouts_sample_each_wrong_prefix_and_train(tmp_path)
     assert 0 < len({r["id"] for r in rolled}) <= prefixes and len(rolled) == 2 * len({r["id"] for r in rolled})
     assert all(r["prompt"].startswith("Question: ") and r["prompt"].endswith("\n") for r in rolled)
     assert_rerank_summary(json.loads((tmp_path / "metrics.json").read_text())["rerank"], problems=8, n=4)
+
+
+def test_generative_verifier_trains_writes_its_checks_and_reranks(tmp_path):
+    checks = ["verifier.objective=generative", "verifier.rationale_style=recompute"]
+    checks.append("verifier.rationale_max_new_tokens=24")
+    run_task(make_cfg("task=verifier", *SMALL, *checks, run_dir=tmp_path))
+    folder = tmp_path / "verifier" / "hf"
+    spec = json.loads((folder / "verifier.json").read_text())
+    assert spec["objective"] == "generative" and spec["rationale"] == "candidate"
+    assert spec["rationale_style"] == "recompute"
+    assert "{rationale}" in spec["prompt_template"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert_rerank_summary(metrics["rerank"], problems=8, n=4)
+    samples = [json.loads(line) for line in (tmp_path / "test/sampled/samples.jsonl").open()]
+    written = [json.loads(line) for line in (tmp_path / "test/checks/samples.jsonl").open()]
+    assert len(written) == len({(s["question"], s["completion"]) for s in samples})  # one check per distinct sample
+    assert all(json.loads(line)["score"] > 0 for line in (tmp_path / "test" / "scored.jsonl").open())
+
+    # task=eval re-ranks with it, writing verifier.rationales sampled checks of each distinct solution.
+    out = tmp_path / "eval"
+    args = ["task=eval", "debug=fast", f"model.path={tmp_path}/generator/hf", "eval.n=4", "eval.max_examples=6"]
+    sampled = ["verifier.rationales=2", "verifier.rationale_temperature=1.0", "verifier.rationale_max_new_tokens=24"]
+    run_task(make_cfg(*args, f"eval.rerank={folder}", *sampled, run_dir=out))
+    assert_rerank_summary(json.loads((out / "metrics.json").read_text())["rerank"], problems=6, n=4)
+    written = [json.loads(line) for line in (out / "checks" / "samples.jsonl").open()]
+    assert {r["sample_idx"] for r in written} == {0, 1}
+
+
+def test_multitask_with_a_generative_verifier_stage(tmp_path):
+    run_task(
+        make_cfg(
+            "task=multitask",
+            *SMALL,
+            "verifier.objective=generative",
+            "multitask.sft_control=false",
+            "verifier.rationale_max_new_tokens=16",
+            run_dir=tmp_path,
+        )
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for name in ("sft", "multitask"):
+        assert_rerank_summary(metrics[name]["rerank"], problems=8, n=4)
+        assert (tmp_path / "test" / name / "checks" / "samples.jsonl").exists()

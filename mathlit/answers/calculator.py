@@ -9,6 +9,7 @@ error types and `eval.rerank=calculations` all check them here.
 """
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 _TOKEN = re.compile(r"\s*(\d[\d,]*\.?\d*|\.\d+|\*\*|[-+*/x×÷^()%])")
@@ -114,20 +115,48 @@ def equations(text: str) -> list[str]:
 _AFTER = re.compile(r"<<[^<>]*>>\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)?")
 
 
+@dataclass(frozen=True)
+class Calculation:
+    """One <<lhs=rhs>> annotation as written, and what exact arithmetic makes of it."""
+
+    start: int  # where the annotation starts in the text
+    lhs: str
+    rhs: str
+    value: Fraction | None  # lhs computed; None: not a calculation (no "=", a word, a division by zero)
+    claimed: Fraction | None  # rhs computed
+    written: str | None  # the number written right after the annotation, if any
+    written_value: Fraction | None
+
+    @property
+    def holds(self) -> bool:
+        """lhs equals rhs (|lhs - rhs| < 1e-3), and the number written after it, if any, is the rhs."""
+        if self.value is None or self.claimed is None or abs(self.value - self.claimed) >= 1e-3:
+            return False
+        if self.written is None:
+            return True
+        return self.written_value is not None and abs(self.written_value - self.claimed) < 1e-3
+
+
+def calculations(text: str) -> list[Calculation]:
+    """Every <<lhs=rhs>> annotation of `text`, in order, computed."""
+    found = []
+    for match in _AFTER.finditer(text):
+        inner = match.group(0)[2 : match.group(0).index(">>")]
+        lhs, sep, rhs = inner.rpartition("=")
+        if not sep:
+            lhs, rhs = inner, ""
+        after = match.group(1)
+        written = evaluate(after.replace(",", "")) if after else None
+        value, claimed = (evaluate(lhs), evaluate(rhs)) if sep else (None, None)
+        found.append(Calculation(match.start(), lhs.strip(), rhs.strip(), value, claimed, after, written))
+    return found
+
+
 def first_bad_calculation(text: str) -> int | None:
     """Where the first calculation that does not hold starts in `text` (None: all hold). A calculation
     fails when its <<lhs=rhs>> is false, or the number written right after it is not its rhs (a copy slip
     such as `53-37=<<53-37=16>>17` teaches a wrong result even when the final answer comes out right)."""
-    for match in _AFTER.finditer(text):
-        lhs, sep, rhs = match.group(0)[2 : match.group(0).index(">>")].rpartition("=")
-        left, right = evaluate(lhs), evaluate(rhs)
-        if not sep or left is None or right is None or abs(left - right) >= 1e-3:
-            return match.start()
-        after = match.group(1)
-        written = evaluate(after.replace(",", "")) if after else None
-        if after and (written is None or abs(written - right) >= 1e-3):
-            return match.start()
-    return None
+    return next((c.start for c in calculations(text) if not c.holds), None)
 
 
 def calculations_hold(text: str) -> bool:

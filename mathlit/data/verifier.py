@@ -5,16 +5,20 @@ has both; the reference solution can join as a positive. Encoded items carry the
 sequence ("Here is a math problem ... The above candidate solution is") and, for positives, the
 generation sequence on which an optional LM loss keeps the model a generator (multi-task stage).
 With a token-level or process objective they also carry `value_targets`: a label for every solution
-token and the last token, IGNORE elsewhere.
+token and the last token, IGNORE elsewhere. With the generative objective they carry the check sequence
+(`check_input_ids`, `check_labels`: the check prompt, then the rationale, the verdict stem and the verdict word
+as LM targets) and, as `input_ids`, the tokens up to the verdict word, where validation reads the score.
 """
 
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from transformers import PreTrainedTokenizerBase
 
 from mathlit.answers.calculator import first_bad_calculation
 from mathlit.data.formats import Example
+from mathlit.data.rationales import candidate_rationale, check_prompt, check_template_parts, verdict_ids
 from mathlit.data.tokenize import IGNORE, Prompt, encode_prompt, encode_prompts, encode_sft, fill, format_prompt
 
 
@@ -25,6 +29,8 @@ class Candidate:
     solution: str
     correct: bool
     first_wrong_step: int | None = None  # process labels by rollouts (mathlit.datagen.rollouts): a line index
+    domain: str = "gsm8k"  # how its final answer is read (candidate rationales)
+    rationale: str | None = None  # objective=generative: the check it is trained (or validated) with
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,11 @@ class Pair:
 
 
 def verifier_prompt_template(cfg) -> str:
-    """verifier.prompt_template with `{prompt}` standing for the generation prompt (data.prompt_template):
-    the solution then sits in the context the generator wrote it in."""
-    return cfg.verifier.prompt_template.replace("{prompt}", cfg.data.prompt_template)
+    """verifier.prompt_template (objective=generative: verifier.generative_template) with `{prompt}` standing for
+    the generation prompt (data.prompt_template): the solution then sits in the context the generator wrote it in."""
+    v = cfg.verifier
+    template = v.generative_template if v.objective == "generative" else v.prompt_template
+    return template.replace("{prompt}", cfg.data.prompt_template)
 
 
 def format_verifier_prompt(template: str, question: str, solution: str) -> Prompt:
@@ -134,8 +142,41 @@ def make_candidates(
         if balance:
             n = min(len(good), len(bad)) if good and bad else 1
             good, bad = rng.sample(good, min(n, len(good))), rng.sample(bad, min(n, len(bad)))
-        out += [Candidate(i, q.question, s, True) for s in good]
-        out += [Candidate(i, q.question, s, False, first_wrong.get((q.question, s))) for s in bad]
+        out += [Candidate(i, q.question, s, True, domain=q.domain) for s in good]
+        out += [Candidate(i, q.question, s, False, first_wrong.get((q.question, s)), q.domain) for s in bad]
+    return out
+
+
+# A teacher's checks of each (question, solution): (rationale, verdict) per sample, verdict None when unreadable.
+TeacherChecks = Mapping[tuple[str, str], list[tuple[str, bool | None]]]
+
+
+def attach_rationales(
+    items: list[Candidate],
+    source: str,
+    teacher: TeacherChecks | None = None,
+    *,
+    training: bool = True,
+    style: str = "restate",
+) -> list[Candidate]:
+    """Each candidate with its check (verifier.rationale): built from its annotations (candidate), none (the
+    direct verdict) or a teacher's. A training candidate keeps the teacher's first check whose verdict is its
+    label (GenRM's filter) and is dropped without one; a validation candidate takes the first readable check
+    whatever its verdict (else the first written), since its label must not choose it. `style`: how a
+    candidate's own check is written (verifier.rationale_style)."""
+    if source == "candidate":
+        return [replace(c, rationale=candidate_rationale(c.solution, c.domain, style)) for c in items]
+    if source == "none":
+        return [replace(c, rationale="") for c in items]
+    out = []
+    for c in items:
+        checks = (teacher or {}).get((c.question, c.solution), [])
+        if training:
+            kept = [r for r, verdict in checks if verdict == c.correct]
+        else:
+            kept = [r for r, verdict in checks if verdict is not None] + [r for r, _ in checks]
+        if kept:
+            out.append(replace(c, rationale=kept[0]))
     return out
 
 
@@ -168,8 +209,10 @@ class VerifierEncoder:
         generation_template: str,
         with_lm: bool,
         objective: str = "last_token",
+        verdict_words: tuple[str, str] = (" correct", " incorrect"),
     ):
         self.tokenizer, self.with_lm, self.objective = tokenizer, with_lm, objective
+        self.verdict_words = verdict_words  # (yes_word, no_word): the generative objective's targets
         self.verifier_template, self.generation_template = verifier_template, generation_template
 
     def _eval_ids(self, question: str, solutions: list[str]) -> list[list[int]]:
@@ -185,10 +228,24 @@ class VerifierEncoder:
         [encoded] = encode_sft(self.tokenizer, [format_prompt(self.generation_template, question)], [solution])
         return {"lm_input_ids": encoded["input_ids"], "lm_labels": encoded["labels"]}
 
+    def _check(self, c: Candidate) -> dict:
+        """The generative objective's fields: the check sequence with its targets, and the tokens up to the verdict."""
+        stem = check_template_parts(self.verifier_template)[1]
+        verdict = self.verdict_words[0] if c.correct else self.verdict_words[1]
+        prompt = check_prompt(self.verifier_template, c.question, c.solution)
+        [check] = encode_sft(self.tokenizer, [prompt], [c.rationale + stem + verdict])
+        return {
+            "input_ids": verdict_ids(self.tokenizer, self.verifier_template, c.question, c.solution, c.rationale),
+            "check_input_ids": check["input_ids"],
+            "check_labels": check["labels"],
+        }
+
     def candidates(self, items: list[Candidate]) -> list[dict]:
         out = []
         for c in items:
-            if self.objective == "last_token":
+            if self.objective == "generative":
+                fields = self._check(c)
+            elif self.objective == "last_token":
                 [ids] = self._eval_ids(c.question, [c.solution])
                 fields = {"input_ids": ids}
             else:

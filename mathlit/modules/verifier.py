@@ -6,7 +6,10 @@ model stays a plain LM that can also generate; with head=scalar, a linear head o
 Objectives (where z is trained): last_token, one z at the end of the evaluation prompt (the paper's);
 token_level, z at every solution token too, each toward the outcome (Cobbe et al. 2021: a value per token
 overfits later than one at the end); process, z per token toward its step's label (data/verifier.py). A
-solution's score is then the last, mean or min of its token scores (verifier.token_score).
+solution's score is then the last, mean or min of its token scores (verifier.token_score); generative (GenRM,
+Zhang et al. 2024), an LM loss on a check of the solution then the verdict word (data/rationales.py), and
+S = sigmoid(z) at the verdict position after a check the verifier writes itself, averaged over
+verifier.rationales checks (`Scorer`).
 Losses: pointwise binary cross-entropy; pairwise Bradley-Terry -log sigmoid(z+ - z-) or the paper's
 margin max(0, log S(bad) - log S(good) + margin). An optional generation loss on correct solutions
 (verifier.lm_weight) keeps generation alive during a multitask verifier stage. Losses are exact means
@@ -14,12 +17,13 @@ over an optimizer step: items over global_batch_size, LM tokens over the step's 
 """
 
 import json
+import tempfile
 from pathlib import Path
 
 import lightning as L
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
@@ -27,6 +31,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from mathlit.config import ModelConfig, OptimConfig, VerifierConfig, yaml_values
 from mathlit.data.batching import pad_batch
+from mathlit.data.example import Example
+from mathlit.data.rationales import check_prompt, check_template_parts, split_verdict, verdict_ids
 from mathlit.data.tokenize import IGNORE, encode_prompts
 from mathlit.data.verifier import format_verifier_prompt, value_targets
 from mathlit.errors import ConfigError
@@ -36,6 +42,7 @@ from mathlit.models.build import build_model
 from mathlit.models.shard import fully_shard_decoder, reads_weights
 from mathlit.modules.generator import RNGStateMixin, response_loss_sum
 from mathlit.modules.optim import configure_optimizer, total_steps
+from mathlit.sampling.policy import Policy
 
 
 def _gather(values: list) -> list:
@@ -76,6 +83,8 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
             raise ConfigError(f"verifier.yes_word and no_word start with the same token ({self.yes})")
         if cfg.objective != "last_token" and cfg.loss != "pointwise":
             raise ConfigError(f"verifier.objective={cfg.objective} trains pointwise: set verifier=pointwise")
+        if cfg.objective == "generative" and cfg.head != "token":
+            raise ConfigError("verifier.objective=generative reads the LM's own verdict words: set verifier.head=token")
         self.dropout = nn.Dropout(cfg.dropout)
         self._val: dict[str, list] = {"qid": [], "score": [], "label": []}
 
@@ -128,9 +137,21 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         scale = self.trainer.accumulate_grad_batches * self.trainer.world_size
-        items = self.item_losses(batch)
-        loss = items.sum() * scale / self.global_batch_size
-        self.log("train/verifier_loss", items.mean(), prog_bar=True)
+        if self.cfg.objective == "generative":  # an LM on the check and the verdict: the step's token mean
+            check_sum, check_tokens = response_loss_sum(
+                self.model,
+                {
+                    "input_ids": batch["check_input_ids"],
+                    "attention_mask": batch["check_attention_mask"],
+                    "labels": batch["check_labels"],
+                },
+            )
+            loss = check_sum * scale / batch["step_tokens"].clamp(min=1)
+            self.log("train/verifier_loss", check_sum / check_tokens.clamp(min=1), prog_bar=True)
+        else:
+            items = self.item_losses(batch)
+            loss = items.sum() * scale / self.global_batch_size
+            self.log("train/verifier_loss", items.mean(), prog_bar=True)
         if self.cfg.lm_weight > 0:
             lm_sum, _ = response_loss_sum(
                 self.model,
@@ -167,9 +188,19 @@ class VerifierModule(RNGStateMixin, L.LightningModule):
 
 
 def write_verifier_spec(
-    folder: Path, *, head: str, objective: str, token_score: str, prompt_template: str, yes_word: str, no_word: str
+    folder: Path,
+    *,
+    head: str,
+    objective: str,
+    token_score: str,
+    prompt_template: str,
+    yes_word: str,
+    no_word: str,
+    rationale: str,
+    rationale_style: str,
 ) -> None:
-    """verifier.json: how a `Scorer` reads the folder, as its training scored it."""
+    """verifier.json: how a `Scorer` reads the folder, as its training scored it (objective=generative: it
+    writes a check before its verdict unless rationale=none)."""
     write_json(
         folder / "verifier.json",
         {
@@ -179,6 +210,8 @@ def write_verifier_spec(
             "prompt_template": prompt_template,
             "yes_word": yes_word,
             "no_word": no_word,
+            "rationale": rationale,
+            "rationale_style": rationale_style,
         },
     )
 
@@ -194,6 +227,8 @@ def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
         prompt_template=c.prompt_template,
         yes_word=c.yes_word,
         no_word=c.no_word,
+        rationale=c.rationale,
+        rationale_style=c.rationale_style,
     )
     if module.head is not None:
         head = {k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()}
@@ -202,19 +237,27 @@ def save_verifier(module: VerifierModule, hf_dir: Path) -> Path:
 
 
 class Scorer:
-    """A saved verifier (or any generator, head=token) scoring solutions: S = p(correct) in [0, 1]."""
+    """A saved verifier (or any generator, head=token) scoring solutions: S = p(correct) in [0, 1].
 
-    def __init__(self, folder: str | Path, batch_size: int = 32, device: str | None = None):
+    A generative verifier (verifier.json's objective) first writes verifier.rationales checks of each distinct
+    solution through a Policy on its own weights (the run's sampler; `cfg`: the run's config, which it needs
+    for that), stored as resumable shards in `out_dir` when given; its score is the mean of its verdict's
+    p(yes) / (p(yes) + p(no)) after each check."""
+
+    def __init__(
+        self, folder: str | Path, batch_size: int = 32, device: str | None = None, cfg: DictConfig | None = None
+    ):
         folder = Path(folder)
         spec = json.loads((folder / "verifier.json").read_text()) if (folder / "verifier.json").exists() else {}
         saved = {k: v for k, v in spec.items() if k in VerifierConfig.__dataclass_fields__}
-        cfg = OmegaConf.merge(yaml_values(VerifierConfig, "verifier/pointwise.yaml"), saved)
+        base = cfg.verifier if cfg is not None else yaml_values(VerifierConfig, "verifier/pointwise.yaml")
+        v = OmegaConf.merge(base, saved)
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(folder)
         self.module = VerifierModule(
             ModelConfig(name="verifier", path=str(folder)),
             OptimConfig(),
-            cfg,
+            v,
             tokenizer,
             global_batch_size=1,
             model=model,
@@ -224,24 +267,74 @@ class Scorer:
             self.module.head.load_state_dict(load_file(folder / "score_head.safetensors"))
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.module.to(self.device).eval()
-        self.template, self.tokenizer, self.batch_size = cfg.prompt_template, tokenizer, batch_size
+        self.template, self.tokenizer, self.batch_size = v.prompt_template, tokenizer, batch_size
+        self.folder, self.run_cfg, self._policy = folder, cfg, None
 
     @torch.no_grad()
-    def score(self, pairs: list[tuple[str, str]]) -> list[float]:
-        """p(correct) for each (question, solution)."""
-        scores: list[float] = []
+    def score(self, pairs: list[tuple[str, str]], out_dir: str | Path | None = None) -> list[float]:
+        """p(correct) for each (question, solution); `out_dir`: where a generative verifier keeps its checks."""
         cfg = self.module.cfg
+        if cfg.objective == "generative":
+            return self._generative(pairs, out_dir)
+        scores: list[float] = []
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start : start + self.batch_size]
             if cfg.objective == "last_token" or cfg.token_score == "last":
                 texts = [format_verifier_prompt(self.template, q, s) for q, s in chunk]
-                ids = {"input_ids": encode_prompts(self.tokenizer, texts)}
-                enc = self.tokenizer.pad(ids, return_tensors="pt", padding_side="right").to(self.device)
-                z = self.module.score(enc["input_ids"], enc["attention_mask"])
+                z = self._last_token(encode_prompts(self.tokenizer, texts))
             else:
                 z = self.module.score(**self._with_targets(chunk))
             scores += torch.sigmoid(z).tolist()
         return scores
+
+    def _last_token(self, ids: list[list[int]]) -> torch.Tensor:
+        """z at the last token of each sequence."""
+        enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt", padding_side="right").to(self.device)
+        return self.module.score(enc["input_ids"], enc["attention_mask"])
+
+    def _generative(self, pairs: list[tuple[str, str]], out_dir: str | Path | None) -> list[float]:
+        distinct = list(dict.fromkeys(pairs))  # sampled solutions repeat: each is checked once
+        checks = self.checks(distinct, out_dir)
+        rows = [
+            (i, verdict_ids(self.tokenizer, self.template, q, s, r))
+            for i, (q, s) in enumerate(distinct)
+            for r in checks[i]
+        ]
+        z: list[float] = []
+        for start in range(0, len(rows), self.batch_size):
+            z += torch.sigmoid(self._last_token([ids for _, ids in rows[start : start + self.batch_size]])).tolist()
+        totals = [0.0] * len(distinct)
+        for (i, _), p in zip(rows, z, strict=True):
+            totals[i] += p / len(checks[i])
+        index = {pair: i for i, pair in enumerate(distinct)}
+        return [totals[index[pair]] for pair in pairs]
+
+    def checks(self, pairs: list[tuple[str, str]], out_dir: str | Path | None = None) -> list[list[str]]:
+        """The checks the verifier writes of each (question, solution), verifier.rationales each ([""]: none,
+        with rationale=none)."""
+        v = self.module.cfg
+        if v.rationale == "none":
+            return [[""] for _ in pairs]
+        if self.run_cfg is None:
+            raise ConfigError(f"{self.folder} is a generative verifier: it samples its checks with the run's sampler")
+        if self._policy is None:
+            self._policy = Policy(self.run_cfg, self.tokenizer, folder=self.folder, model=self.module.model)
+        examples = [
+            Example(f"check/{i}", check_prompt(self.template, q, s), "", "", "gsm8k") for i, (q, s) in enumerate(pairs)
+        ]
+        stem = check_template_parts(self.template)[1]
+        with tempfile.TemporaryDirectory() as scratch:
+            records = self._policy.sample(examples, out_dir or scratch, "rationales", template="{question}")
+        checks: dict[str, list[str]] = {}
+        for r in records:
+            checks.setdefault(r["id"], []).append(split_verdict(r["completion"], stem, v.yes_word, v.no_word)[0])
+        return [checks[e.id] for e in examples]
+
+    def close(self) -> None:
+        """Stop the sampler of a generative verifier's checks, if one started."""
+        if self._policy is not None:
+            self._policy.close()
+            self._policy = None
 
     def _with_targets(self, chunk: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
         """The batch with the solution tokens marked (their labels are placeholders), for mean/min scores."""

@@ -46,6 +46,9 @@ PURPOSES = {
     "rft": ("rft.k", "rft.temperature", "rft.top_p", "rft.max_new_tokens"),  # RFT's reasoning paths
     "candidates": ("verifier.samples_per_question", "verifier.temperature", 1.0, "verifier.max_new_tokens"),
     "rollouts": ("verifier.rollouts", "verifier.temperature", None, "verifier.max_new_tokens"),  # process labels
+    # a generative verifier's checks at scoring, and a teacher's checks of its training candidates
+    "rationales": ("verifier.rationales", "verifier.rationale_temperature", None, "verifier.rationale_max_new_tokens"),
+    "teacher": ("verifier.teacher_samples", "verifier.temperature", None, "verifier.rationale_max_new_tokens"),
     "create": ("synth.per_seed", "synth.temperature", "synth.top_p", "synth.max_new_tokens"),  # synth's calls
     "verify": (1, "synth.temperature", "synth.top_p", "synth.max_new_tokens"),
     "answer": ("synth.answers", "synth.answer_temperature", "synth.top_p", None),

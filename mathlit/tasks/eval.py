@@ -78,7 +78,7 @@ def test_problems(cfg: DictConfig) -> list:
 
 def report(cfg: DictConfig, trained: None) -> Report:
     run_dir = Path(cfg.run_dir)
-    rerank = reranker(cfg.eval.rerank, cfg.model.path)
+    rerank = reranker(cfg.eval.rerank, cfg.model.path, cfg, run_dir / "checks")
     if cfg.eval.samples_path:
         fields = sample_fields(rerank, cfg.model.path)
         records = read_samples(cfg.eval.samples_path, fields, "eval.samples_path")

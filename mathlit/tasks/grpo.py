@@ -164,7 +164,7 @@ def train(cfg: DictConfig) -> Trained:
     if cfg.rl.reward.verifier:
         from mathlit.modules.verifier import Scorer
 
-        scorer = Scorer(cfg.rl.reward_model)
+        scorer = Scorer(cfg.rl.reward_model, cfg=cfg)
     module = GRPOModule(
         start_model,
         cfg.optim,
@@ -182,6 +182,8 @@ def train(cfg: DictConfig) -> Trained:
     )
     stage = fit_stage(rl_stage_config(cfg), module, RolloutSteps(cfg.rl.max_steps), run_dir / "grpo")
     policy.close()
+    if scorer is not None:
+        scorer.close()
     return Trained(stage, tokenizer, splits, started)
 
 

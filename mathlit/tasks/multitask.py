@@ -27,6 +27,7 @@ from transformers import PreTrainedTokenizerBase
 from mathlit.data.formats import Example
 from mathlit.data.splits import Splits, load_splits
 from mathlit.data.verifier import verifier_prompt_template
+from mathlit.datagen.rationales import check_rationales, teacher_checks
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
@@ -51,6 +52,8 @@ def save_verifier_spec(cfg: DictConfig, folder: Path) -> None:
         prompt_template=verifier_prompt_template(cfg),
         yes_word=cfg.verifier.yes_word,
         no_word=cfg.verifier.no_word,
+        rationale=cfg.verifier.rationale,
+        rationale_style=cfg.verifier.rationale_style,
     )
 
 
@@ -67,6 +70,7 @@ class Trained(NamedTuple):
 def check(cfg: DictConfig) -> None:
     check_training(cfg)
     check_process_labels(cfg.verifier)
+    check_rationales(cfg)
     kinds = [s.kind for s in cfg.multitask.stages]
     if not kinds or kinds[0] != "generator":
         raise ConfigError(f"multitask.stages must start with generator, got {[str(k) for k in kinds]}")
@@ -94,7 +98,10 @@ def train(cfg: DictConfig) -> Trained:
                 policy.pause()
             else:
                 policy.close()
-            module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, verifier_splits, model)
+            teacher = teacher_checks(cfg, tokenizer, train_records, val_records, verifier_splits, out / "teacher")
+            module, data = verifier_parts(
+                stage_cfg, tokenizer, train_records, val_records, verifier_splits, model, teacher
+            )
         keep_best = "val/auroc" if stage.kind == "verifier" and cfg.verifier.keep_best else None
         result = fit_stage(stage_cfg, module, data, out, keep_best=keep_best)
         folder, steps_done = result.hf_dir, steps_done + result.global_step
@@ -120,7 +127,8 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
         kept = trained.sft_policy if name == "sft" else None
         policy = kept or Policy(cfg, trained.tokenizer, folder=folder)
         out_dir = Path(cfg.run_dir) / "test" / name
-        metrics[name] = evaluate(cfg, policy, trained.test, out_dir, n=cfg.eval.n, rerank=TrainedVerifier(folder))
+        rerank = TrainedVerifier(folder, cfg, out_dir / "checks")
+        metrics[name] = evaluate(cfg, policy, trained.test, out_dir, n=cfg.eval.n, rerank=rerank)
         policy.close()
     summary = "\n".join(f"{name} model as its own verifier:\n{table(metrics[name])}" for name in ("sft", "multitask"))
     if trained.sft_control is not None:

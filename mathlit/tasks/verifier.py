@@ -24,6 +24,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from mathlit.data.splits import Splits, load_splits
+from mathlit.datagen.rationales import check_rationales, teacher_checks
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.evaluation import evaluate, table
@@ -48,6 +49,7 @@ class Trained(NamedTuple):
 def check(cfg: DictConfig) -> None:
     check_training(cfg)
     check_process_labels(cfg.verifier)
+    check_rationales(cfg)
 
 
 def train(cfg: DictConfig) -> Trained:
@@ -64,6 +66,7 @@ def train(cfg: DictConfig) -> Trained:
     generator = Policy(cfg, tokenizer, folder=generator_dir)
     train_records, val_records = candidates(cfg, generator, splits, run_dir / "candidates")
     generator.pause()
+    teacher = teacher_checks(cfg, tokenizer, train_records, val_records, splits, run_dir / "teacher")
     L.seed_everything(cfg.seed, workers=True)
     start = (
         build_model(OmegaConf.merge(cfg.model, {"path": str(generator_dir)}), tokenizer)
@@ -71,7 +74,7 @@ def train(cfg: DictConfig) -> Trained:
         else None
     )
     stage_cfg = with_steps(cfg, stage_steps(cfg, "verifier"))
-    module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, splits, start)
+    module, data = verifier_parts(stage_cfg, tokenizer, train_records, val_records, splits, start, teacher)
     keep_best = "val/auroc" if cfg.verifier.keep_best else None
     stage = fit_stage(stage_cfg, module, data, run_dir / "verifier", keep_best=keep_best)
     verifier_dir = save_verifier(module, stage.hf_dir)
@@ -80,7 +83,7 @@ def train(cfg: DictConfig) -> Trained:
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
     test_dir = Path(cfg.run_dir) / "test"
-    rerank = TrainedVerifier(trained.verifier_dir)
+    rerank = TrainedVerifier(trained.verifier_dir, cfg, test_dir / "checks")
     metrics = evaluate(cfg, trained.generator, trained.splits.test, test_dir, n=cfg.eval.n, rerank=rerank)
     trained.generator.close()
     metrics["verifier_training"] = trained.training_data
