@@ -115,6 +115,11 @@ def equations(text: str) -> list[str]:
 _AFTER = re.compile(r"<<[^<>]*>>\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)?")
 
 
+def close(a: Fraction, b: Fraction) -> bool:
+    """Two computed values agree: |a - b| < 1e-3 (a rounded result such as 10/3 = 3.333 still holds)."""
+    return abs(a - b) < 1e-3
+
+
 @dataclass(frozen=True)
 class Calculation:
     """One <<lhs=rhs>> annotation as written, and what exact arithmetic makes of it."""
@@ -128,13 +133,21 @@ class Calculation:
     written_value: Fraction | None
 
     @property
-    def holds(self) -> bool:
-        """lhs equals rhs (|lhs - rhs| < 1e-3), and the number written after it, if any, is the rhs."""
-        if self.value is None or self.claimed is None or abs(self.value - self.claimed) >= 1e-3:
-            return False
+    def computes(self) -> bool:
+        """lhs equals rhs."""
+        return self.value is not None and self.claimed is not None and close(self.value, self.claimed)
+
+    @property
+    def copied(self) -> bool:
+        """The number written right after the annotation, if any, is its rhs (else a copy slip)."""
         if self.written is None:
             return True
-        return self.written_value is not None and abs(self.written_value - self.claimed) < 1e-3
+        return self.written_value is not None and self.claimed is not None and close(self.written_value, self.claimed)
+
+    @property
+    def holds(self) -> bool:
+        """lhs equals rhs, and the number written after it, if any, is the rhs."""
+        return self.computes and self.copied
 
 
 def calculations(text: str) -> list[Calculation]:

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from transformers import PreTrainedTokenizerBase
 
-from mathlit.answers.calculator import Calculation, calculations, evaluate
+from mathlit.answers.calculator import Calculation, calculations, close, evaluate
 from mathlit.answers.extract import extract_answer
 from mathlit.data.tokenize import Prompt, encode_prompts, encode_text, fill
 from mathlit.errors import ConfigError
@@ -71,9 +71,9 @@ def _restated(calc: Calculation) -> str:
     said = f"{calc.lhs}={calc.rhs}"
     if calc.value is None:
         return f"{said} cannot be computed"
-    if calc.claimed is None or abs(calc.value - calc.claimed) >= 1e-3:
+    if not calc.computes:
         return f"{said} wrong, it is {_number(calc.value)}"
-    if not calc.holds:
+    if not calc.copied:
         return f"{said} correct, but {calc.written} is written"
     return f"{said} correct"
 
@@ -84,10 +84,7 @@ def _recomputed(calc: Calculation) -> str:
     if calc.value is None:
         return f"{calc.lhs}={calc.rhs} cannot be computed"
     says = calc.rhs
-    copied = (
-        calc.written_value is not None and calc.claimed is not None and abs(calc.written_value - calc.claimed) < 1e-3
-    )
-    if calc.written is not None and not copied:
+    if not calc.copied:
         says += f" then {calc.written}"  # a copy slip: the number after the annotation is not its result
     return f"{calc.lhs}={_number(calc.value)}, it says {says}: {'correct' if calc.holds else 'wrong'}"
 
@@ -99,7 +96,7 @@ def _answer_check(answer: str | None, last: Fraction | None, style: str) -> str:
     if last is None:
         return f"the answer is {answer}"
     given = evaluate(answer.replace(",", ""))
-    holds = given is not None and abs(given - last) < 1e-3
+    holds = given is not None and close(given, last)
     if style == "recompute":
         return f"the last result is {_number(last)}, the answer is {answer}: {'correct' if holds else 'wrong'}"
     return (

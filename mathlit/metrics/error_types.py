@@ -9,7 +9,7 @@
 
 from collections import Counter
 
-from mathlit.answers.calculator import calculations_hold, equations, evaluate
+from mathlit.answers.calculator import calculations_hold, close, equations, evaluate
 
 ERROR_TYPES = ("truncated", "format", "calculation", "reasoning")
 
@@ -21,7 +21,7 @@ def calculation_slip(text: str) -> bool:
         return True
     for equation in equations(text):  # the inline equations, when there are no annotations
         left, right = (evaluate(side) for side in equation.rpartition("=")[::2])
-        if left is not None and right is not None and abs(left - right) >= 1e-3:
+        if left is not None and right is not None and not close(left, right):
             return True
     return False
 
