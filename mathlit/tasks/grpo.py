@@ -130,12 +130,10 @@ def check(cfg: DictConfig) -> RLParts:
 
 
 def check_rollout_sampler(cfg: DictConfig) -> None:
-    """Rollouts sample the weights being trained: a server cannot follow them; one vLLM engine per process is
-    placed and synced for one process only (not yet for several ranks). With LoRA the engine gets the merged
-    weights."""
+    """Rollouts sample the weights being trained (sampler=openai is refused by check_training, as for every
+    training task); one vLLM engine per process is placed and synced for one process only (not yet for several
+    ranks). With LoRA the engine gets the merged weights."""
     name, ranks = cfg.sampler.name, world_size(cfg.trainer)
-    if name == "openai":
-        raise ConfigError("task=grpo samples the weights it trains: sampler=openai cannot follow them (use hf or vllm)")
     if name == "vllm" and ranks > 1:
         raise ConfigError(f"sampler=vllm with {ranks} ranks is not supported by task=grpo yet: use sampler=hf")
     if cfg.rl.importance_correction and cfg.rl.top_p < 1:
