@@ -94,14 +94,15 @@ class RFTDataGenerator:
         """Every rank: the data of round `name` sampled with the trained weights, its file (the same on every
         rank, written by global rank 0) and its report. Every rank samples its share of the questions, with the
         weights it holds whole (DDP) or, sharded or LoRA-merged, with those rank 0 gathers and saves once to
-        <out>/<name>/weights/ (no full copy in any other rank's memory but its sampler's); with sampler=vllm
-        rank 0's one engine samples all (engines on every GPU are not tried yet). At the end of a stage the
-        finished state is written and the optimizer's released first: the engine needs the memory it holds."""
+        <out>/<name>/weights/ (no full copy in any other rank's memory but its sampler's: a vLLM engine reads the
+        folder itself, HF generate loads it). With sampler=vllm each rank has its own engine (on its own GPU).
+        At the end of a stage the finished state is written and the optimizer's released first: the engine needs
+        the memory it holds."""
         if end_of_stage:
             finish_stage(trainer)
         path = report = folder = None
         model = gathered_model(trainer, module)  # every rank joins the gather of sharded weights
-        together = trainer.world_size > 1 and self.cfg.sampler.name != "vllm"
+        together = trainer.world_size > 1
         if together and whole_on_every_rank(trainer, module):
             model = module.model
         elif together:  # saved once by rank 0, read by the others
@@ -109,7 +110,7 @@ class RFTDataGenerator:
             if trainer.is_global_zero:
                 save_hf(model, self.tokenizer, folder, prompt_template=self.cfg.data.prompt_template)
             trainer.strategy.barrier()
-            if not trainer.is_global_zero:  # a new model each round: the Policy's HF sampler is built over it
+            if not trainer.is_global_zero and self.cfg.sampler.name == "hf":  # the Policy's sampler is built over it
                 model = AutoModelForCausalLM.from_pretrained(folder, dtype="auto")
         if together or trainer.is_global_zero:
             paths = self.sample(model, trainer.global_step, name, folder, together=together)
@@ -142,7 +143,7 @@ class RFTDataGenerator:
         return self.build(self.sample(model, version, name, folder), name)
 
     def sample(
-        self, model: PreTrainedModel, version: int | str, name: str, folder: Path | None = None, together=False
+        self, model: PreTrainedModel | None, version: int | str, name: str, folder: Path | None = None, together=False
     ) -> Round:
         """The paths of round `name` (prop2diff: with its extra rounds); `together`: every rank calls this with
         the same weights and samples its share, and all return the same Round."""

@@ -18,9 +18,11 @@ def make_sampler(
     model: PreTrainedModel | None = None,
     model_dir: str | Path | None = None,
     seed: int = 0,
+    per_rank: bool = False,
 ) -> Sampler:
-    """`hf` samples with the given in-memory model; `vllm` starts an engine on the HF folder `model_dir`;
-    `openai` sends requests to the server at sampler.base_url."""
+    """`hf` samples with the given in-memory model; `vllm` starts an engine on the HF folder `model_dir` (`per_rank`:
+    every rank of the run starts its own now, mathlit.sampling.vllm); `openai` sends requests to the server at
+    sampler.base_url."""
     if cfg.name == "openai":
         from mathlit.sampling.server import OpenAISampler
 
@@ -39,7 +41,7 @@ def make_sampler(
         raise ConfigError("sampler=vllm needs a saved model folder (model.path)")
     from mathlit.sampling.vllm import VLLMSampler
 
-    return VLLMSampler(str(model_dir), tokenizer, cfg, seed)
+    return VLLMSampler(str(model_dir), tokenizer, cfg, seed, per_rank)
 
 
 __all__ = ["Completion", "Sampler", "SamplingParams", "make_sampler"]

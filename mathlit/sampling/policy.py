@@ -6,7 +6,8 @@ candidates and rollouts, synth's calls and online-RL rollouts. It knows
 - its weights: a saved HF folder, a model in memory, or both (a finished stage), or a server's model;
 - their digest (`digest`), computed once: stored samples are reused only for the weights that made them;
 - its sampler, started on the first `sample` (sampler.name: `hf` generates with the model in memory or
-  loads the folder; `vllm` starts one engine from the folder, or from a copy of in-memory weights saved once;
+  loads the folder; `vllm` starts one engine from the folder, or from a copy of in-memory weights saved once
+  (the ranks of a run that sample together: one engine each, all started at once, mathlit.sampling.vllm);
   `openai` sends requests to a server): a run whose samples are all on disk starts nothing;
 - the sampling settings each purpose reads from the config (`sampling_params`) and the grading.
 
@@ -164,6 +165,9 @@ class Policy:
         alone."""
         if isinstance(params, str):
             params = sampling_params(self.cfg, params)
+        ranks = self.ranks(together)
+        if ranks.world > 1 and self.cfg.sampler.name == "vllm":
+            self._start_on_every_rank(ranks)  # also where this rank has no shard to sample: the start is collective
         return sample_records(
             self,
             examples,
@@ -173,7 +177,7 @@ class Policy:
             grading=self.grading,
             source=self.digest,
             part=part,
-            ranks=self.ranks(together),
+            ranks=ranks,
         )
 
     def ranks(self, together: bool) -> Ranks:
@@ -190,8 +194,19 @@ class Policy:
             self._probe(prompts[:PROBES])
         return self._sampler.generate(prompts, params)
 
-    def _start(self) -> Sampler:
-        """The one place a sampler is built for a set of weights."""
+    def _start_on_every_rank(self, ranks: Ranks) -> None:
+        """Each rank its own vLLM engine, started by every rank at once (vLLM builds its groups over the run's);
+        an engine this process started alone before is replaced."""
+        if self._given or getattr(self._sampler, "per_rank", False):
+            return
+        if self._sampler is not None:
+            self._sampler.close()
+        log.info("rank %d of %d starts its own vLLM engine", ranks.rank, ranks.world)
+        self._sampler = self._start(ranks)
+
+    def _start(self, ranks: Ranks = ALONE) -> Sampler:
+        """The one place a sampler is built for a set of weights; `ranks`: the ranks starting their vLLM engines
+        together (each its own), else this process's."""
         s = self.cfg.sampler
         if s.name == "openai":
             return make_sampler(s, self.tokenizer)
@@ -206,20 +221,24 @@ class Policy:
                 self._moved_from = home
             return make_sampler(s, self.tokenizer, model=self.model)
         folder = self.folder
-        if folder is None:  # an engine starts from a folder: the one trip through disk
+        if folder is None:  # an engine starts from a folder: the one trip through disk, saved by one rank
             from mathlit.models.build import save_hf
 
-            plain = self.model.get_base_model() if is_lora(self.model) else self.model
-            folder = save_hf(plain, self.tokenizer, self.engine_dir, state_dict=merged_state_dict(self.model))
-        engine = make_sampler(s, self.tokenizer, model_dir=folder, seed=self.cfg.seed)
+            folder = self.engine_dir
+            if ranks.rank == 0:
+                plain = self.model.get_base_model() if is_lora(self.model) else self.model
+                save_hf(plain, self.tokenizer, folder, state_dict=merged_state_dict(self.model))
+            ranks.wait()
+        engine = make_sampler(s, self.tokenizer, model_dir=folder, seed=self.cfg.seed, per_rank=ranks.world > 1)
         engine.version = self.version
         self._unprobed = self.folder is None  # an engine started from a copy of the weights in memory
         return engine
 
-    def load(self, model: PreTrainedModel, version: int | str, folder: str | Path | None = None) -> None:
+    def load(self, model: PreTrainedModel | None, version: int | str, folder: str | Path | None = None) -> None:
         """New weights trained in memory (named `version`, saved in `folder` if they are): the next sample is
         theirs. A running vLLM engine takes them in memory and is probed before it samples; `hf` generates
-        with the new model (the same model object updated in place needs nothing)."""
+        with the new model (the same model object updated in place needs nothing). No `model`: the weights are
+        only in `folder` (a rank without a whole copy of sharded weights), which a vLLM engine reads itself."""
         if model is self.model and version == self.version and folder == self.folder:
             return  # these very weights already (a second draw of the same step, say)
         replaced = model is not self.model
@@ -232,6 +251,10 @@ class Policy:
             return
         if self.cfg.sampler.name == "vllm":
             self._sampler.wake_up()
+            if model is None:  # nothing in memory to probe against: the folder is the weights
+                self._sampler.load_folder(self.folder, version)
+                self._unprobed = False
+                return
             # LoRA: the engine holds the base with the adapters merged (computed, the trained model untouched)
             self._sampler.load_weights(merged_state_dict(model), version, self.cfg.rft.sync_timeout_s)
             self._unprobed = True

@@ -2,12 +2,18 @@
 
 Prompts go in as token ids from our tokenizer, so the engine sees exactly the prompt tokens that
 training saw. Engine start is bounded by sampler.start_timeout_s (vLLM raises past it).
+
+One process starts its engine as vLLM does by default (its core in a child process). The ranks of a run that
+sample together (`per_rank`) each start their own engine inside their process on their own device, with vLLM's
+"external_launcher" backend (as torchrun's offline examples and TRL's colocated GRPO do): every consecutive
+sampler.tensor_parallel_size ranks form one engine over their GPUs, inside the run's torch.distributed group.
 """
 
 import gc
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -80,8 +86,31 @@ def cut(buffer, chunk_bytes: int = CHUNK_BYTES) -> Iterator[memoryview]:
     return (view[start : start + chunk_bytes] for start in range(0, len(view), chunk_bytes))
 
 
+def join_run_ranks() -> dict:
+    """The engine settings of one rank of a run (torch.distributed initialised): vLLM builds its groups over the
+    run's, and reads this rank's place from the environment torchrun sets (Lightning's own launcher does not set
+    RANK). The device is the one the trainer put this rank on: LOCAL_RANK is the CUDA index vLLM takes."""
+    import torch.distributed as dist
+
+    os.environ["RANK"] = str(dist.get_rank())
+    if torch.cuda.is_available():
+        os.environ["LOCAL_RANK"] = str(torch.cuda.current_device())
+    else:  # on CPU it only picks which cores vLLM binds its threads to
+        os.environ.setdefault("LOCAL_RANK", str(dist.get_rank()))
+    return {"distributed_executor_backend": "external_launcher"}
+
+
 class VLLMSampler:
-    def __init__(self, model_dir: str, tokenizer: PreTrainedTokenizerBase, cfg: SamplerConfig, seed: int = 0):
+    def __init__(
+        self,
+        model_dir: str,
+        tokenizer: PreTrainedTokenizerBase,
+        cfg: SamplerConfig,
+        seed: int = 0,
+        per_rank: bool = False,
+    ):
+        """`per_rank`: this is one rank of a run whose ranks all start their engine now (a collective), each its
+        own; otherwise one process's engine."""
         try:
             from vllm import LLM
         except ImportError as e:
@@ -107,6 +136,9 @@ class VLLMSampler:
         self.asleep = False
         if self.can_sleep:
             extra["enable_sleep_mode"] = True
+        self.per_rank = per_rank
+        if per_rank:
+            extra |= join_run_ranks()
         self.llm = LLM(
             model=str(model_dir),
             tokenizer=str(model_dir),
@@ -138,7 +170,13 @@ class VLLMSampler:
             logprobs=0 if params.logprobs else None,  # 0: the sampled token's own log-prob
         )
         token_prompts = [{"prompt_token_ids": ids} for ids in encode_prompts(self.tokenizer, prompts)]
-        outputs = self.llm.generate(token_prompts, vparams, use_tqdm=False)
+        # On CPU vLLM draws from its worker's torch RNG: seeded for each call, a call's samples depend on its seed
+        # alone (not on what the engine sampled before, or on which rank samples it). An engine inside this
+        # process (per_rank) shares this process's RNG, which is given back as it was.
+        with torch.random.fork_rng(devices=[]):
+            if ON_CPU:
+                self.llm.collective_rpc("reseed", args=(params.seed,))
+            outputs = self.llm.generate(token_prompts, vparams, use_tqdm=False)
         results = []
         for output in outputs:
             completions = []
@@ -166,6 +204,13 @@ class VLLMSampler:
         except TimeoutError as e:
             raise WeightSyncError(f"loading weights version {version} into vLLM took over {timeout_s:.0f} s") from e
         self.llm.reset_prefix_cache()  # cached KV was computed with the old weights
+        self.version = version
+
+    def load_folder(self, folder: str | Path, version: int | str) -> None:
+        """Put the weights saved in an HF folder (its safetensors files) into the running engine: a rank that
+        holds no whole copy of sharded weights reads the one rank 0 saved."""
+        self.llm.collective_rpc("load_saved_weights", args=(str(folder),))
+        self.llm.reset_prefix_cache()
         self.version = version
 
     def prompt_logprobs(self, prompts: list[str]) -> list[list[float]]:

@@ -1,4 +1,5 @@
-"""Methods mixed into vLLM's workers (`worker_extension_cls`), called by name through collective_rpc.
+"""Methods mixed into vLLM's workers (`worker_extension_cls`), called by name through collective_rpc: new
+weights (sent in memory, or read from a saved folder) and the seed of the next call on CPU.
 
 Named methods, not pickled callables (vLLM refuses to pickle functions unless insecure serialization
 is on), and weights as a safetensors file in chunks: plain bytes survive vLLM's RPC encoding, which turns
@@ -67,3 +68,29 @@ class TrainerWeights:
         )
         del self.incoming_weights  # the views in `weights` keep it until they go
         return len(weights)
+
+    def load_saved_weights(self, folder: str) -> None:
+        """The weights of an HF folder's safetensors files, read one tensor at a time (no second whole copy),
+        through the same in-place reload."""
+        from pathlib import Path
+
+        from safetensors import safe_open
+        from vllm.model_executor.model_loader.reload.inplace import reload_weights
+
+        def tensors():
+            for path in sorted(Path(folder).glob("*.safetensors")):
+                with safe_open(path, "pt") as file:
+                    for name in file.keys():  # noqa: SIM118 (a safetensors file is not a dict)
+                        yield name, file.get_tensor(name)
+
+        reload_weights(
+            self.vllm_config,
+            self.model_runner.get_model(),
+            weights_iterator=tensors(),
+            weights_path=None,
+            is_checkpoint_format=True,
+        )
+
+    def reseed(self, seed: int) -> None:
+        """The RNG vLLM's CPU sampler draws from (a per-request seed crashes it there)."""
+        torch.manual_seed(seed)
