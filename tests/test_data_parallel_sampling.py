@@ -72,3 +72,12 @@ def test_each_ranks_engine_samples_a_shard_from_its_seed_alone(tmp_path):
     completions = [json.loads(row)["completion"] for row in rows.splitlines()]
     assert len(completions) == 200 and len(set(completions)) > 150  # sampled: not one path per question
     assert (tmp_path / "b" / ROUND / "samples.jsonl").read_text() == rows
+
+
+@pytest.mark.vllm
+def test_grpo_ranks_each_sync_the_weights_they_train_into_their_own_engine(tmp_path):
+    log = run(tmp_path, "task=grpo", *VLLM, "rl.questions_per_step=4", "trainer=ddp", "trainer.devices=2")
+    for rank in (0, 1):
+        assert f"rank {rank} of 2 starts its own vLLM engine" in log
+        assert (tmp_path / "rollouts" / "00001" / f"rank{rank}" / "draw0" / "samples.jsonl").exists()
+    assert log.count("vLLM engine holds weights version step1") == 2  # each engine took step 1's weights, probed

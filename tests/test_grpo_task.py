@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 import mathlit.tasks.grpo as grpo
+from mathlit.errors import ConfigError
 from mathlit.rl.settings import check_rl
 from mathlit.tasks import run_task
 from tests.conftest import DATA, MICRO_MODEL, ROOT, make_cfg
@@ -287,3 +288,10 @@ def test_a_generative_verifier_writes_its_checks_to_score_the_reward(tmp_path, t
     for r in rows:
         assert 0 < r["reward_terms"]["verifier"] < 1
         assert r["reward"] == pytest.approx(r["reward_terms"]["correct"] + 0.5 * r["reward_terms"]["verifier"])
+
+
+def test_vllm_rollouts_on_several_ranks_need_an_engine_per_gpu():
+    ddp = ["task=grpo", "sampler=vllm", "trainer=ddp", "trainer.devices=2"]
+    grpo.check_rollout_sampler(make_cfg(*ddp))  # each rank its own engine (tests/test_data_parallel_sampling.py)
+    with pytest.raises(ConfigError, match=r"^sampler.tensor_parallel_size=2 with 2 ranks: .* set sampler.tensor_"):
+        grpo.check_rollout_sampler(make_cfg(*ddp, "sampler.tensor_parallel_size=2"))

@@ -23,6 +23,7 @@ def rollouts(
     """rl.group_size graded records per question (question order, then sample order) in out_dir, sampled with
     `model`'s weights after `step` steps."""
     policy.load(model, version=f"step{step}")
+    policy.start_on_every_rank()  # every rank draws at least once a step, all at once: vLLM engines start together
     params = replace(sampling_params(policy.cfg, "grpo"), seed=seed, logprobs=True)  # a backend that can reports them
     return policy.sample(questions, out_dir, params)
 

@@ -182,7 +182,10 @@ class Policy:
 
     def ranks(self, together: bool) -> Ranks:
         """Who samples a call: every rank of the run when `together` (mathlit.sampling.ranks), else this process."""
-        return run_ranks(self.cfg.trainer.collective_timeout_s) if together else ALONE
+        if not together:
+            return ALONE
+        engine = self.cfg.sampler.tensor_parallel_size if self.cfg.sampler.name == "vllm" else 1
+        return run_ranks(self.cfg.trainer.collective_timeout_s, engine)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         """Ungraded completions (the Sampler interface), from the sampler started on first use."""
@@ -193,6 +196,13 @@ class Policy:
         if self._unprobed:  # new weights in the engine: checked on the prompts it is about to sample
             self._probe(prompts[:PROBES])
         return self._sampler.generate(prompts, params)
+
+    def start_on_every_rank(self) -> None:
+        """Every rank of the run calls this at once before sampling alone (online RL's ranks each draw their own
+        questions): with sampler=vllm on several ranks each starts its own engine now, together; else nothing."""
+        ranks = self.ranks(together=True)
+        if ranks.world > 1 and self.cfg.sampler.name == "vllm":
+            self._start_on_every_rank(ranks)
 
     def _start_on_every_rank(self, ranks: Ranks) -> None:
         """Each rank its own vLLM engine, started by every rank at once (vLLM builds its groups over the run's);

@@ -17,6 +17,7 @@ import torch.distributed as dist
 from omegaconf import DictConfig
 
 from mathlit.errors import ConfigError
+from mathlit.strategies import world_size
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,19 @@ class Ranks:
     world: int = 1
     group: object = None  # the gloo group the ranks wait in (None: one process)
     timeout_s: float = 0.0
+    engine: int = 1  # consecutive ranks that run one engine (vLLM's tensor-parallel group) and sample alike
 
     def mine(self, part: tuple[int, int]) -> tuple[int, int]:
         """This rank's share of a job's part (i, n): the shards s with s % n == i, dealt round-robin over the
-        ranks. The one place a process decides which shards it samples."""
+        engines. The one place a process decides which shards it samples."""
         i, n = part
-        return i + n * self.rank, n * self.world
+        return i + n * (self.rank // self.engine), n * (self.world // self.engine)
+
+    @property
+    def writes(self) -> bool:
+        """Whether this rank writes the shards its engine samples: the first of the engine's ranks (every one of
+        them samples each shard, since the engine spans them)."""
+        return self.rank % self.engine == 0
 
     def wait(self) -> None:
         """Until every rank is here; one that died or never comes fails it in one line naming the rank."""
@@ -42,15 +50,16 @@ ALONE = Ranks()
 _group: tuple[object, object] | None = None  # (the run's default group, our gloo group over it)
 
 
-def run_ranks(timeout_s: float) -> Ranks:
+def run_ranks(timeout_s: float, engine: int = 1) -> Ranks:
     """Every rank of the run, once torch.distributed is initialised (after Lightning's first fit, or by the
-    caller); one process otherwise. Call it on every rank at once: its first call makes a group (a collective)."""
+    caller); one process otherwise. Call it on every rank at once: its first call makes a group (a collective).
+    `engine`: the ranks each engine spans (sampler.tensor_parallel_size with vLLM)."""
     global _group
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return ALONE
     if _group is None or _group[0] is not dist.group.WORLD:
         _group = (dist.group.WORLD, dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout_s)))
-    return Ranks(dist.get_rank(), dist.get_world_size(), _group[1], timeout_s)
+    return Ranks(dist.get_rank(), dist.get_world_size(), _group[1], timeout_s, engine)
 
 
 def join_launched_ranks(timeout_s: float) -> Ranks:
@@ -74,11 +83,20 @@ def join_launched_ranks(timeout_s: float) -> Ranks:
 
 
 def check_engine_fits(cfg: DictConfig, gpus: int | None = None) -> None:
-    """At start-up: one vLLM engine spans sampler.tensor_parallel_size GPUs of one node (`gpus`: this node's)."""
+    """At start-up: one vLLM engine spans sampler.tensor_parallel_size GPUs of one node (`gpus`: this node's), and
+    in a run of several ranks each engine spans that many of a node's ranks."""
     size = cfg.sampler.tensor_parallel_size
     gpus = torch.cuda.device_count() if gpus is None else gpus
-    if cfg.sampler.name == "vllm" and size > 1 and size > gpus:
+    if cfg.sampler.name != "vllm" or size == 1:
+        return
+    if size > gpus:
         raise ConfigError(
             f"sampler.tensor_parallel_size={size}: one vLLM engine spans that many GPUs of one node, and this node "
             f"has {gpus}; lower it (or run on a node with {size} GPUs)"
+        )
+    per_node = world_size(cfg.trainer) // cfg.trainer.num_nodes
+    if per_node > 1 and per_node % size:
+        raise ConfigError(
+            f"sampler.tensor_parallel_size={size}: each rank's vLLM engine spans that many of a node's ranks, and "
+            f"a node runs {per_node} (trainer.devices); choose a divisor of {per_node}"
         )

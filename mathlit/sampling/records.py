@@ -163,7 +163,7 @@ def sample_records(
     else:
         mine, every = ranks.mine(part)
         log.info("%s: rank %d of %d samples shards %d, %d+%d, ...", out_dir, ranks.rank, ranks.world, mine, mine, every)
-        _sample_shards(sampler, examples, out_dir, part=(mine, every), any_bad=False, **job)
+        _sample_shards(sampler, examples, out_dir, part=(mine, every), any_bad=False, write=ranks.writes, **job)
         ranks.wait()  # every rank's shards are on disk: each reads them all back, in order
         records = _sample_shards(sampler, examples, out_dir, part=ranks.mine(part), any_bad=False, **job)
     if records is not None and ranks.rank == 0:
@@ -182,10 +182,12 @@ def _sample_shards(
     shard_size: int,
     part: tuple[int, int],
     any_bad: bool,
+    write: bool = True,
 ) -> list[dict] | None:
     """Every shard's records in order, sampling the missing shards of `part` and, with `any_bad`, any bad shard
     met (the jobs of an array); None while shards of others are missing. Without `any_bad` (ranks of one run) a
-    shard is only ever written by the rank it belongs to."""
+    shard is only ever written by the rank it belongs to; without `write` this rank samples its engine's shards
+    beside the rank that writes them (the engine spans both)."""
     shards = out_dir / "shards"
     records: list[dict] = []
     missing = 0
@@ -212,7 +214,8 @@ def _sample_shards(
                 for e, p, cs in zip(chunk, prompts, completions, strict=True)
                 for i, c in enumerate(cs)
             ]
-            write_jsonl(path, rows, checksum=True)
+            if write:
+                write_jsonl(path, rows, checksum=True)
             progress.shard_done(index, len(rows))
         records += rows
     if missing:

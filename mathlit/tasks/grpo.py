@@ -131,11 +131,15 @@ def check(cfg: DictConfig) -> RLParts:
 
 def check_rollout_sampler(cfg: DictConfig) -> None:
     """Rollouts sample the weights being trained (sampler=openai is refused by check_training, as for every
-    training task); one vLLM engine per process is placed and synced for one process only (not yet for several
-    ranks). With LoRA the engine gets the merged weights."""
-    name, ranks = cfg.sampler.name, world_size(cfg.trainer)
-    if name == "vllm" and ranks > 1:
-        raise ConfigError(f"sampler=vllm with {ranks} ranks is not supported by task=grpo yet: use sampler=hf")
+    training task); with sampler=vllm each rank has its own engine, synced with the weights it trains, so an
+    engine spans one GPU: each rank draws its own questions, which an engine over several ranks cannot. With LoRA
+    the engine gets the merged weights."""
+    name, ranks, size = cfg.sampler.name, world_size(cfg.trainer), cfg.sampler.tensor_parallel_size
+    if name == "vllm" and ranks > 1 and size > 1:
+        raise ConfigError(
+            f"sampler.tensor_parallel_size={size} with {ranks} ranks: task=grpo's ranks each sample their own "
+            "questions, with an engine on their own GPU; set sampler.tensor_parallel_size=1"
+        )
     if cfg.rl.importance_correction and cfg.rl.top_p < 1:
         raise ConfigError(
             f"rl.top_p={cfg.rl.top_p} with rl.importance_correction: the trainer's log-probs apply no top-p, so the "

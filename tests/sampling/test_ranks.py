@@ -90,6 +90,26 @@ def test_each_rank_takes_every_world_th_shard_of_its_job():
     assert ALONE.mine((1, 2)) == (1, 2)
 
 
+def test_the_ranks_of_one_engine_sample_the_same_shards_and_its_first_rank_writes_them():
+    # sampler.tensor_parallel_size=2 on 4 ranks: engines {0, 1} and {2, 3} take every other shard
+    assert [Ranks(r, 4, engine=2).mine((0, 1)) for r in range(4)] == [(0, 2), (0, 2), (1, 2), (1, 2)]
+    assert [Ranks(r, 4, engine=2).writes for r in range(4)] == [True, False, True, False]
+
+
+def test_a_rank_that_does_not_write_samples_its_shards_and_leaves_the_folder_alone(tmp_path):
+    from mathlit.answers.grading import Grading
+    from mathlit.sampling.base import Completion, SamplingParams
+    from mathlit.sampling.records import _sample_shards
+
+    class Echo:
+        def generate(self, prompts, params):
+            return [[Completion(f"#### {params.seed}", 2, "stop")] for _ in prompts]
+
+    job = dict(template="{question}", params=SamplingParams(), grading=Grading.from_config(make_cfg()), shard_size=4)
+    rows = _sample_shards(Echo(), EXAMPLES[:4], tmp_path, part=(0, 1), any_bad=False, write=False, **job)
+    assert [r["id"] for r in rows] == ["q0", "q1", "q2", "q3"] and not (tmp_path / "shards").exists()
+
+
 @pytest.mark.parametrize(("size", "gpus"), [(1, 0), (8, 8)])
 def test_an_engine_that_fits_the_node_passes(size, gpus):
     check_engine_fits(make_cfg("sampler=vllm", f"sampler.tensor_parallel_size={size}"), gpus)
@@ -105,6 +125,13 @@ def test_an_engine_wider_than_the_node_fails_at_start_up_in_one_line(monkeypatch
     cfg = make_cfg("task=eval", "sampler=vllm", "sampler.tensor_parallel_size=8")
     with pytest.raises(ConfigError, match=r"^sampler.tensor_parallel_size=8: .* this node has 2; lower it"):
         start(cfg, mathlit.tasks.eval)
+
+
+def test_an_engine_that_does_not_divide_a_nodes_ranks_fails_in_one_line():
+    cfg = make_cfg("sampler=vllm", "sampler.tensor_parallel_size=2", "trainer.devices=3", "trainer.strategy=ddp")
+    with pytest.raises(ConfigError, match=r"^sampler.tensor_parallel_size=2: .* a node runs 3 .* divisor of 3$"):
+        check_engine_fits(cfg, 4)
+    check_engine_fits(make_cfg("sampler=vllm", "sampler.tensor_parallel_size=2", "trainer.devices=4"), 4)
 
 
 def test_two_ranks_sample_what_one_process_samples(tmp_path, folder):
