@@ -132,7 +132,7 @@ def test_a_finished_stage_is_sampled_with_the_backend_asked_for(tmp_path, monkey
     model = torch.nn.Linear(1, 1)
     policy = Policy(make_cfg(f"sampler={backend}"), None, folder=tmp_path, model=model, digest="sha256:w")
     policy.generate(["a"], SamplingParams())
-    want = {"model_dir": tmp_path, "seed": 42} if backend == "vllm" else {"model": model}
+    want = {"model_dir": tmp_path, "seed": 42, "per_rank": False} if backend == "vllm" else {"model": model}
     assert built == [want]
 
 
