@@ -2,7 +2,8 @@
 after a multi-GB model is loaded or an hour of training:
 
 - every key known and of its type (mathlit.config.check_keys), every number in its range (mathlit.config_ranges);
-- a vLLM engine that fits the node (mathlit.sampling.ranks.check_engine_fits);
+- a vLLM engine that fits the node (mathlit.sampling.ranks.check_engine_fits), and no purpose asking it for
+  several samples at temperature 0 (mathlit.sampling.policy.check_greedy_copies);
 - the task's own check: a task module may define `check(cfg)`; without one, `check_training` (the weights to
   load suit the model preset, the strategy can run here);
 - the prompt template every stage of the run uses, settled once (`settle_prompt`).
@@ -24,6 +25,7 @@ from mathlit.config_ranges import check_values
 from mathlit.data.prompts import chat_template
 from mathlit.errors import ConfigError
 from mathlit.models.build import check_model_choice, load_tokenizer, saved_prompt
+from mathlit.sampling.policy import check_greedy_copies
 from mathlit.sampling.ranks import check_engine_fits
 from mathlit.strategies import check_strategy
 
@@ -37,6 +39,7 @@ def start(cfg: DictConfig, task: ModuleType) -> None:
     getattr(task, "check", check_training)(cfg)
     settle_prompt(cfg)
     check_engine_fits(cfg)
+    check_greedy_copies(cfg)
 
 
 def check_grading(cfg: DictConfig) -> None:

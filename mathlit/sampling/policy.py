@@ -81,6 +81,19 @@ def sampling_params(cfg: DictConfig, purpose: str) -> SamplingParams:
     )
 
 
+def check_greedy_copies(cfg: DictConfig) -> None:
+    """At start-up: vLLM refuses several samples per prompt at temperature 0 (all would be the greedy one)."""
+    if cfg.sampler.name != "vllm":
+        return
+    for purpose, (n, temperature, *_) in PURPOSES.items():
+        params = sampling_params(cfg, purpose)
+        if params.n > 1 and params.temperature == 0:
+            raise ConfigError(
+                f"{n}={params.n} with {temperature}=0: vLLM samples one completion per prompt at temperature 0 "
+                f"(the rest would be copies of it); set {temperature} above 0 or {n}=1"
+            )
+
+
 class Policy:
     def __init__(
         self,

@@ -7,8 +7,9 @@ import torch
 
 import mathlit.sampling.policy
 from mathlit.data.formats import Example
+from mathlit.errors import ConfigError
 from mathlit.sampling import Completion, SamplingParams
-from mathlit.sampling.policy import PURPOSES, Policy, sampling_params
+from mathlit.sampling.policy import PURPOSES, Policy, check_greedy_copies, sampling_params
 from tests.conftest import make_cfg
 
 
@@ -108,6 +109,17 @@ def test_each_purpose_reads_its_settings_from_the_config():
     assert (rft.n, rft.max_new_tokens, rft.seed, rft.stop) == (5, 99, cfg.seed, tuple(cfg.sampler.stop))
     with pytest.raises(ValueError, match="unknown sampling purpose 'train'"):
         sampling_params(cfg, "train")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [(["rft.temperature=0"], "rft.k=100 with rft.temperature=0"), (["eval.n=4", "eval.temperature=0"], "eval.n=4")],
+)
+def test_several_greedy_samples_per_prompt_fail_at_start_up_with_vllm(overrides, named):
+    with pytest.raises(ConfigError, match=named):
+        check_greedy_copies(make_cfg("sampler=vllm", *overrides))
+    check_greedy_copies(make_cfg("sampler=hf", *overrides))  # HF generate draws the copies
+    check_greedy_copies(make_cfg("sampler=vllm", *overrides, "rft.k=1", "eval.n=1"))
 
 
 def test_sampler_vllm_without_vllm_installed_fails_in_one_line_naming_the_fix(monkeypatch, tmp_path, tokenizer):
