@@ -65,3 +65,24 @@ def test_two_ranks_sample_what_one_process_samples(tmp_path, task, samples, igno
         assert one.count("\n") >= 100
         assert (tmp_path / "two" / folder / "samples.jsonl").read_text() == one, folder
     assert metrics(tmp_path / "two", ignored) == metrics(tmp_path / "one", ignored)
+
+
+def test_a_round_from_a_given_sft_model_is_written_once_under_lightnings_launcher(tmp_path, tokenizer, monkeypatch):
+    """rft.sft_path with trainer.devices=2 and no torchrun: rank 0 samples the first round alone, before the fit
+    that starts rank 1, which re-runs the script and reads that round back: it writes nothing in rft/round1/. The
+    stage's test problems are then split over both ranks, and the run ends at one process's samples and metrics."""
+    from mathlit.models.build import build_model, save_hf
+    from tests.conftest import make_cfg
+    from tests.test_torchrun_nodes import record_writes, writes_of
+
+    folder = save_hf(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, tmp_path / "hf")
+    rft = ["task=rft", f"rft.sft_path={folder}", "rft.k=2", "rft.max_questions=100", "rft.max_new_tokens=16"]
+    run(tmp_path / "one", *rft)
+    record_writes(tmp_path, monkeypatch)
+    log = run(tmp_path / "two", *rft, "trainer.strategy=ddp", "trainer.devices=2")
+    assert writes_of(tmp_path, "1", tmp_path / "two" / "rft" / "round1") == ([], [])
+    for rank in (0, 1):
+        assert f"rft1/test/greedy: rank {rank} of 2 samples shards {rank}, {rank}+2, ..." in log
+    for name in ("rft/round1/samples/samples.jsonl", "rft/round1/augmented.jsonl", "rft1/test/greedy/samples.jsonl"):
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+    assert metrics(tmp_path / "two", ()) == metrics(tmp_path / "one", ())
