@@ -156,6 +156,21 @@ def test_node_rank_1_writes_nothing_in_the_run_folder_but_its_shards(tmp_path, t
     assert (tmp_path / "two" / ".hydra" / "config.yaml").exists() and (tmp_path / "two" / "__main__.log").exists()
 
 
+def split_as_one_process(tmp_path: Path, outputs: list[str], *folders: str) -> None:
+    """Each folder's samples (2 shards or more) were split over both ranks, each logging its share, and are one
+    process's (tmp_path/one)."""
+    for folder in folders:
+        for rank in (0, 1):
+            assert any(f"{folder}: rank {rank} of 2 samples shards {rank}, {rank}+2" in out for out in outputs)
+        one = (tmp_path / "one" / folder / "samples.jsonl").read_text()
+        assert one.count("\n") > 64 and (tmp_path / "two" / folder / "samples.jsonl").read_text() == one, folder
+
+
+def same_files(tmp_path: Path, *names: str) -> None:
+    for name in names:
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+
+
 def test_two_nodes_sample_the_round_of_a_given_sft_model_as_one_process(tmp_path, tokenizer, monkeypatch):
     """rft.sft_path: the first round is sampled before any fit, by ranks that join torchrun's group for it; rank 1
     writes nothing in the round's folder but its shards, and the run ends at one process's samples and metrics."""
@@ -174,16 +189,8 @@ def test_two_nodes_sample_the_round_of_a_given_sft_model_as_one_process(tmp_path
     one_process(tmp_path / "one", *rft)
     record_writes(tmp_path, monkeypatch)
     outputs = two_nodes(tmp_path / "two", *rft)
-    for folder in ("rft/round1/samples", "rft1/test/greedy"):
-        for rank in (0, 1):
-            assert any(f"{folder}: rank {rank} of 2 samples shards {rank}, {rank}+2" in out for out in outputs)
-        one = (tmp_path / "one" / folder / "samples.jsonl").read_text()
-        assert one.count("\n") == 100 * (2 if "round1" in folder else 1)
-        assert (tmp_path / "two" / folder / "samples.jsonl").read_text() == one
-    for name in ("augmented.jsonl", "report.json"):
-        assert (tmp_path / "two" / "rft" / "round1" / name).read_text() == (
-            tmp_path / "one" / "rft/round1" / name
-        ).read_text()
+    split_as_one_process(tmp_path, outputs, "rft/round1/samples", "rft1/test/greedy")
+    same_files(tmp_path, "rft/round1/augmented.jsonl", "rft/round1/report.json")
     shards, others = writes_of(tmp_path, "1", tmp_path / "two" / "rft")
     assert shards and others == []
     one, two = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two"))
@@ -201,12 +208,7 @@ def test_two_nodes_write_synthetic_questions_as_one_process(tmp_path, monkeypatc
     one_process(tmp_path / "one", *synth)
     record_writes(tmp_path, monkeypatch)
     outputs = two_nodes(tmp_path / "two", *synth)
-    for call in ("create", "verify"):
-        for rank in (0, 1):
-            assert any(f"{call}: rank {rank} of 2 samples shards {rank}, {rank}+2" in out for out in outputs)
-        one = (tmp_path / "one" / call / "samples.jsonl").read_text()
-        assert one.count("\n") > 64 and (tmp_path / "two" / call / "samples.jsonl").read_text() == one  # 2 shards
-    for name in ("synthetic.jsonl", "rejected.jsonl", "synth_report.json"):
-        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+    split_as_one_process(tmp_path, outputs, "create", "verify")
+    same_files(tmp_path, "synthetic.jsonl", "rejected.jsonl", "synth_report.json")
     shards, others = writes_of(tmp_path, "1", tmp_path / "two")
     assert shards and others == []

@@ -14,7 +14,8 @@ maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted v
 and by its own likelihood, in metrics.json under "sft" and "multitask". With multitask.sft_control, also
 an SFT-only model trained for as many steps as all generator stages together ("sft_control": greedy,
 maj@N), so that the multi-task gain is not just more generation steps. The first stage's sampler (one vLLM
-engine, in its Policy) samples both the first verifier stage's candidates and its test solutions.
+engine, in its Policy) samples both the first verifier stage's candidates and its test solutions. Every rank
+samples its share of each model's test solutions; global rank 0 re-ranks them.
 """
 
 from pathlib import Path
@@ -110,7 +111,7 @@ def train(cfg: DictConfig) -> Trained:
         keep_best = "val/auroc" if stage.kind == "verifier" and cfg.verifier.keep_best else None
         result = fit_stage(stage_cfg, module, data, out, keep_best=keep_best)
         folder, steps_done = result.hf_dir, steps_done + result.global_step
-        # How to read it as a verifier (every rank writes the same bytes, before any rank names the folder's weights)
+        # How to read it as a verifier: every rank writes the same bytes before it names the folder's weights
         if stage.kind == "verifier":
             save_verifier(module, folder)
         else:

@@ -10,7 +10,8 @@
 3. keep correct paths whose calculations hold, deduplicated to distinct reasoning paths (equation lists),
    pooled with rft.sources (union across models);
 4. fine-tune from the base model (rft.init=base, or sft) on original + selected paths;
-5. greedy accuracy of each stage on the test split. rft.rounds=N repeats 2-5 with the newest model.
+5. greedy accuracy of each stage on the test split (every rank samples its share). rft.rounds=N repeats 2-5
+   with the newest model.
 rft.every_n_epochs=E samples inside the stages that sample (SFT and every round but the last) at the end of
 every E-th epoch instead: their next epochs train on their own data plus the newest paths (iterative RFT),
 and the next stage gets the last of them.

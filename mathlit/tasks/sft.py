@@ -6,7 +6,7 @@
 Features: loss on response tokens only, averaged over each optimizer step's tokens (across
 gradient accumulation and data-parallel ranks); AdamW with warm-up and cosine decay; exact resume
 from <run_dir>/checkpoints/last.ckpt; a Hugging Face folder in <run_dir>/hf;
-greedy completions of the test problems in <run_dir>/test/greedy/; metrics.json.
+greedy completions of the test problems in <run_dir>/test/greedy/ (every rank samples its share); metrics.json.
 """
 
 import time
