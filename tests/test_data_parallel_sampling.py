@@ -86,3 +86,15 @@ def test_a_round_from_a_given_sft_model_is_written_once_under_lightnings_launche
     for name in ("rft/round1/samples/samples.jsonl", "rft/round1/augmented.jsonl", "rft1/test/greedy/samples.jsonl"):
         assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
     assert metrics(tmp_path / "two", ()) == metrics(tmp_path / "one", ())
+
+
+def test_sharded_ranks_sample_the_test_problems_with_the_saved_weights(tmp_path):
+    """trainer.strategy=fsdp2: no rank but 0 holds the trained weights whole, so the others sample their share of
+    the test problems with the stage's hf/ folder, to one process's samples."""
+    run(tmp_path / "one", "task=sft")
+    log = run(tmp_path / "two", "task=sft", "trainer.strategy=fsdp2", "trainer.devices=2")
+    for rank in (0, 1):
+        assert f"test/greedy: rank {rank} of 2 samples shards {rank}, {rank}+2, ..." in log
+    one = (tmp_path / "one" / "test/greedy/samples.jsonl").read_text()
+    assert (tmp_path / "two" / "test/greedy/samples.jsonl").read_text() == one
+    assert metrics(tmp_path / "two", ()) == metrics(tmp_path / "one", ())
