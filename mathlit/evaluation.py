@@ -3,7 +3,8 @@ and, given a re-ranker (mathlit.rerankers), re-ranking of those samples. Every t
 accuracy goes here; the samples come from the model's Policy (one sampler for every pass over the same weights):
 
     policy = Policy(cfg, tokenizer, folder=hf_dir)
-    metrics = evaluate(cfg, policy, test, out_dir, n=cfg.eval.n, rerank=TrainedVerifier(verifier_dir))
+    sample_test(cfg, policy, test, out_dir, n=cfg.eval.n)       # on every rank of the run: each samples its share
+    metrics = evaluate(cfg, policy, test, out_dir, n=cfg.eval.n, rerank=TrainedVerifier(verifier_dir))  # rank 0
     policy.close()
 """
 
@@ -23,6 +24,7 @@ from mathlit.metrics.pass_at_k import summarize, summarize_by
 from mathlit.metrics.plots import curves_from_summary, plot_power_law, plot_vs_k
 from mathlit.metrics.steps import accuracy_by_steps, reasoning_steps
 from mathlit.rerankers import Reranker, baselines
+from mathlit.sampling import SamplingParams
 from mathlit.sampling.policy import Policy, sampling_params
 
 RERANK_METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
@@ -44,12 +46,11 @@ def evaluate(
     bootstrap intervals over problems, error types of the wrong samples, and accuracy by reasoning steps.
     part=(i, n): sample this job's share of both passes; None until every job's shards are on disk."""
     out_dir = Path(out_dir)
-    records = samples = []
-    if greedy:
-        records = policy.sample(examples, out_dir / "greedy", "greedy", part=part)
-    if n > 0:
-        params = replace(sampling_params(cfg, "eval"), n=n)
-        samples = policy.sample(examples, out_dir / "sampled", params, part=part)
+    passes = {
+        name: policy.sample(examples, out_dir / name, params, part=part)
+        for name, params in test_passes(cfg, greedy, n).items()
+    }
+    records, samples = passes.get("greedy", []), passes.get("sampled", [])
     if records is None or samples is None:
         return None
     metrics: dict = {}
@@ -69,6 +70,31 @@ def evaluate(
     if by_steps := steps_report(samples or records, steps, out_dir, f"{cfg.data.name}: accuracy by reasoning steps"):
         metrics["reasoning_steps"] = by_steps | {"accuracy_of": "sampled" if samples else "greedy"}
     return metrics
+
+
+def test_passes(cfg: DictConfig, greedy: bool, n: int) -> dict[str, SamplingParams]:
+    """The sampling passes of an evaluation by folder: greedy/ (one greedy completion per problem) and sampled/
+    (n per problem at eval.temperature)."""
+    passes = {"greedy": sampling_params(cfg, "greedy")} if greedy else {}
+    return passes | ({"sampled": replace(sampling_params(cfg, "eval"), n=n)} if n > 0 else {})
+
+
+def sample_test(
+    cfg: DictConfig,
+    policy: Policy,
+    examples: list[Example],
+    out_dir: str | Path,
+    *,
+    greedy: bool = True,
+    n: int = 0,
+    part: tuple[int, int] = (0, 1),
+) -> None:
+    """The samples `evaluate` (same arguments) reads, sampled by every rank of the run at once, each its share of
+    the shards (Policy.sample together=True; one process samples them all). A task calls it on every rank (in its
+    `train`); `evaluate` on global rank 0 then finds every shard on disk and only scores. Each rank's Policy must
+    name the same weights (a Policy built with `folder=` names them by the folder's digest)."""
+    for name, params in test_passes(cfg, greedy, n).items():
+        policy.sample(examples, Path(out_dir) / name, params, part=part, together=True)
 
 
 def steps_report(records: list[dict], steps: dict[str, int], out_dir: Path, title: str) -> dict | None:

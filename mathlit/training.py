@@ -33,7 +33,7 @@ from mathlit.errors import ConfigError
 from mathlit.io import atomic_folder
 from mathlit.loggers import build_loggers
 from mathlit.models.build import context_length, save_hf
-from mathlit.models.gather import gathered_model
+from mathlit.models.gather import gathered_model, whole_on_every_rank
 from mathlit.models.lora import is_lora
 from mathlit.models.release import finish_stage
 from mathlit.modules.generator import GeneratorSFT
@@ -109,7 +109,9 @@ def build_trainer(
 class StageResult(NamedTuple):
     hf_dir: Path
     global_step: int
-    model: object  # global rank 0: the trained LM as a plain module (see gathered_model); None elsewhere
+    # The trained LM as a plain module where this rank holds it whole: global rank 0 (gathered, see gathered_model)
+    # and, unsharded without LoRA (DDP), every rank; None on the other ranks, which read hf_dir
+    model: object
 
 
 def sft_parts(cfg: DictConfig, tokenizer, splits=None, model=None) -> tuple[GeneratorSFT, MathDataModule]:
@@ -246,4 +248,6 @@ def fit_stage(
             with atomic_folder(out_dir / "adapter") as adapter:
                 module.model.save_pretrained(adapter)
     trainer.strategy.barrier()
+    if model is None and whole_on_every_rank(trainer, module):
+        model = module.model  # this rank's own copy: it samples the test problems with it (mathlit.evaluation)
     return StageResult(hf_dir, trainer.global_step, model)

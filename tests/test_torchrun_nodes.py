@@ -1,6 +1,7 @@
 """Two nodes for real: two torchrun agents on this machine (`torchrun --nnodes=2 --nproc-per-node=1`, c10d
 rendezvous on localhost, gloo) run one job of two ranks, one per "node". SFT ends at the weights one process
-trains; an RFT round is sampled by both nodes, each its share of the shards, to one process's samples."""
+trains; an RFT round (after an SFT stage, or from rft.sft_path before any fit), task=eval and task=synth are
+sampled by both nodes, each its share of the shards, to one process's samples, global rank 0 alone writing."""
 
 import json
 import os
@@ -107,7 +108,8 @@ def _record(event, args):
         return
     _busy.append(1)
     try:
-        with open(f"{os.environ['WRITES_LOG']}.{os.environ.get('RANK', 'agent')}.{os.getpid()}", "a") as log:
+        rank = os.environ.get("RANK", os.environ.get("LOCAL_RANK", "agent"))  # torchrun's, or Lightning's launcher's
+        with open(f"{os.environ['WRITES_LOG']}.{rank}.{os.getpid()}", "a") as log:
             log.write(json.dumps([event, os.path.abspath(path)]) + "\\n")
     finally:
         _busy.pop()
@@ -117,6 +119,27 @@ if "WRITES_LOG" in os.environ:
 """
 
 
+def record_writes(tmp_path: Path, monkeypatch) -> None:
+    """Every file operation of the processes started from now on, recorded per rank (a Python audit hook)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(AUDIT)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("WRITES_LOG", str(tmp_path / "writes"))
+
+
+def writes_of(tmp_path: Path, rank: str, folder: Path) -> tuple[list, list]:
+    """What the processes of `rank` wrote, renamed or removed in `folder`: (in sampling shards, anything else but
+    the folder and shards/ made)."""
+    logs = [path for path in tmp_path.glob(f"writes.{rank}.*")]
+    assert logs, f"rank {rank} recorded nothing"
+    inside = [(event, path) for log in logs for event, path in map(json.loads, log.open())]
+    inside = [(event, path) for event, path in inside if path == str(folder) or path.startswith(f"{folder}{os.sep}")]
+    shards = [(event, path) for event, path in inside if f"{os.sep}shards{os.sep}" in path]
+    made = [(e, p) for e, p in inside if e == "os.mkdir" and (p == str(folder) or p.endswith(f"{os.sep}shards"))]
+    return shards, [(event, path) for event, path in inside if (event, path) not in shards + made]
+
+
 def test_node_rank_1_writes_nothing_in_the_run_folder_but_its_shards(tmp_path, tokenizer, monkeypatch):
     """Every file operation of both node agents recorded (a Python audit hook): global rank 1 writes, renames or
     removes nothing in the run folder but its own sampling shards; run-level files are rank 0's."""
@@ -124,20 +147,68 @@ def test_node_rank_1_writes_nothing_in_the_run_folder_but_its_shards(tmp_path, t
     from tests.conftest import make_cfg
 
     folder = save_hf(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, tmp_path / "hf")
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(AUDIT)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("WRITES_LOG", str(tmp_path / "writes"))
+    record_writes(tmp_path, monkeypatch)
     evaluate = ["task=eval", f"model.path={folder}", "eval.n=2", "eval.max_examples=100", "data.arith.num_test=100"]
     two_nodes(tmp_path / "two", *evaluate, "data.max_test_examples=100", "sampler.max_new_tokens=16")
-    run = str(tmp_path / "two")
-    logs = {path.name: path for path in tmp_path.glob("writes.*")}
-    assert any(name.startswith("writes.0.") for name in logs) and any(name.startswith("writes.1.") for name in logs)
-    rank1 = [json.loads(line) for name, path in logs.items() if name.startswith("writes.1.") for line in path.open()]
-    inside = [(event, path) for event, path in rank1 if path == run or path.startswith(run + os.sep)]
-    shards = [(event, path) for event, path in inside if f"{os.sep}shards{os.sep}" in path]
-    assert shards, inside  # it did sample
-    folders = [(e, p) for e, p in inside if e == "os.mkdir" and (p == run or p.endswith(f"{os.sep}shards"))]
-    assert [(event, path) for event, path in inside if (event, path) not in shards + folders] == []
+    assert list(tmp_path.glob("writes.0.*"))
+    shards, others = writes_of(tmp_path, "1", tmp_path / "two")
+    assert shards and others == []  # it did sample, and wrote nothing else
     assert (tmp_path / "two" / ".hydra" / "config.yaml").exists() and (tmp_path / "two" / "__main__.log").exists()
+
+
+def split_as_one_process(tmp_path: Path, outputs: list[str], *folders: str) -> None:
+    """Each folder's samples (2 shards or more) were split over both ranks, each logging its share, and are one
+    process's (tmp_path/one)."""
+    for folder in folders:
+        for rank in (0, 1):
+            assert any(f"{folder}: rank {rank} of 2 samples shards {rank}, {rank}+2" in out for out in outputs)
+        one = (tmp_path / "one" / folder / "samples.jsonl").read_text()
+        assert one.count("\n") > 64 and (tmp_path / "two" / folder / "samples.jsonl").read_text() == one, folder
+
+
+def same_files(tmp_path: Path, *names: str) -> None:
+    for name in names:
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+
+
+def test_two_nodes_sample_the_round_of_a_given_sft_model_as_one_process(tmp_path, tokenizer, monkeypatch):
+    """rft.sft_path: the first round is sampled before any fit, by ranks that join torchrun's group for it; rank 1
+    writes nothing in the round's folder but its shards, and the run ends at one process's samples and metrics."""
+    from mathlit.models.build import build_model, save_hf
+    from tests.conftest import make_cfg
+
+    folder = save_hf(build_model(make_cfg(*MICRO_MODEL).model, tokenizer), tokenizer, tmp_path / "hf")
+    rft = ["task=rft", f"rft.sft_path={folder}", "trainer.max_steps=1", "optim.lr=1e-12", "rft.k=2"]
+    rft += [
+        "data.max_train_examples=128",
+        "rft.max_questions=100",
+        "rft.max_new_tokens=16",
+        "sampler.max_new_tokens=16",
+    ]
+    rft += ["data.arith.num_test=100", "data.max_test_examples=100"]
+    one_process(tmp_path / "one", *rft)
+    record_writes(tmp_path, monkeypatch)
+    outputs = two_nodes(tmp_path / "two", *rft)
+    split_as_one_process(tmp_path, outputs, "rft/round1/samples", "rft1/test/greedy")
+    same_files(tmp_path, "rft/round1/augmented.jsonl", "rft/round1/report.json")
+    shards, others = writes_of(tmp_path, "1", tmp_path / "two" / "rft")
+    assert shards and others == []
+    one, two = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two"))
+    for row in one["stages"] + two["stages"]:
+        row.pop("model")  # its run's folder
+    assert one["stages"] == two["stages"]
+
+
+def test_two_nodes_write_synthetic_questions_as_one_process(tmp_path, monkeypatch):
+    """task=synth trains nothing: its ranks join torchrun's group and sample each call's shards (100 seeds: 2
+    shards of the create and verify calls); rank 1 writes nothing in the run folder but its shards."""
+    synth = ["task=synth", "synth.seeds=100", "synth.per_seed=1", "synth.answers=1", "synth.max_new_tokens=16"]
+    synth += ["data.max_train_examples=128", "sampler.max_new_tokens=16"]
+    synth += [f"synth.prompts.{call}='{call}: {{question}}'" for call in ("create", "verify", "answer")]
+    one_process(tmp_path / "one", *synth)
+    record_writes(tmp_path, monkeypatch)
+    outputs = two_nodes(tmp_path / "two", *synth)
+    split_as_one_process(tmp_path, outputs, "create", "verify")
+    same_files(tmp_path, "synthetic.jsonl", "rejected.jsonl", "synth_report.json")
+    shards, others = writes_of(tmp_path, "1", tmp_path / "two")
+    assert shards and others == []

@@ -29,6 +29,7 @@ from mathlit.models.build import save_hf
 from mathlit.models.gather import gathered_model, whole_on_every_rank
 from mathlit.models.release import finish_stage
 from mathlit.sampling.policy import Policy, sampling_params
+from mathlit.sampling.ranks import ALONE, Ranks
 from mathlit.sampling.records import read_samples
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,21 @@ class RFTDataGenerator:
         return records
 
     def generate(
-        self, model: PreTrainedModel, version: int | str, name: str, folder: Path | None = None
+        self, model: PreTrainedModel, version: int | str, name: str, folder: Path | None = None, ranks: Ranks = ALONE
     ) -> tuple[Path, RFTData]:
-        """Sample with `model` (weights `version`, saved in `folder` if it is), filter, write <out>/<name>/."""
-        return self.build(self.sample(model, version, name, folder), name)
+        """Sample with `model` (weights `version`, saved in `folder` if it is), filter, write <out>/<name>/.
+        `ranks`: the processes that call this at once (torchrun, srun: mathlit.sampling.ranks), each sampling its
+        share. Global rank 0 alone filters and writes; every rank returns the examples read back from its file (the
+        report: rank 0's). A rank other than 0 on its own (a process Lightning's launcher started at the first fit,
+        re-running the script: rank 0 wrote this round before that fit) samples nothing and reads the round back."""
+        writer, report = rank_zero_only.rank == 0, None
+        if writer or ranks.world > 1:
+            paths = self.sample(model, version, name, folder, together=ranks.world > 1)
+        if writer:
+            report = self.build(paths, name)[1].report
+        ranks.wait()  # until rank 0's file is written
+        path = self.out_dir / name / "augmented.jsonl"
+        return path, RFTData(self.read(path), report)
 
     def sample(
         self, model: PreTrainedModel | None, version: int | str, name: str, folder: Path | None = None, together=False

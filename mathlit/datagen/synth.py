@@ -3,7 +3,8 @@
 Three calls to one generator: create a new question from each seed (synth.per_seed of them), verify it (solve
 and revise; the FINAL CREATED QUESTION field), answer it synth.answers times. Each call's replies are sampled
 into resumable shards (mathlit.sampling.records: create/, verify/, answer/), so a killed run continues where it
-stopped and every later step is recomputed from the shards: no row is lost or written twice.
+stopped and every later step is recomputed from the shards: no row is lost or written twice. The ranks a launcher
+started (torchrun, srun) sample each call together, each its share of the shards.
 
 Between the calls, new questions are filtered and every rejection is counted and kept with its reason in
 rejected.jsonl: unparseable replies, duplicates (normalised text) of a training question or of another new one,
@@ -80,9 +81,9 @@ class SynthGenerator:
         self.rejected: list[dict] = []
 
     def _sample(self, call: str, examples: list[Example], out_dir: Path) -> list[list[dict]]:
-        """Each example's replies to one call (resumable shards in out_dir/<call>)."""
+        """Each example's replies to one call (resumable shards in out_dir/<call>), every rank its share."""
         params = self.params[call]
-        records = self.policy.sample(examples, out_dir / call, params, template=self.prompts[call])
+        records = self.policy.sample(examples, out_dir / call, params, template=self.prompts[call], together=True)
         return [records[i : i + params.n] for i in range(0, len(records), params.n)]
 
     def _reject(self, question: Example, reason: str, detail: str, **extra) -> None:
@@ -138,7 +139,9 @@ class SynthGenerator:
         return kept
 
     def run(self, seeds: list[Example], known: list[str], tests: list[str], out_dir: str | Path) -> SynthResult:
-        """Questions from `seeds`, checked against the `known` training questions and the `tests` questions."""
+        """Questions from `seeds`, checked against the `known` training questions and the `tests` questions. Every
+        rank of the run calls it at once (mathlit.sampling.ranks): each samples its share of every call's shards,
+        all filter the same records alike, and global rank 0 writes the run's files."""
         s, out_dir = self.cfg.synth, Path(out_dir)
         self.rejected = []
         questions = self._new_questions(seeds, out_dir)
@@ -166,6 +169,8 @@ class SynthGenerator:
             for j, r in enumerate(paths):
                 rows.append(Example(f"{q.id}/{j}", q.question, r["completion"].strip(), label.answer, q.domain, meta))
         report = self._report(len(seeds), rows, shares, len(tests))
+        if self.policy.ranks(together=True).rank != 0:  # every rank holds the same rows; rank 0 writes them
+            return SynthResult(rows, report, self.rejected)
         write_jsonl(out_dir / "synthetic.jsonl", [example_to_row(e) for e in rows])
         write_jsonl(out_dir / "rejected.jsonl", self.rejected)
         write_json(out_dir / "synth_report.json", report)

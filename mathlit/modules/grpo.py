@@ -113,7 +113,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         temperature: float = 1.0,
         model: PreTrainedModel | None = None,
         reference: Callable[[], PreTrainedModel] | None = None,
-        evaluate: Callable[[int, PreTrainedModel], float] | None = None,
+        evaluate: Callable[[int, PreTrainedModel], float | None] | None = None,
         eval_every: int | None = None,
     ):
         super().__init__()
@@ -126,7 +126,7 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         # The frozen KL reference (only when kl_coef > 0), kept in a tuple: not a submodule, so it is neither in
         # the checkpoints (it is rebuilt from the starting weights) nor seen by the optimizer.
         self._reference_loader, self._reference = reference, ()
-        self.evaluate, self.eval_every = evaluate, eval_every  # step, model -> test greedy accuracy
+        self.evaluate, self.eval_every = evaluate, eval_every  # step, model -> test greedy accuracy (rank 0; else None)
 
     def configure_model(self) -> None:
         if self.model is None:
@@ -167,8 +167,8 @@ class GRPOModule(RNGStateMixin, L.LightningModule):
         # The final weights are evaluated once, by the task's report (its test/ folder and the curve's last point).
         last = 0 < self.trainer.max_steps <= (rl_step + 1) * self.steps_per_batch
         if self.evaluate is not None and self.eval_every and (rl_step + 1) % self.eval_every == 0 and not last:
-            if self.trainer.is_global_zero:
-                accuracy = self.evaluate(rl_step + 1, self.model)
+            accuracy = self.evaluate(rl_step + 1, self.model)  # every rank samples its share; rank 0 scores
+            if accuracy is not None:
                 self.log("rl/test_greedy_accuracy", float(accuracy), rank_zero_only=True)
 
     def _chunks(self, records: list[dict], advantages: list[float]) -> list[tuple[dict, torch.Tensor]]:

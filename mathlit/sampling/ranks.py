@@ -63,9 +63,11 @@ def run_ranks(timeout_s: float, engine: int = 1) -> Ranks:
 
 
 def join_launched_ranks(timeout_s: float) -> Ranks:
-    """Every rank of a run that torchrun or srun started as several processes and that trains nothing (task=eval):
-    their group is made here from the launcher's environment, as Lightning would at a first fit. One process, or a
-    group already up: as `run_ranks`."""
+    """Every rank of a run that torchrun or srun started as several processes, before anything trains (task=eval,
+    synth, an RFT round from rft.sft_path): their group is made here from the launcher's environment, as Lightning
+    would at a first fit, which then takes it as it is (its backend: gloo, and NCCL for CUDA tensors where there
+    is a GPU, so that a later fit's gradients travel as they would have). One process, or a group already up: as
+    `run_ranks`."""
     from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 
     if not dist.is_initialized():
@@ -73,7 +75,7 @@ def join_launched_ranks(timeout_s: float) -> Ranks:
         if launched is None or launched.world_size() == 1:
             return ALONE
         dist.init_process_group(
-            "gloo",
+            "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo",
             init_method=f"tcp://{launched.main_address}:{launched.main_port}",
             rank=launched.global_rank(),
             world_size=launched.world_size(),

@@ -1,8 +1,9 @@
 """Tasks by name: each module is one paper recipe, read top to bottom, in two parts.
 
 A task module may define `check(cfg)`, run at start-up (mathlit.startup) before anything loads.
-`train(cfg)` runs on every rank (Lightning stages, data generation) and returns what the report needs;
-`report(cfg, trained)` runs on global rank 0 only (evaluation) and returns a `Report`. The runner holds the
+`train(cfg)` runs on every rank (Lightning stages, data generation, and the test problems' sampling, each rank
+its share: mathlit.evaluation.sample_test) and returns what the report needs; `report(cfg, trained)` runs on
+global rank 0 only (evaluation: it scores the samples it finds on disk) and returns a `Report`. The runner holds the
 run folder against a second run (mathlit.folder_lock), writes the metrics to <run_dir>/metrics.json (led by
 the `headline` block every task shares), prints the summary, and returns the objective (Hydra sweeps).
 No task imports another: shared steps live in mathlit.training, mathlit.evaluation and mathlit.datagen.

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 
 from mathlit.data.splits import load_test
 from mathlit.errors import ConfigError
-from mathlit.evaluation import evaluate, report_samples, table
+from mathlit.evaluation import evaluate, report_samples, sample_test, table
 from mathlit.headline import accuracy_figures
 from mathlit.models.build import check_model_choice, load_tokenizer
 from mathlit.rerankers import Reranker, baselines, reranker
@@ -57,12 +57,9 @@ def train(cfg: DictConfig) -> None:
     ranks = join_launched_ranks(cfg.trainer.collective_timeout_s)
     if ranks.world == 1:
         return
-    test, part = test_problems(cfg), parse_part(cfg.eval.shard, "eval.shard")
     policy = Policy(cfg, load_tokenizer(cfg.model), folder=cfg.model.path)
-    if cfg.eval.greedy:
-        policy.sample(test, Path(cfg.run_dir) / "greedy", "greedy", part=part, together=True)
-    if cfg.eval.n > 0:
-        policy.sample(test, Path(cfg.run_dir) / "sampled", "eval", part=part, together=True)
+    part = parse_part(cfg.eval.shard, "eval.shard")
+    sample_test(cfg, policy, test_problems(cfg), cfg.run_dir, greedy=cfg.eval.greedy, n=cfg.eval.n, part=part)
     policy.close()
 
 

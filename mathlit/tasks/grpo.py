@@ -14,7 +14,8 @@ Each step (rl.max_steps of them):
    (rl.loss_agg, rl.epsilon*, rl.kl_coef).
 Logged every step (<run_dir>/grpo/logs/): reward mean, share correct/wrong/unreadable, share of groups with
 signal, response length, entropy, clip fraction, KL, sampling vs training seconds. Then the greedy accuracy of
-the final weights on the test split (<run_dir>/grpo/test/). Without model.path an SFT stage runs first (<run_dir>/sft/).
+the final weights on the test split (<run_dir>/grpo/test/; every rank samples its share, as at rl.eval_every).
+Without model.path an SFT stage runs first (<run_dir>/sft/).
 """
 
 import time
@@ -23,13 +24,14 @@ from typing import NamedTuple
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedTokenizerBase
 
 from mathlit.answers.grading import Grading
 from mathlit.data.splits import Splits, load_splits
 from mathlit.errors import ConfigError
-from mathlit.evaluation import evaluate
+from mathlit.evaluation import evaluate, sample_test
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.io import write_json, write_jsonl
 from mathlit.metrics.plots import plot_over_steps
@@ -92,13 +94,17 @@ def batch_sampler(cfg: DictConfig, parts: RLParts, policy: Policy, splits: Split
 
 def evaluator(cfg: DictConfig, policy: Policy, splits: Splits, out_dir: Path):
     """steps, model -> greedy test accuracy (and pass@k/maj@k with eval.n) through the run's Policy, stored in
-    out_dir/<steps>/."""
+    out_dir/<steps>/. Every rank calls it at once and samples its share; global rank 0 scores and gets the accuracy,
+    the others None."""
 
-    def evaluate_at(steps: int, model) -> float:
+    def evaluate_at(steps: int, model) -> float | None:
         folder = out_dir / f"{steps:05d}"
         policy.load(model, version=f"step{steps}")
-        metrics = evaluate(cfg, policy, splits.test, folder, n=cfg.eval.n)
+        sample_test(cfg, policy, splits.test, folder, n=cfg.eval.n)
+        metrics = evaluate(cfg, policy, splits.test, folder, n=cfg.eval.n) if rank_zero_only.rank == 0 else None
         policy.pause()
+        if metrics is None:
+            return None
         write_json(folder / "metrics.json", metrics)
         return metrics["greedy_accuracy"]
 
@@ -186,6 +192,10 @@ def train(cfg: DictConfig) -> Trained:
     policy.close()
     if scorer is not None:
         scorer.close()
+    if splits.test:  # the final weights' test problems, every rank its share; `report` scores them
+        final = Policy(cfg, tokenizer, folder=stage.hf_dir, model=stage.model)
+        sample_test(cfg, final, splits.test, run_dir / "grpo" / "test")
+        final.close()
     return Trained(stage, tokenizer, splits, started)
 
 

@@ -14,7 +14,8 @@ maj@N, and re-ranking with each model as its own verifier (best-of-N, weighted v
 and by its own likelihood, in metrics.json under "sft" and "multitask". With multitask.sft_control, also
 an SFT-only model trained for as many steps as all generator stages together ("sft_control": greedy,
 maj@N), so that the multi-task gain is not just more generation steps. The first stage's sampler (one vLLM
-engine, in its Policy) samples both the first verifier stage's candidates and its test solutions.
+engine, in its Policy) samples both the first verifier stage's candidates and its test solutions. Every rank
+samples its share of each model's test solutions; global rank 0 re-ranks them.
 """
 
 from pathlib import Path
@@ -31,7 +32,7 @@ from mathlit.datagen.rationales import check_rationales, teacher_checks
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
 from mathlit.errors import ConfigError
-from mathlit.evaluation import evaluate, table
+from mathlit.evaluation import evaluate, sample_test, table
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier, write_verifier_spec
@@ -62,9 +63,14 @@ class Trained(NamedTuple):
     folders: list[Path]  # each stage's saved weights
     sft_control: Path | None  # SFT only, with the generator stages' steps summed
     test: list[Example]
-    sft_policy: Policy | None  # the first stage's, paused after sampling candidates: it samples the test too
     steps: int  # optimizer steps of all stages
     data_report: dict
+
+
+def tested(trained: Trained) -> dict[str, Path]:
+    """The models evaluated on the test split, by name: the plain SFT model, the final one, the SFT control."""
+    control = {"sft_control": trained.sft_control} if trained.sft_control is not None else {}
+    return {"sft": trained.folders[0], "multitask": trained.folders[-1]} | control
 
 
 def check(cfg: DictConfig) -> None:
@@ -105,8 +111,11 @@ def train(cfg: DictConfig) -> Trained:
         keep_best = "val/auroc" if stage.kind == "verifier" and cfg.verifier.keep_best else None
         result = fit_stage(stage_cfg, module, data, out, keep_best=keep_best)
         folder, steps_done = result.hf_dir, steps_done + result.global_step
+        # How to read it as a verifier: every rank writes the same bytes before it names the folder's weights
         if stage.kind == "verifier":
             save_verifier(module, folder)
+        else:
+            save_verifier_spec(cfg, folder)
         # The next stage starts from the saved full weights, not the in-memory (possibly sharded) module.
         model = build_model(OmegaConf.merge(cfg.model, {"path": str(folder)}), tokenizer)
         folders.append(folder)
@@ -116,26 +125,25 @@ def train(cfg: DictConfig) -> Trained:
         L.seed_everything(cfg.seed, workers=True)
         control_cfg = with_steps(cfg, steps)
         control = fit_stage(control_cfg, *sft_parts(control_cfg, tokenizer, splits), run_dir / "sft_control").hf_dir
-    return Trained(tokenizer, folders, control, splits.test, sft_policy, steps_done, splits.report)
+    trained = Trained(tokenizer, folders, control, splits.test, steps_done, splits.report)
+    for name, folder in tested(trained).items():  # every rank samples its share of each model's test solutions
+        policy = sft_policy if name == "sft" and sft_policy else Policy(cfg, tokenizer, folder=folder)
+        sample_test(cfg, policy, splits.test, run_dir / "test" / name, n=cfg.eval.n)
+        policy.close()
+    return trained
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
     """Greedy, then eval.n samples re-ranked with each model as its own verifier (token head)."""
     metrics: dict = {"stages": [str(f) for f in trained.folders]}
-    for name, folder in (("sft", trained.folders[0]), ("multitask", trained.folders[-1])):
-        save_verifier_spec(cfg, folder)
-        kept = trained.sft_policy if name == "sft" else None
-        policy = kept or Policy(cfg, trained.tokenizer, folder=folder)
+    for name, folder in tested(trained).items():
+        policy = Policy(cfg, trained.tokenizer, folder=folder)  # its samples on disk: nothing starts
         out_dir = Path(cfg.run_dir) / "test" / name
-        rerank = TrainedVerifier(folder, cfg, out_dir / "checks")
+        rerank = TrainedVerifier(folder, cfg, out_dir / "checks") if name != "sft_control" else None
         metrics[name] = evaluate(cfg, policy, trained.test, out_dir, n=cfg.eval.n, rerank=rerank)
         policy.close()
     summary = "\n".join(f"{name} model as its own verifier:\n{table(metrics[name])}" for name in ("sft", "multitask"))
     if trained.sft_control is not None:
-        policy = Policy(cfg, trained.tokenizer, folder=trained.sft_control)
-        out_dir = Path(cfg.run_dir) / "test" / "sft_control"
-        metrics["sft_control"] = evaluate(cfg, policy, trained.test, out_dir, n=cfg.eval.n)
-        policy.close()
         summary += f"\nSFT only, as many generation steps as multitask:\n{table(metrics['sft_control'])}"
     rerank = metrics["multitask"]["rerank"]
     # The headline: the final model, its last stage's losses, the steps of all stages.

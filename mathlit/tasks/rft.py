@@ -10,7 +10,8 @@
 3. keep correct paths whose calculations hold, deduplicated to distinct reasoning paths (equation lists),
    pooled with rft.sources (union across models);
 4. fine-tune from the base model (rft.init=base, or sft) on original + selected paths;
-5. greedy accuracy of each stage on the test split. rft.rounds=N repeats 2-5 with the newest model.
+5. greedy accuracy of each stage on the test split (every rank samples its share). rft.rounds=N repeats 2-5
+   with the newest model.
 rft.every_n_epochs=E samples inside the stages that sample (SFT and every round but the last) at the end of
 every E-th epoch instead: their next epochs train on their own data plus the newest paths (iterative RFT),
 and the next stage gets the last of them.
@@ -23,15 +24,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from callbacks.rft_data import RFTDataCallback
 from mathlit.data.splits import Splits, load_splits
 from mathlit.datagen.filters import RFTData
 from mathlit.datagen.rft import RFTDataGenerator
-from mathlit.evaluation import evaluate
+from mathlit.evaluation import evaluate, sample_test
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
+from mathlit.sampling.ranks import join_launched_ranks
 from mathlit.tasks import Report
 from mathlit.training import fit_stage, sft_parts
 
@@ -57,7 +60,9 @@ def train(cfg: DictConfig) -> list[dict]:
     rows: list[dict] = []
     if cfg.rft.sft_path:  # sample with a given SFT model, no SFT stage
         sft_folder = Path(cfg.rft.sft_path)
-        _, data = generator.generate(load_weights(cfg, tokenizer, sft_folder), "sft", "round1", folder=sft_folder)
+        ranks = join_launched_ranks(cfg.trainer.collective_timeout_s)  # torchrun, srun: all sample, before any fit
+        weights = load_weights(cfg, tokenizer, sft_folder)
+        _, data = generator.generate(weights, "sft", "round1", folder=sft_folder, ranks=ranks)
     else:
         sft_folder = Path(cfg.run_dir) / "sft" / "hf"
         row, data = train_stage(cfg, tokenizer, splits, "sft", splits.train, generator, samples="round1")
@@ -91,11 +96,14 @@ def train_stage(
     out_dir = Path(cfg.run_dir) / name
     result = fit_stage(cfg, module, data, out_dir, callbacks=[callback] if callback else [])
     row = {"stage": name, "train_examples": len(train), "model": str(result.hf_dir), "steps": result.global_step}
-    if result.model is not None:  # global rank 0: the weights in memory, through the run's one sampler
-        policy = generator.policy
-        policy.load(result.model, f"{name}@{result.global_step}", result.hf_dir)
+    # The test problems through the run's one Policy: every rank samples its share with the weights it holds (or,
+    # sharded, hf_dir), as the round's paths (sampler=vllm: each rank's engine); global rank 0 scores them.
+    policy = generator.policy
+    policy.load(result.model, f"{name}@{result.global_step}", result.hf_dir)
+    sample_test(cfg, policy, splits.test, out_dir / "test")
+    if rank_zero_only.rank == 0:
         row.update(evaluate(cfg, policy, splits.test, out_dir / "test"))
-        policy.pause()
+    policy.pause()
     return row, RFTData(callback.augmented, callback.report) if callback else None
 
 

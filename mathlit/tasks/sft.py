@@ -6,7 +6,7 @@
 Features: loss on response tokens only, averaged over each optimizer step's tokens (across
 gradient accumulation and data-parallel ranks); AdamW with warm-up and cosine decay; exact resume
 from <run_dir>/checkpoints/last.ckpt; a Hugging Face folder in <run_dir>/hf;
-greedy completions of the test problems in <run_dir>/test/greedy/; metrics.json.
+greedy completions of the test problems in <run_dir>/test/greedy/ (every rank samples its share); metrics.json.
 """
 
 import time
@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from transformers import PreTrainedTokenizerBase
 
 from mathlit.data.splits import Splits
-from mathlit.evaluation import evaluate
+from mathlit.evaluation import evaluate, sample_test
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import load_tokenizer
 from mathlit.sampling.policy import Policy
@@ -31,6 +31,7 @@ class Trained(NamedTuple):
     tokenizer: PreTrainedTokenizerBase
     splits: Splits
     started: float
+    train_seconds: float
 
 
 def train(cfg: DictConfig) -> Trained:
@@ -38,12 +39,18 @@ def train(cfg: DictConfig) -> Trained:
     L.seed_everything(cfg.seed, workers=True)
     tokenizer = load_tokenizer(cfg.model)
     module, data = sft_parts(cfg, tokenizer)
-    return Trained(fit_stage(cfg, module, data, Path(cfg.run_dir)), tokenizer, data.splits, started)
+    stage = fit_stage(cfg, module, data, Path(cfg.run_dir))
+    trained = Trained(stage, tokenizer, data.splits, started, round(time.time() - started, 1))
+    if data.splits.test:  # every rank samples its share of the test problems; `report` scores them
+        policy = Policy(cfg, tokenizer, folder=stage.hf_dir, model=stage.model)
+        sample_test(cfg, policy, data.splits.test, Path(cfg.run_dir) / "test")
+        policy.close()
+    return trained
 
 
 def report(cfg: DictConfig, trained: Trained) -> Report:
     stage, test = trained.stage, trained.splits.test
-    metrics = {"data": trained.splits.report, "train_seconds": round(time.time() - trained.started, 1)}
+    metrics = {"data": trained.splits.report, "train_seconds": trained.train_seconds}
     if test:
         policy = Policy(cfg, trained.tokenizer, folder=stage.hf_dir, model=stage.model)
         metrics |= evaluate(cfg, policy, test, Path(cfg.run_dir) / "test")

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from mathlit.data.splits import load_splits
 from mathlit.datagen.synth import SynthGenerator, SynthResult, decontamination_questions, generator_policy
 from mathlit.models.build import check_model_choice, load_tokenizer
+from mathlit.sampling.ranks import join_launched_ranks
 from mathlit.tasks import Report
 
 
@@ -30,7 +31,9 @@ def check(cfg: DictConfig) -> None:
 
 
 def train(cfg: DictConfig) -> SynthResult:
-    """Nothing is trained: the generator writes the data."""
+    """Nothing is trained: the generator writes the data. The processes torchrun or srun started sample each call
+    together, each its share; global rank 0 writes the files."""
+    join_launched_ranks(cfg.trainer.collective_timeout_s)
     tokenizer = load_tokenizer(cfg.model)
     splits = load_splits(cfg.data)
     seeds = splits.train[: cfg.synth.seeds]

@@ -10,11 +10,11 @@
    head=token (the LM's "correct"/"incorrect" logits) or scalar, the label predicted at the last token or
    at every token (verifier.objective); validated by AUROC, accuracy, best-of-N, the best AUROC's weights kept;
 4. on the test split: greedy, and eval.n samples per problem from the generator (the sampler of step 2,
-   paused while the verifier trains), re-ranked by the verifier: maj@k, best-of-k, verifier-weighted vote,
-   solution-cluster re-ranking and pass@k side by side, against greedy, and the same re-ranked by the
-   generator's own likelihood and by a calculator's check of the annotations (the baselines a verifier must
-   beat). metrics.json: `evaluation.evaluate`'s metrics ("rerank", "rerank_likelihood", "rerank_calculations")
-   and the verifier's training data counts.
+   paused while the verifier trains; every rank samples its share), re-ranked by the verifier (global rank 0):
+   maj@k, best-of-k, verifier-weighted vote, solution-cluster re-ranking and pass@k side by side, against
+   greedy, and the same re-ranked by the generator's own likelihood and by a calculator's check of the
+   annotations (the baselines a verifier must beat). metrics.json: `evaluation.evaluate`'s metrics ("rerank",
+   "rerank_likelihood", "rerank_calculations") and the verifier's training data counts.
 """
 
 from pathlib import Path
@@ -27,7 +27,7 @@ from mathlit.data.splits import Splits, load_splits
 from mathlit.datagen.rationales import check_rationales, teacher_checks
 from mathlit.datagen.rollouts import check_process_labels
 from mathlit.datagen.verifier import candidates
-from mathlit.evaluation import evaluate, table
+from mathlit.evaluation import evaluate, sample_test, table
 from mathlit.headline import accuracy_figures, merge, training_figures
 from mathlit.models.build import build_model, load_tokenizer
 from mathlit.modules.verifier import save_verifier
@@ -39,7 +39,7 @@ from mathlit.training import fit_stage, sft_parts, stage_steps, verifier_parts, 
 
 
 class Trained(NamedTuple):
-    generator: Policy  # paused after the candidates: the same sampler samples the test split
+    generator: Policy  # its candidates and test solutions sampled (its sampler closed): named by its digest
     verifier_dir: Path
     splits: Splits
     training_data: dict
@@ -78,6 +78,9 @@ def train(cfg: DictConfig) -> Trained:
     keep_best = "val/auroc" if cfg.verifier.keep_best else None
     stage = fit_stage(stage_cfg, module, data, run_dir / "verifier", keep_best=keep_best)
     verifier_dir = save_verifier(module, stage.hf_dir)
+    # The generator's test solutions, every rank its share (its sampler closed then: the verifier scores next)
+    sample_test(cfg, generator, splits.test, run_dir / "test", n=cfg.eval.n)
+    generator.close()
     return Trained(generator, verifier_dir, splits, data.splits.report, stage.global_step)
 
 
@@ -85,7 +88,6 @@ def report(cfg: DictConfig, trained: Trained) -> Report:
     test_dir = Path(cfg.run_dir) / "test"
     rerank = TrainedVerifier(trained.verifier_dir, cfg, test_dir / "checks")
     metrics = evaluate(cfg, trained.generator, trained.splits.test, test_dir, n=cfg.eval.n, rerank=rerank)
-    trained.generator.close()
     metrics["verifier_training"] = trained.training_data
     rerank, n = metrics["rerank"], metrics["rerank"]["n"]
     v = cfg.verifier
