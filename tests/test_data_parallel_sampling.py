@@ -75,16 +75,19 @@ ROUND = "rft/round1/samples"
 @pytest.mark.vllm
 def test_two_ranks_with_an_engine_each_sample_greedy_what_one_process_samples(tmp_path):
     """sampler=vllm on 2 ranks: each rank starts its own engine (vLLM's external_launcher, in its process) with the
-    weights it holds, samples its shards, and the merged records are one process's (greedy: the weights decide)."""
+    weights it holds, samples its shards of the round and of each stage's test problems, and the merged records are
+    one process's (greedy: the weights decide)."""
     greedy = ["rft.temperature=0", "rft.k=1"]  # vLLM refuses n > 1 greedy samples
     run(tmp_path / "one", *RFT, *greedy)
     log = run(tmp_path / "two", *RFT, *greedy, "trainer.strategy=ddp", "trainer.devices=2")
     for rank in (0, 1):
-        assert f"{ROUND}: rank {rank} of 2 samples shards {rank}, {rank}+2, ..." in log
         assert f"rank {rank} of 2 starts its own vLLM engine" in log
-    one = (tmp_path / "one" / ROUND / "samples.jsonl").read_text()
-    assert one.count("\n") == 100
-    assert (tmp_path / "two" / ROUND / "samples.jsonl").read_text() == one
+        for folder in (ROUND, "sft/test/greedy", "rft1/test/greedy"):  # the round, then each stage's test problems
+            assert f"{folder}: rank {rank} of 2 samples shards {rank}, {rank}+2, ..." in log
+    assert (tmp_path / "one" / ROUND / "samples.jsonl").read_text().count("\n") == 100
+    for folder in (ROUND, "sft/test/greedy", "rft1/test/greedy"):
+        one = (tmp_path / "one" / folder / "samples.jsonl").read_text()
+        assert (tmp_path / "two" / folder / "samples.jsonl").read_text() == one, folder
 
 
 @pytest.mark.vllm
