@@ -24,6 +24,10 @@ says which it reused (--fresh redoes all).
 7. A few task=grpo steps (rl.algorithm=grpo, sampler=hf: transformers generation, bf16-mixed) of a random-init
    model of Qwen2.5-0.5B's shapes, from a saved folder: seconds per step (sampling and training apart, from the
    run's rl/sample_seconds and rl/train_seconds) and peak GPU memory.
+8. One vLLM engine, as each rank of a run starts its own (one per GPU), on a random-init model of Qwen2.5-0.5B's
+   shapes from a saved folder: seconds to start, seconds to load new weights from memory (the sync between RFT
+   stages and GRPO steps), and samples/s and tokens/s of 64 prompts x 8 samples at temperature 1. Skipped where
+   vLLM is not installed.
 """
 
 import argparse
@@ -360,6 +364,43 @@ def grpo(args, out: Path) -> dict:
     return result
 
 
+def vllm_engine(args, out: Path) -> dict:
+    """One engine's start, an in-memory weight load into it, and its sampling rate (check 8)."""
+    if importlib.util.find_spec("vllm") is None:
+        return {"skipped": "vLLM is not installed (pip install 'mathlit[gpu-vllm]')"}
+    from mathlit.models.build import build_model, load_tokenizer, save_hf
+    from mathlit.sampling import SamplingParams, make_sampler
+    from tests.conftest import make_cfg
+
+    dry = args.dry_run
+    cfg = make_cfg(
+        *arch("tiny" if dry else "0.5b"),
+        f"model.dtype={'float32' if dry else 'bfloat16'}",
+        "sampler=vllm",
+        "sampler.gpu_memory_utilization=0.3",
+        "sampler.max_model_len=1024",
+    )
+    tokenizer = load_tokenizer(cfg.model)
+    model = build_model(cfg.model, tokenizer)
+    folder = save_hf(model, tokenizer, out / "hf")
+    start = time.perf_counter()
+    engine = make_sampler(cfg.sampler, tokenizer, model_dir=folder, seed=cfg.seed)
+    figures = {"start_s": round(time.perf_counter() - start, 1)}
+    try:
+        start = time.perf_counter()
+        engine.load_weights(model.state_dict(), "check", cfg.rft.sync_timeout_s)
+        figures["weight_load_s"] = round(time.perf_counter() - start, 2)
+        prompts, new = ["Question: Tom has 3 apples and buys 5 more. How many?\nAnswer:\n"] * 64, 16 if dry else 256
+        start = time.perf_counter()
+        completions = engine.generate(prompts, SamplingParams(n=8, temperature=1.0, max_new_tokens=new))
+        seconds = time.perf_counter() - start
+    finally:
+        engine.close()
+    samples = [c for cs in completions for c in cs]
+    tokens = sum(c.num_tokens for c in samples)
+    return figures | {"samples_per_s": round(len(samples) / seconds, 1), "tokens_per_s": round(tokens / seconds)}
+
+
 CHECKS = {  # name -> (folder, check(args, folder))
     "sft padded": ("sft_padded", lambda args, out: sft(args, out)),
     "sft packed": ("sft_packed", lambda args, out: sft(args, out, "data.packing=true")),
@@ -373,6 +414,7 @@ CHECKS = {  # name -> (folder, check(args, folder))
     "qlora": ("qlora", qlora),
     "hf generate": ("generate", lambda args, out: generate(args)),
     "grpo 0.5b-shaped": ("grpo", grpo),
+    "vllm engine 0.5b-shaped": ("vllm_engine", vllm_engine),
 }
 
 

@@ -93,6 +93,7 @@ def fakes(monkeypatch, tokenizer):
         "generator_policy": policy,
         "candidates": candidates,
         "evaluate": evaluate,
+        "sample_test": lambda cfg, policy, examples, out_dir, **passes: None,  # evaluate's samples: faked there
         "table": lambda metrics: "",
         "save_verifier": lambda module, folder: folder,
         "save_verifier_spec": lambda cfg, folder: None,
