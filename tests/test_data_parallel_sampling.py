@@ -1,6 +1,6 @@
 """Data-parallel sampling in the tasks, on 2 CPU ranks (trainer.strategy=ddp trainer.devices=2, gloo): an RFT
-round, a verifier's candidates and every training task's test evaluation sampled by both ranks, each its share,
-equal one process's samples and metrics.
+round (and an rft.sources model folder's paths), a verifier's candidates and every training task's test evaluation
+sampled by both ranks, each its share, equal one process's samples and metrics.
 
 The stages train one step at a negligible lr, so that both runs sample the same weights: that 2 ranks train
 the weights of one process is tests/test_strategies.py's concern. 100 training questions and 100 test problems:
@@ -131,6 +131,25 @@ def test_a_round_from_a_given_sft_model_is_written_once_under_lightnings_launche
     for name in ("rft/round1/samples/samples.jsonl", "rft/round1/augmented.jsonl", "rft1/test/greedy/samples.jsonl"):
         assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
     assert metrics(tmp_path / "two", ()) == metrics(tmp_path / "one", ())
+
+
+def test_another_models_folder_in_rft_sources_is_sampled_by_both_ranks(tmp_path, tokenizer):
+    """rft.sources=[a model folder]: its paths are sampled by both ranks, each its share, beside the round's own,
+    and the pooled round is one process's."""
+    from mathlit.models.build import build_model, save_hf
+    from tests.conftest import make_cfg
+
+    other = save_hf(build_model(make_cfg(*MICRO_MODEL, "seed=3").model, tokenizer), tokenizer, tmp_path / "other")
+    rft = ["task=rft", f"rft.sources=[{other}]", "rft.k=2", "rft.max_questions=100", "rft.max_new_tokens=16"]
+    run(tmp_path / "one", *rft)
+    log = run(tmp_path / "two", *rft, "trainer.strategy=ddp", "trainer.devices=2")
+    for rank in (0, 1):
+        assert f"rft/sources/other: rank {rank} of 2 samples shards {rank}, {rank}+2, ..." in log
+    sampled = tmp_path / "one" / "rft" / "sources" / "other"
+    assert (sampled / "samples.jsonl").read_text().count("\n") == 200  # 100 questions x rft.k
+    assert json.loads((sampled / "meta.json").read_text())["source"] == str(other.resolve())
+    for name in ("rft/sources/other/samples.jsonl", "rft/round1/augmented.jsonl", "rft/round1/report.json"):
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
 
 
 def test_sharded_ranks_sample_the_test_problems_with_the_saved_weights(tmp_path):

@@ -124,8 +124,9 @@ class RFTDataGenerator:
     def read(self, path: Path) -> list[Example]:
         return load_examples(path, "rft augmented data")[0]
 
-    def _source_records(self, source: str) -> list[dict]:
-        """Another model's paths: a samples.jsonl file as is, or a model folder sampled now."""
+    def _source_records(self, source: str, together: bool = False) -> list[dict]:
+        """Another model's paths: a samples.jsonl file as is, or a model folder sampled now (`together`: by every
+        rank, each its share, as the round's own paths)."""
         path = Path(source)
         if path.is_file():
             records = read_samples(path, SOURCE_FIELDS, "rft.sources")
@@ -133,7 +134,7 @@ class RFTDataGenerator:
         if not path.is_dir():
             raise SamplingError(f"{source}: neither a samples file nor a model folder (set by rft.sources)")
         policy = Policy(self.cfg, self.tokenizer, folder=path)
-        records = self._sample(policy, self.out_dir / "sources" / path.name, str(path.resolve()))
+        records = self._sample(policy, self.out_dir / "sources" / path.name, str(path.resolve()), together=together)
         policy.close()
         return records
 
@@ -157,8 +158,9 @@ class RFTDataGenerator:
     def sample(
         self, model: PreTrainedModel | None, version: int | str, name: str, folder: Path | None = None, together=False
     ) -> Round:
-        """The paths of round `name` (prop2diff: with its extra rounds); `together`: every rank calls this with
-        the same weights and samples its share, and all return the same Round."""
+        """The paths of round `name` (prop2diff: with its extra rounds; and the rft.sources model folders' paths,
+        which `build` pools); `together`: every rank calls this with the same weights and samples its share, and all
+        return the same Round."""
         out = self.out_dir / name
         source = f"{name}@{version}"
         self.policy.load(model, version, folder)  # one sampler for the whole run: new weights go into it
@@ -178,6 +180,9 @@ class RFTDataGenerator:
                 with_reference=r.dedup_with_reference,
             )
         self.policy.pause()
+        for source in r.sources:  # other models' folders: sampled by the same ranks, read back by `build`
+            if Path(source).is_dir():
+                self._source_records(source, together)
         return Round(samples, goal, failures)
 
     def build(self, paths: Round, name: str) -> tuple[Path, RFTData]:
