@@ -24,7 +24,6 @@ from mathlit.metrics.pass_at_k import summarize, summarize_by
 from mathlit.metrics.plots import curves_from_summary, plot_power_law, plot_vs_k
 from mathlit.metrics.steps import accuracy_by_steps, reasoning_steps
 from mathlit.rerankers import Reranker, baselines
-from mathlit.sampling import SamplingParams
 from mathlit.sampling.policy import Policy, sampling_params
 
 RERANK_METHODS = ("maj", "best_of", "weighted", "cluster", "pass")
@@ -46,10 +45,7 @@ def evaluate(
     bootstrap intervals over problems, error types of the wrong samples, and accuracy by reasoning steps.
     part=(i, n): sample this job's share of both passes; None until every job's shards are on disk."""
     out_dir = Path(out_dir)
-    passes = {
-        name: policy.sample(examples, out_dir / name, params, part=part)
-        for name, params in test_passes(cfg, greedy, n).items()
-    }
+    passes = sample_test(cfg, policy, examples, out_dir, greedy=greedy, n=n, part=part, together=False)
     records, samples = passes.get("greedy", []), passes.get("sampled", [])
     if records is None or samples is None:
         return None
@@ -72,13 +68,6 @@ def evaluate(
     return metrics
 
 
-def test_passes(cfg: DictConfig, greedy: bool, n: int) -> dict[str, SamplingParams]:
-    """The sampling passes of an evaluation by folder: greedy/ (one greedy completion per problem) and sampled/
-    (n per problem at eval.temperature)."""
-    passes = {"greedy": sampling_params(cfg, "greedy")} if greedy else {}
-    return passes | ({"sampled": replace(sampling_params(cfg, "eval"), n=n)} if n > 0 else {})
-
-
 def sample_test(
     cfg: DictConfig,
     policy: Policy,
@@ -88,13 +77,20 @@ def sample_test(
     greedy: bool = True,
     n: int = 0,
     part: tuple[int, int] = (0, 1),
-) -> None:
-    """The samples `evaluate` (same arguments) reads, sampled by every rank of the run at once, each its share of
-    the shards (Policy.sample together=True; one process samples them all). A task calls it on every rank (in its
-    `train`); `evaluate` on global rank 0 then finds every shard on disk and only scores. Each rank's Policy must
-    name the same weights (a Policy built with `folder=` names them by the folder's digest)."""
-    for name, params in test_passes(cfg, greedy, n).items():
-        policy.sample(examples, Path(out_dir) / name, params, part=part, together=True)
+    together: bool = True,
+) -> dict[str, list[dict] | None]:
+    """The passes `evaluate` scores, by folder: greedy/ (one greedy completion per problem) and sampled/ (n per
+    problem at eval.temperature), each pass's records (None until every job's shards are on disk). `together`: every
+    rank of the run calls this at once and samples its share of the shards (Policy.sample); a task calls it so on
+    every rank in its `train`, and `evaluate` on global rank 0 then finds every shard on disk and only scores. Each
+    rank's Policy must name the same weights (a Policy built with `folder=` names them by the folder's digest)."""
+    passes = {"greedy": sampling_params(cfg, "greedy")} if greedy else {}
+    if n > 0:
+        passes["sampled"] = replace(sampling_params(cfg, "eval"), n=n)
+    return {
+        name: policy.sample(examples, Path(out_dir) / name, params, part=part, together=together)
+        for name, params in passes.items()
+    }
 
 
 def steps_report(records: list[dict], steps: dict[str, int], out_dir: Path, title: str) -> dict | None:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from transformers import PreTrainedTokenizerBase
 
@@ -169,7 +170,7 @@ class SynthGenerator:
             for j, r in enumerate(paths):
                 rows.append(Example(f"{q.id}/{j}", q.question, r["completion"].strip(), label.answer, q.domain, meta))
         report = self._report(len(seeds), rows, shares, len(tests))
-        if self.policy.ranks(together=True).rank != 0:  # every rank holds the same rows; rank 0 writes them
+        if rank_zero_only.rank != 0:  # every rank holds the same rows; rank 0 writes them
             return SynthResult(rows, report, self.rejected)
         write_jsonl(out_dir / "synthetic.jsonl", [example_to_row(e) for e in rows])
         write_jsonl(out_dir / "rejected.jsonl", self.rejected)

@@ -179,8 +179,7 @@ class Policy:
         if isinstance(params, str):
             params = sampling_params(self.cfg, params)
         ranks = self.ranks(together)
-        if ranks.world > 1 and self.cfg.sampler.name == "vllm":
-            self._start_on_every_rank(ranks)  # also where this rank has no shard to sample: the start is collective
+        self._start_on_every_rank(ranks)  # also where this rank has no shard to sample: the start is collective
         return sample_records(
             self,
             examples,
@@ -213,13 +212,13 @@ class Policy:
     def start_on_every_rank(self) -> None:
         """Every rank of the run calls this at once before sampling alone (online RL's ranks each draw their own
         questions): with sampler=vllm on several ranks each starts its own engine now, together; else nothing."""
-        ranks = self.ranks(together=True)
-        if ranks.world > 1 and self.cfg.sampler.name == "vllm":
-            self._start_on_every_rank(ranks)
+        self._start_on_every_rank(self.ranks(together=True))
 
     def _start_on_every_rank(self, ranks: Ranks) -> None:
-        """Each rank its own vLLM engine, started by every rank at once (vLLM builds its groups over the run's);
-        an engine this process started alone before is replaced."""
+        """With sampler=vllm and several `ranks`: each rank its own engine, started by every rank at once (vLLM
+        builds its groups over the run's); an engine this process started alone before is replaced."""
+        if ranks.world == 1 or self.cfg.sampler.name != "vllm":
+            return
         if self._given or getattr(self._sampler, "per_rank", False):
             return
         if self._sampler is not None:
